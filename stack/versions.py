@@ -1,0 +1,32 @@
+"""Every image the stack deploys, pinned by exact tag: the one place to bump a version.
+
+Settings may override a tag per component (`images`), never with `latest`.
+"""
+
+from __future__ import annotations
+
+COMPONENTS = ("prometheus", "alertmanager", "loki", "promtail", "jaeger", "grafana")
+
+IMAGE_REPOSITORIES = {
+    "prometheus": "prom/prometheus",
+    "alertmanager": "prom/alertmanager",
+    "loki": "grafana/loki",
+    # Promtail reached end of life on 2026-03-02 and left the Loki repository
+    # with 3.7; 3.6.11 is its last image. Grafana Alloy is the successor.
+    "promtail": "grafana/promtail",
+    "jaeger": "jaegertracing/jaeger",
+    "grafana": "grafana/grafana",
+}
+
+DEFAULT_IMAGE_TAGS = {
+    "prometheus": "v3.13.4",  # the 3.13 LTS line
+    "alertmanager": "v0.34.1",
+    "loki": "3.7.8",
+    "promtail": "3.6.11",  # the last Promtail image ever published (no 3.7.x exists)
+    "jaeger": "2.22.0",
+    "grafana": "13.2.0",
+}
+
+
+def image_reference(component: str, tag: str) -> str:
+    return f"{IMAGE_REPOSITORIES[component]}:{tag}"
