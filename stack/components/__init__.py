@@ -1,0 +1,32 @@
+"""One pure module per component: Settings in, files and a ServiceSpec out.
+
+Nothing here imports Pulumi, so `python -m stack render` and the tests use
+exactly what `pulumi up` deploys.
+"""
+
+from __future__ import annotations
+
+from stack.components.alertmanager import alertmanager_service
+from stack.components.grafana import grafana_service
+from stack.components.jaeger import jaeger_service
+from stack.components.loki import loki_service
+from stack.components.prometheus import prometheus_service
+from stack.components.promtail import promtail_service
+from stack.settings import Settings
+from stack.spec import ServiceSpec
+from stack.versions import COMPONENTS
+
+_BUILDERS = {
+    "prometheus": prometheus_service,
+    "alertmanager": alertmanager_service,
+    "loki": loki_service,
+    "promtail": promtail_service,
+    "jaeger": jaeger_service,
+    "grafana": grafana_service,
+}
+assert tuple(_BUILDERS) == COMPONENTS
+
+
+def build_services(settings: Settings) -> list[ServiceSpec]:
+    """Every component's spec, in dependency-friendly order (storage first, Grafana last)."""
+    return [_BUILDERS[name](settings) for name in COMPONENTS]

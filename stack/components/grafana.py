@@ -1,0 +1,115 @@
+"""Grafana: datasources with fixed UIDs and the dashboards from dashboards/,
+provisioned from files; admin password from a mounted secret file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stack import topology
+from stack.components.document import render_yaml
+from stack.settings import Settings
+from stack.spec import DataVolume, HttpProbe, Port, SecretFile, ServiceSpec
+from stack.versions import image_reference
+
+PROVISIONING_DIR = "/etc/grafana/provisioning"
+DASHBOARDS_DIR = "/etc/grafana/dashboards"
+DATA_DIR = "/var/lib/grafana"
+ADMIN_PASSWORD_FILE = "/run/secrets/grafana-admin-password"
+DASHBOARDS_SOURCE = Path(__file__).resolve().parents[2] / "dashboards"
+
+# Dashboards and links reference datasources by these UIDs, never by name.
+DATASOURCE_UIDS = {"prometheus": "prometheus", "loki": "loki", "jaeger": "jaeger", "alertmanager": "alertmanager"}
+
+
+def render_datasources(settings: Settings) -> str:
+    datasources = [
+        {
+            "name": "Prometheus",
+            "uid": DATASOURCE_UIDS["prometheus"],
+            "type": "prometheus",
+            "access": "proxy",
+            "url": topology.url(settings, "prometheus"),
+            "isDefault": True,
+            "editable": False,
+            "jsonData": {"httpMethod": "POST", "timeInterval": str(settings.scrape_interval)},
+        },
+        {
+            "name": "Loki",
+            "uid": DATASOURCE_UIDS["loki"],
+            "type": "loki",
+            "access": "proxy",
+            "url": topology.url(settings, "loki"),
+            "editable": False,
+            "jsonData": {"maxLines": 1000},
+        },
+        {
+            "name": "Jaeger",
+            "uid": DATASOURCE_UIDS["jaeger"],
+            "type": "jaeger",
+            "access": "proxy",
+            "url": topology.url(settings, "jaeger", "ui"),
+            "editable": False,
+        },
+        {
+            "name": "Alertmanager",
+            "uid": DATASOURCE_UIDS["alertmanager"],
+            "type": "alertmanager",
+            "access": "proxy",
+            "url": topology.url(settings, "alertmanager"),
+            "editable": False,
+            "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
+        },
+    ]
+    return render_yaml({"apiVersion": 1, "datasources": datasources}, "stack/components/grafana.py")
+
+
+def render_dashboard_provider() -> str:
+    provider = {
+        "name": "gateway-observability",
+        "folder": "AI Gateway",
+        "type": "file",
+        # Dashboards are code: edits in the UI would be lost on the next deploy.
+        "disableDeletion": True,
+        "allowUiUpdates": False,
+        "updateIntervalSeconds": 60,
+        "options": {"path": DASHBOARDS_DIR, "foldersFromFilesStructure": False},
+    }
+    return render_yaml({"apiVersion": 1, "providers": [provider]}, "stack/components/grafana.py")
+
+
+def dashboard_files() -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(DASHBOARDS_SOURCE.glob("*.json"))}
+
+
+def grafana_service(settings: Settings) -> ServiceSpec:
+    resources = settings.resources_for("grafana")
+    files = {
+        f"{PROVISIONING_DIR}/datasources/datasources.yaml": render_datasources(settings),
+        f"{PROVISIONING_DIR}/dashboards/dashboards.yaml": render_dashboard_provider(),
+    }
+    files.update({f"{DASHBOARDS_DIR}/{name}": text for name, text in dashboard_files().items()})
+    return ServiceSpec(
+        name="grafana",
+        hostname=topology.hostname(settings, "grafana"),
+        image=image_reference("grafana", settings.image_tag("grafana")),
+        args=(),
+        ports=(Port("http", topology.port("grafana")),),
+        readiness=HttpProbe(topology.port("grafana"), "/api/health"),
+        memory_bytes=resources.memory,
+        cpus=resources.cpus,
+        files=files,
+        secret_files=(SecretFile("grafanaAdminPassword", ADMIN_PASSWORD_FILE),),
+        env={
+            "GF_SECURITY_ADMIN_USER": "admin",
+            "GF_SECURITY_ADMIN_PASSWORD__FILE": ADMIN_PASSWORD_FILE,
+            "GF_AUTH_ANONYMOUS_ENABLED": "false",
+            "GF_USERS_ALLOW_SIGN_UP": "false",
+            "GF_SERVER_ROOT_URL": topology.published_url(settings, "grafana"),
+            "GF_PATHS_PROVISIONING": PROVISIONING_DIR,
+            # The hosts it would phone home to are unreachable from most gateway networks.
+            "GF_ANALYTICS_REPORTING_ENABLED": "false",
+            "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+        },
+        volumes=(DataVolume("data", DATA_DIR),),
+        user="472:0",
+    )

@@ -1,0 +1,105 @@
+"""Promtail (end of life since 2026-03-02; Grafana Alloy is the successor):
+tails the gateway's containers through the Docker API and ships to Loki."""
+
+from __future__ import annotations
+
+from stack import topology
+from stack.components.document import render_yaml
+from stack.settings import Settings
+from stack.spec import DataVolume, HostPath, Port, HttpProbe, ServiceSpec
+from stack.versions import image_reference
+
+CONFIG_DIR = "/etc/promtail"
+DATA_DIR = "/var/lib/promtail"
+DOCKER_SOCKET = "/var/run/docker.sock"
+DOCKER_CONTAINERS_DIR = "/var/lib/docker/containers"
+
+
+def _literal(text: str) -> str:
+    """A hostname as an RE2 literal: only '.' is special among [A-Za-z0-9.-]."""
+    return text.replace(".", r"\.")
+
+
+def _gateway_container_relabels(settings: Settings) -> list[dict]:
+    """Keep only the gateway's containers and label each with its service.
+
+    A container is the gateway service whose host it is, matched on its
+    docker compose service name when it has one (compose names containers
+    `<project>-<service>-1`), else on its container name.
+    """
+    hosts = "|".join(_literal(s.host) for s in settings.gateway_services)
+    return [
+        {"source_labels": ["__meta_docker_container_name"], "regex": "/(.*)", "target_label": "container"},
+        {"source_labels": ["container"], "target_label": "__gateway_host"},
+        {
+            "source_labels": ["__meta_docker_container_label_com_docker_compose_service"],
+            "regex": "(.+)",
+            "target_label": "__gateway_host",
+        },
+        # Only the gateway's own containers, never the rest of the host.
+        {"source_labels": ["__gateway_host"], "regex": f"({hosts})", "action": "keep"},
+        *(
+            {
+                "source_labels": ["__gateway_host"],
+                "regex": _literal(service.host),
+                "target_label": "service",
+                "replacement": service.name,
+            }
+            for service in settings.gateway_services
+        ),
+    ]
+
+
+def render_promtail_config(settings: Settings) -> str:
+    config = {
+        "server": {"http_listen_port": topology.port("promtail"), "grpc_listen_port": 0, "log_level": "info"},
+        # On the volume: a restarted Promtail resumes where it stopped instead of re-sending.
+        "positions": {"filename": f"{DATA_DIR}/positions.yaml"},
+        "clients": [
+            {
+                "url": f"{topology.url(settings, 'loki')}/loki/api/v1/push",
+                "external_labels": {"environment": settings.environment},
+            }
+        ],
+        "scrape_configs": [
+            {
+                "job_name": "gateway-containers",
+                "docker_sd_configs": [{"host": f"unix://{DOCKER_SOCKET}", "refresh_interval": "5s"}],
+                "relabel_configs": _gateway_container_relabels(settings),
+                "pipeline_stages": [
+                    {"json": {"expressions": {"level": "level", "timestamp": "timestamp"}}},
+                    {"labels": {"level": None}},
+                    {"timestamp": {"source": "timestamp", "format": "RFC3339Nano", "action_on_failure": "skip"}},
+                ],
+            }
+        ],
+    }
+    return render_yaml(config, "stack/components/promtail.py")
+
+
+# The image has bash but neither wget nor curl (removed upstream on purpose).
+_READY_OVER_DEV_TCP = (
+    "exec 3<>/dev/tcp/127.0.0.1/{port} && printf 'GET /ready HTTP/1.0\\r\\n\\r\\n' >&3 "
+    "&& head -n 1 <&3 | grep -q ' 200 '"
+)
+
+
+def promtail_service(settings: Settings) -> ServiceSpec:
+    resources = settings.resources_for("promtail")
+    port = topology.port("promtail")
+    return ServiceSpec(
+        name="promtail",
+        hostname=topology.hostname(settings, "promtail"),
+        image=image_reference("promtail", settings.image_tag("promtail")),
+        args=(f"-config.file={CONFIG_DIR}/promtail.yaml",),
+        ports=(Port("http", port, published=False),),
+        readiness=HttpProbe(port, "/ready"),
+        memory_bytes=resources.memory,
+        cpus=resources.cpus,
+        files={f"{CONFIG_DIR}/promtail.yaml": render_promtail_config(settings)},
+        volumes=(DataVolume("positions", DATA_DIR),),
+        host_paths=(HostPath(DOCKER_SOCKET, DOCKER_SOCKET), HostPath(DOCKER_CONTAINERS_DIR, DOCKER_CONTAINERS_DIR)),
+        # Reading the Docker socket needs root; the image runs as root already.
+        user="0:0",
+        health_command=("bash", "-c", _READY_OVER_DEV_TCP.format(port=port)),
+    )

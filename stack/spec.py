@@ -1,0 +1,72 @@
+"""Target-neutral description of one component's service.
+
+Components build a ServiceSpec from Settings; targets (Docker, Kubernetes)
+translate it into resources and decide nothing about the component itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    number: int
+    # Published on the bind address in Docker / exposed by the Service on
+    # Kubernetes; unpublished ports are reachable inside the stack network only.
+    published: bool = True
+
+
+@dataclass(frozen=True)
+class DataVolume:
+    """Persistent storage that must survive container or pod replacement."""
+
+    name: str
+    mount_path: str
+
+
+@dataclass(frozen=True)
+class HostPath:
+    """A path of the host (node) mounted read-only, e.g. container logs."""
+
+    host_path: str
+    mount_path: str
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    """A secret (a settings.SECRET_KEYS key, or a generated one) mounted as a file."""
+
+    secret: str
+    mount_path: str
+
+
+@dataclass(frozen=True)
+class HttpProbe:
+    port: int
+    path: str
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str  # component name: prometheus, loki, ...
+    hostname: str  # how the other components reach it
+    image: str
+    args: tuple[str, ...]
+    ports: tuple[Port, ...]
+    readiness: HttpProbe
+    memory_bytes: int
+    cpus: float
+    # container path -> file content; rendered configuration, no secrets
+    files: Mapping[str, str] = field(default_factory=dict)
+    secret_files: tuple[SecretFile, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    volumes: tuple[DataVolume, ...] = ()
+    host_paths: tuple[HostPath, ...] = ()
+    # numeric uid[:gid] the image runs as; data volumes are owned by it
+    user: Optional[str] = None
+    # Images without a shell or HTTP client cannot run an exec healthcheck;
+    # they name the image's own check command here instead.
+    health_command: Optional[tuple[str, ...]] = None

@@ -1,0 +1,40 @@
+"""Where every component listens and how the others reach it: the one place
+cross-component addresses are computed, so no URL is typed twice."""
+
+from __future__ import annotations
+
+from stack.settings import Settings
+
+PORTS = {
+    "prometheus": {"http": 9090},
+    "alertmanager": {"http": 9093},
+    "loki": {"http": 3100, "grpc": 9095},
+    "promtail": {"http": 9080},
+    "jaeger": {"ui": 16686, "otlp-grpc": 4317, "otlp-http": 4318, "metrics": 8888, "health": 13133},
+    "grafana": {"http": 3000},
+}
+
+
+def hostname(settings: Settings, component: str) -> str:
+    """Container name on Docker and Service name on Kubernetes."""
+    return f"{settings.name_prefix}-{component}"
+
+
+def port(component: str, name: str = "http") -> int:
+    return PORTS[component][name]
+
+
+def address(settings: Settings, component: str, port_name: str = "http") -> str:
+    return f"{hostname(settings, component)}:{port(component, port_name)}"
+
+
+def url(settings: Settings, component: str, port_name: str = "http") -> str:
+    return f"http://{address(settings, component, port_name)}"
+
+
+def published_url(settings: Settings, component: str, port_name: str = "http") -> str:
+    """The address an operator opens on the host running the dev stack."""
+    host = settings.bind_address if settings.bind_address not in ("0.0.0.0", "::") else "localhost"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port(component, port_name)}"
