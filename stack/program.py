@@ -1,0 +1,27 @@
+"""The Pulumi program: settings in, the stack for its target, outputs out.
+
+`__main__.py` calls `run()` under `pulumi up`; `python -m stack plan` and the
+tests call it under the SDK's mock engine.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from stack.components import build_services
+from stack.settings import SettingsError, load_from_pulumi
+from stack.targets.docker import DockerTarget
+
+
+def run() -> DockerTarget:
+    try:
+        loaded = load_from_pulumi()
+    except SettingsError as error:
+        # A RunError prints just the message: no stack trace for a config typo.
+        raise pulumi.RunError(str(error)) from None
+    target = DockerTarget(f"{loaded.settings.name_prefix}-{loaded.settings.environment}", loaded, build_services(loaded.settings))
+    for key, value in target.endpoints.items():
+        pulumi.export(key, value)
+    pulumi.export("grafanaAdminUser", "admin")
+    pulumi.export("grafanaAdminPassword", target.secrets["grafanaAdminPassword"])
+    return target

@@ -1,0 +1,127 @@
+"""The dev target: the whole stack as containers on one Docker host.
+
+Translates ServiceSpecs into a network, named volumes, pinned images and
+containers; decides nothing about what runs in them.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+from stack import topology
+from stack.settings import LoadedSettings, Settings
+from stack.spec import ServiceSpec
+from stack.targets.secrets import resolve_secrets
+
+HEALTHCHECK = {"interval": "15s", "timeout": "5s", "retries": 5, "start_period": "60s"}
+
+
+def _healthcheck(spec: ServiceSpec) -> docker.ContainerHealthcheckArgs:
+    probe = f"http://127.0.0.1:{spec.readiness.port}{spec.readiness.path}"
+    command = spec.health_command or ("wget", "-q", "-O", "/dev/null", probe)
+    return docker.ContainerHealthcheckArgs(tests=["CMD", *command], **HEALTHCHECK)
+
+
+def _labels(settings: Settings, spec: ServiceSpec) -> list[docker.ContainerLabelArgs]:
+    labels = {
+        "app.kubernetes.io/name": spec.name,
+        "app.kubernetes.io/instance": f"{settings.name_prefix}-{settings.environment}",
+        "app.kubernetes.io/part-of": "gateway-observability",
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+    return [docker.ContainerLabelArgs(label=k, value=v) for k, v in labels.items()]
+
+
+class DockerTarget(pulumi.ComponentResource):
+    """Network, volumes, images and containers for every component."""
+
+    def __init__(self, name: str, loaded: LoadedSettings, services: list[ServiceSpec], opts=None):
+        super().__init__("gateway-observability:targets:DockerTarget", name, None, opts)
+        settings = loaded.settings
+        child = pulumi.ResourceOptions(parent=self)
+        self.secrets = resolve_secrets(loaded, self)
+
+        self.network = docker.Network(
+            "network", name=f"{settings.name_prefix}-{settings.environment}", driver="bridge", opts=child
+        )
+        networks = [docker.ContainerNetworksAdvancedArgs(name=self.network.name)]
+        if settings.gateway_network:
+            # Joined, not created: the gateway's own deployment owns it.
+            networks.append(docker.ContainerNetworksAdvancedArgs(name=settings.gateway_network))
+
+        self.containers: dict[str, docker.Container] = {}
+        self.volumes: dict[str, docker.Volume] = {}
+        for spec in services:
+            self.containers[spec.name] = self._container(settings, spec, networks, child)
+
+        self.endpoints = {
+            "grafanaUrl": topology.published_url(settings, "grafana"),
+            "prometheusUrl": topology.published_url(settings, "prometheus"),
+            "alertmanagerUrl": topology.published_url(settings, "alertmanager"),
+            "jaegerUrl": topology.published_url(settings, "jaeger", "ui"),
+            "lokiPushUrl": topology.published_url(settings, "loki") + "/loki/api/v1/push",
+            "otlpGrpcEndpoint": topology.published_url(settings, "jaeger", "otlp-grpc"),
+            "otlpHttpEndpoint": topology.published_url(settings, "jaeger", "otlp-http"),
+        }
+        self.register_outputs(
+            {
+                **self.endpoints,
+                "networkName": self.network.name,
+                "containers": {name: c.name for name, c in self.containers.items()},
+                "grafanaAdminPassword": self.secrets["grafanaAdminPassword"],
+            }
+        )
+
+    def _container(self, settings: Settings, spec: ServiceSpec, networks, child) -> docker.Container:
+        image = docker.RemoteImage(f"{spec.name}-image", name=spec.image, keep_locally=True, opts=child)
+        mounts = []
+        for volume_spec in spec.volumes:
+            volume_name = f"{spec.hostname}-{volume_spec.name}"
+            volume = docker.Volume(f"{spec.name}-{volume_spec.name}", name=volume_name, opts=child)
+            self.volumes[volume_name] = volume
+            mounts.append(docker.ContainerMountArgs(type="volume", source=volume.name, target=volume_spec.mount_path))
+        for host_path in spec.host_paths:
+            mounts.append(
+                docker.ContainerMountArgs(
+                    type="bind", source=host_path.host_path, target=host_path.mount_path, read_only=True
+                )
+            )
+        uploads = [docker.ContainerUploadArgs(file=path, content=text) for path, text in sorted(spec.files.items())]
+        owner, _, group = (spec.user or "0:0").partition(":")
+        uploads += [
+            # Readable by the component's own user only.
+            docker.ContainerUploadArgs(
+                file=secret.mount_path,
+                content=self.secrets[secret.secret],
+                owner=owner,
+                group=group or owner,
+                permissions="0400",
+            )
+            for secret in spec.secret_files
+        ]
+        return docker.Container(
+            spec.name,
+            name=spec.hostname,
+            image=image.image_id,
+            command=list(spec.args) or None,
+            envs=[f"{k}={v}" for k, v in sorted(spec.env.items())] or None,
+            user=spec.user,
+            ports=[
+                docker.ContainerPortArgs(internal=p.number, external=p.number, ip=settings.bind_address)
+                for p in spec.ports
+                if p.published
+            ],
+            mounts=mounts,
+            uploads=uploads,
+            networks_advanced=networks,
+            healthcheck=_healthcheck(spec),
+            restart="unless-stopped",
+            memory=spec.memory_bytes // 2**20,  # the provider takes MB
+            cpus=f"{spec.cpus:g}",
+            labels=_labels(settings, spec),
+            # `pulumi up` fails on a container that never becomes healthy, instead of reporting success.
+            wait=True,
+            wait_timeout=180,
+            opts=child,
+        )
