@@ -1,0 +1,64 @@
+"""Offline CLI: `python -m stack render <env> [--out DIR]` and `python -m stack plan <env>`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from stack.settings import SettingsError, load_from_stack_file
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _stack_file(env: str) -> Path:
+    """An environment name (dev), or the path of a Pulumi.<env>.yaml to check."""
+    path = Path(env) if env.endswith(".yaml") else ROOT / f"Pulumi.{env}.yaml"
+    if not path.is_file():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml"))
+        raise SettingsError([f"no stack file {path.name}; known environments: {', '.join(known)}"], path.name)
+    return path
+
+
+def _render(args: argparse.Namespace) -> None:
+    from stack.render import write_rendered
+
+    loaded = load_from_stack_file(_stack_file(args.env))
+    out = Path(args.out or ROOT / "rendered" / _stack_file(args.env).name.removeprefix("Pulumi.").removesuffix(".yaml"))
+    written = write_rendered(loaded, out)
+    print(f"Wrote {len(written)} files for {args.env} to {out}")
+
+
+def _plan(args: argparse.Namespace) -> None:
+    import pulumi
+
+    from stack.plan import describe, plan_stack
+
+    try:
+        resources = plan_stack(_stack_file(args.env))
+    except pulumi.RunError as error:
+        raise SystemExit(f"{error}") from None
+    print(describe(resources), end="")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    render = commands.add_parser("render", help="write every generated file for an environment")
+    render.add_argument("env")
+    render.add_argument("--out", help="output folder (default: rendered/<env>)")
+    render.set_defaults(handler=_render)
+    plan = commands.add_parser("plan", help="list what `pulumi up` would create, under the SDK's mocks")
+    plan.add_argument("env")
+    plan.set_defaults(handler=_plan)
+    args = parser.parse_args(argv)
+    try:
+        args.handler(args)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

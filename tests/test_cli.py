@@ -1,0 +1,79 @@
+"""`python -m stack render|plan`: offline, no Pulumi CLI, clear failures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import yaml
+
+from stack.versions import COMPONENTS, DEFAULT_IMAGE_TAGS, image_reference
+
+from conftest import ROOT
+
+
+def stack_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stack", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_plan_lists_every_container_volume_and_image():
+    result = stack_cli("plan", "dev")
+    assert result.returncode == 0, result.stderr
+    rows = result.stdout.splitlines()
+    for component in COMPONENTS:
+        assert any(r.startswith("docker:index/container:Container") and f" obs-{component} " in r for r in rows), component
+        assert any(r.startswith("docker:index/volume:Volume") and f"obs-{component}-" in r for r in rows), component
+        image = image_reference(component, DEFAULT_IMAGE_TAGS[component])
+        assert any(r.startswith("docker:index/remoteImage:RemoteImage") and r.endswith(image) for r in rows), image
+    assert "127.0.0.1:3000->3000" in result.stdout
+    assert "resources would be created" in rows[-1]
+
+
+def test_render_writes_every_file_with_secrets_as_placeholders(tmp_path):
+    result = stack_cli("render", "dev", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert "prometheus/etc/prometheus/prometheus.yml" in written
+    assert "loki/etc/loki/loki.yaml" in written
+    assert "grafana/run/secrets/grafana-admin-password" in written
+    assert (tmp_path / "grafana/run/secrets/grafana-admin-password").read_text().startswith("<secret ")
+
+
+def test_render_of_an_encrypted_secret_shows_a_placeholder_never_the_ciphertext(tmp_path):
+    stack_file = tmp_path / "Pulumi.qa.yaml"
+    ciphertext = "v1:AAAABBBBCCCCciphertext"
+    stack_file.write_text(yaml.safe_dump({"config": {
+        "gateway-observability:target": "docker",
+        "gateway-observability:grafanaAdminPassword": {"secure": ciphertext},
+    }}))
+    out = tmp_path / "out"
+    result = stack_cli("render", str(stack_file), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    everything = "".join(p.read_text() for p in out.rglob("*") if p.is_file())
+    assert ciphertext not in everything
+    assert "<secret grafanaAdminPassword: set with pulumi config set --secret>" in everything
+
+
+def test_bad_stack_file_gives_one_message_listing_every_problem(tmp_path):
+    stack_file = tmp_path / "Pulumi.broken.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": {
+        "gateway-observability:target": "docker",
+        "gateway-observability:scrapeInterval": "1s",
+        "gateway-observability:retention": {"logs": "1h"},
+        "gateway-observability:grafanaAdminPassword": "plain-text",
+        "gateway-observability:unknownKey": True,
+    }}))
+    for command in ("render", "plan"):
+        result = stack_cli(command, str(stack_file), "--out", str(tmp_path / "o")) if command == "render" else stack_cli(command, str(stack_file))
+        assert result.returncode != 0
+        assert "Traceback" not in result.stderr
+        assert "Invalid configuration" in result.stderr and "(4 problems)" in result.stderr, result.stderr
+        for key in ("scrapeInterval", "retention.logs", "grafanaAdminPassword", "unknownKey"):
+            assert f"gateway-observability:{key}:" in result.stderr
+        assert "plain-text" not in result.stderr
+
+
+def test_unknown_environment_names_the_known_ones():
+    result = stack_cli("render", "nope")
+    assert result.returncode == 2
+    assert "no stack file Pulumi.nope.yaml; known environments: dev" in result.stderr
