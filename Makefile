@@ -7,7 +7,7 @@ PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 ENV     ?= dev
 
-.PHONY: up down test tools plan render clean
+.PHONY: up down test tools plan render bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -34,3 +34,6 @@ render: $(STAMP)
 
 clean:
 	rm -rf $(VENV) rendered .pytest_cache
+
+bench: $(STAMP)
+	$(PYTHON) scripts/bench.py

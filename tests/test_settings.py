@@ -120,3 +120,15 @@ def test_all_problems_are_reported_at_once():
 def test_durations_render_for_each_reader(text, seconds, prometheus, go):
     duration = Duration.parse(text)
     assert (duration.seconds, duration.prometheus(), duration.go()) == (seconds, prometheus, go)
+
+
+def test_every_setting_and_secret_is_in_the_readme_settings_table():
+    from conftest import ROOT
+    from stack.settings import SECRET_KEYS, Settings
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Settings"):readme.index("### Adding a gateway service")]
+    for field in Settings.model_fields.values():
+        assert f"| `{field.alias}" in table, field.alias
+    for key in SECRET_KEYS:
+        assert f"| `{key}` |" in table, key
