@@ -1,4 +1,5 @@
-"""Offline CLI: `python -m stack render <env> [--out DIR]` and `python -m stack plan <env>`."""
+"""Offline CLI: `python -m stack render <env> [--out DIR]`, `python -m stack plan <env>`
+and `python -m stack rules`."""
 
 from __future__ import annotations
 
@@ -41,6 +42,13 @@ def _plan(args: argparse.Namespace) -> None:
     print(describe(resources), end="")
 
 
+def _rules(args: argparse.Namespace) -> None:
+    from stack.alerting import write_reference_rules
+
+    for path in write_reference_rules():
+        print(f"Wrote {path.relative_to(ROOT)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -51,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     plan = commands.add_parser("plan", help="list what `pulumi up` would create, under the SDK's mocks")
     plan.add_argument("env")
     plan.set_defaults(handler=_plan)
+    rules = commands.add_parser("rules", help="rewrite the reference rule files in alerts/prometheus")
+    rules.set_defaults(handler=_rules)
     args = parser.parse_args(argv)
     try:
         args.handler(args)

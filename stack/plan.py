@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
-from pulumi.runtime import Mocks, MockCallArgs, MockResourceArgs, set_all_config, set_mocks
+from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks, set_all_config, set_mocks
 
-from stack.settings import PROJECT, secure_keys, stack_config
+from stack.settings import PROJECT, stack_config
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def plan_stack(stack_file: Path) -> list[PlannedResource]:
     from stack.program import run
 
     stack = stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    mocks = configure_mocks(stack, stack_config(stack_file), secure_keys(stack_file))
+    mocks = configure_mocks(stack, *stack_config(stack_file))
 
     @pulumi.runtime.test
     def construct():

@@ -9,9 +9,7 @@ allowed, before any resource is created.
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping, Optional
@@ -21,23 +19,47 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
-    PlainSerializer,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
 
+from stack.alerting_settings import (
+    HTTP_SERVER_DURATION_BUCKETS,
+    KONG_LATENCY_BUCKETS_MS,
+    Alerting,
+    ServiceSlo,
+    alerting_defaults,
+    deep_merge,
+)
+from stack.settings_types import (
+    DNS_LABEL,
+    Duration,
+    DurationField,
+    MemoryBytes,
+    StrictModel,
+    at_least,
+    check_bind_address,
+    check_host_port,
+    check_image_tag,
+)
 from stack.versions import COMPONENTS, DEFAULT_IMAGE_TAGS
 
 PROJECT = "gateway-observability"
 
 # Secrets are never part of Settings: they stay Pulumi secret Outputs (or a
 # visible placeholder in `render`) and reach containers as mounted files.
+RECEIVER_SECRETS = "receiverSecrets"
 SECRET_KEYS = {
     "grafanaAdminPassword": "Grafana admin password; generated (pulumi-random) when unset",
+    RECEIVER_SECRETS: "Alertmanager receiver credentials by receiver name",
+}
+RECEIVER_CREDENTIALS = {
+    "slack": "its Slack incoming-webhook URL",
+    "pagerduty": "its PagerDuty Events v2 routing key",
+    "email": "the SMTP password of authUsername",
+    "webhook": "its bearer token",
 }
 
 
@@ -52,128 +74,22 @@ class SettingsError(Exception):
         super().__init__(f"Invalid configuration in {source} ({count}):\n{lines}")
 
 
-# --- value types ------------------------------------------------------------
-
-_DURATION_UNITS = (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-_DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-
-
-@dataclass(frozen=True, order=True)
-class Duration:
-    """A Prometheus-style duration ('30s', '15d', '1h30m'), whole seconds."""
-
-    seconds: int
-
-    @classmethod
-    def parse(cls, value: Any) -> "Duration":
-        if isinstance(value, Duration):
-            return value
-        text = str(value).strip()
-        match = _DURATION_RE.match(text) if isinstance(value, str) else None
-        if not text or not match or not any(match.groups()):
-            raise ValueError("expected a duration such as '30s', '5m', '24h' or '15d'")
-        total = sum(int(n) * unit for n, (_, unit) in zip(match.groups(), _DURATION_UNITS) if n)
-        return cls(total)
-
-    def prometheus(self) -> str:
-        """Largest exact units, as Prometheus, Loki and Alertmanager write them."""
-        rest, parts = self.seconds, []
-        for suffix, unit in _DURATION_UNITS[2:]:  # no 'y' or 'w': days read best in every tool
-            count, rest = divmod(rest, unit)
-            if count:
-                parts.append(f"{count}{suffix}")
-        return "".join(parts) or "0s"
-
-    def go(self) -> str:
-        """Go's time.Duration has no day unit: hours, minutes, seconds."""
-        hours, rest = divmod(self.seconds, 3600)
-        minutes, seconds = divmod(rest, 60)
-        return "".join(f"{n}{u}" for n, u in ((hours, "h"), (minutes, "m"), (seconds, "s")) if n) or "0s"
-
-    def __str__(self) -> str:
-        return self.prometheus()
-
-
-def _at_least(minimum: str, maximum: Optional[str] = None):
-    low, high = Duration.parse(minimum), Duration.parse(maximum) if maximum else None
-
-    def check(value: Duration) -> Duration:
-        if value < low or (high and value > high):
-            bound = f"between {low} and {high}" if high else f"at least {low}"
-            raise ValueError(f"expected a duration {bound}")
-        return value
-
-    return AfterValidator(check)
-
-
-DurationField = Annotated[Duration, BeforeValidator(Duration.parse), PlainSerializer(str)]
-
-_QUANTITY_RE = re.compile(r"^(\d+)(Ki|Mi|Gi|K|M|G)$")
-_QUANTITY_FACTORS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "K": 10**3, "M": 10**6, "G": 10**9}
-
-
-def _parse_memory(value: Any) -> int:
-    match = _QUANTITY_RE.match(value) if isinstance(value, str) else None
-    if not match:
-        raise ValueError("expected a memory size such as '512Mi' or '2Gi'")
-    size = int(match.group(1)) * _QUANTITY_FACTORS[match.group(2)]
-    if not 64 * 2**20 <= size <= 64 * 2**30:
-        raise ValueError("expected a memory size between 64Mi and 64Gi")
-    return size
-
-
-def _format_memory(size: int) -> str:
-    for suffix in ("Gi", "Mi", "Ki"):
-        if size % _QUANTITY_FACTORS[suffix] == 0:
-            return f"{size // _QUANTITY_FACTORS[suffix]}{suffix}"
-    return str(size)
-
-
-MemoryBytes = Annotated[int, BeforeValidator(_parse_memory), PlainSerializer(_format_memory)]
-
-_DNS_LABEL = r"^[a-z]([a-z0-9-]{0,40}[a-z0-9])?$"
-
-
-def _check_host_port(value: str) -> str:
-    host, sep, port = value.rpartition(":")
-    if not sep or not re.match(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$", host) or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError("expected host:port, e.g. 'unified-llm-api:8000' (port 1-65535)")
-    return value
-
-
-def _check_image_tag(value: str) -> str:
-    if value == "latest" or not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", value):
-        raise ValueError("expected an exact image tag such as 'v3.13.0' (never 'latest')")
-    return value
-
-
-def _check_bind_address(value: Any) -> str:
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise ValueError("expected an IP address such as '127.0.0.1' or '0.0.0.0'") from None
-
-
 # --- the model --------------------------------------------------------------
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
 
 
 ComponentName = Literal["prometheus", "alertmanager", "loki", "promtail", "jaeger", "grafana"]
 assert set(ComponentName.__args__) == set(COMPONENTS)  # type: ignore[attr-defined]
 
 
-class Retention(_Model):
+class Retention(StrictModel):
     """How long each signal is kept; below a day nothing useful survives a weekend."""
 
-    metrics: Annotated[DurationField, _at_least("24h")] = Duration.parse("15d")
-    logs: Annotated[DurationField, _at_least("24h")] = Duration.parse("7d")
-    traces: Annotated[DurationField, _at_least("24h")] = Duration.parse("3d")
+    metrics: Annotated[DurationField, at_least("24h")] = Duration.parse("15d")
+    logs: Annotated[DurationField, at_least("24h")] = Duration.parse("7d")
+    traces: Annotated[DurationField, at_least("24h")] = Duration.parse("3d")
 
 
-class Resources(_Model):
+class Resources(StrictModel):
     memory: MemoryBytes = 512 * 2**20
     cpus: float = Field(default=0.5, ge=0.05, le=16)
 
@@ -188,11 +104,11 @@ DEFAULT_RESOURCES = {
 }
 
 
-class GatewayService(_Model):
+class GatewayService(StrictModel):
     """One gateway service Prometheus scrapes and Promtail tails."""
 
-    name: Annotated[str, Field(pattern=_DNS_LABEL)]
-    address: Annotated[str, AfterValidator(_check_host_port)]
+    name: Annotated[str, Field(pattern=DNS_LABEL)]
+    address: Annotated[str, AfterValidator(check_host_port)]
     metrics_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")] = "/metrics"
 
     @property
@@ -209,28 +125,54 @@ DEFAULT_GATEWAY_SERVICES = (
 )
 
 
+DEFAULT_SLOS = {
+    # Kong's and the LLM API's latency includes the provider's generation time.
+    "kong": ServiceSlo(latency_threshold_seconds=30),
+    "unified-llm-api": ServiceSlo(latency_threshold_seconds=30),
+    "intelligent-router": ServiceSlo(latency_threshold_seconds=1),
+    "optimization-service": ServiceSlo(latency_threshold_seconds=1),
+}
+
+
+def latency_buckets_seconds(service: str) -> tuple[float, ...]:
+    """Kong's plugin measures in ms with its own buckets; every other service follows the OTel contract."""
+    if service == "kong":
+        return tuple(ms / 1000 for ms in KONG_LATENCY_BUCKETS_MS)
+    return HTTP_SERVER_DURATION_BUCKETS
+
+
 def _check_target(value: Any) -> str:
     if value != "docker":
         raise ValueError("expected 'docker' (the kubernetes target for staging and prod is not built yet)")
     return value
 
 
-class Settings(_Model):
+class Settings(StrictModel):
     target: Annotated[str, AfterValidator(_check_target)]
-    environment: Annotated[str, Field(pattern=_DNS_LABEL)]
-    cluster: Annotated[str, Field(pattern=_DNS_LABEL)] = "local"
+    environment: Annotated[str, Field(pattern=DNS_LABEL)]
+    cluster: Annotated[str, Field(pattern=DNS_LABEL)] = "local"
     # Prefix of every container, volume and network name, and so of the
     # hostnames components use to reach each other.
     name_prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,19}$")] = "obs"
-    bind_address: Annotated[str, BeforeValidator(_check_bind_address)] = "127.0.0.1"
+    bind_address: Annotated[str, BeforeValidator(check_bind_address)] = "127.0.0.1"
     gateway_network: Optional[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]] = None
     gateway_services: tuple[GatewayService, ...] = DEFAULT_GATEWAY_SERVICES
-    images: dict[ComponentName, Annotated[str, AfterValidator(_check_image_tag)]] = {}
+    images: dict[ComponentName, Annotated[str, AfterValidator(check_image_tag)]] = {}
     retention: Retention = Retention()
-    scrape_interval: Annotated[DurationField, _at_least("5s", "5m")] = Duration.parse("15s")
-    scrape_timeout: Annotated[DurationField, _at_least("1s", "5m")] = Duration.parse("10s")
-    evaluation_interval: Annotated[DurationField, _at_least("5s", "5m")] = Duration.parse("15s")
+    scrape_interval: Annotated[DurationField, at_least("5s", "5m")] = Duration.parse("15s")
+    scrape_timeout: Annotated[DurationField, at_least("1s", "5m")] = Duration.parse("10s")
+    evaluation_interval: Annotated[DurationField, at_least("5s", "5m")] = Duration.parse("15s")
     resources: dict[ComponentName, Resources] = {}
+    alerting: Alerting = Alerting()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment_alerting_defaults(cls, values: Any) -> Any:
+        if isinstance(values, dict) and isinstance(values.get("environment"), str):
+            given = values.get("alerting", {})
+            if isinstance(given, dict):
+                values = {**values, "alerting": deep_merge(alerting_defaults(values["environment"]), given)}
+        return values
 
     @field_validator("gateway_services")
     @classmethod
@@ -250,6 +192,33 @@ class Settings(_Model):
                 f"scrapeTimeout ({self.scrape_timeout}) must not exceed scrapeInterval ({self.scrape_interval})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _slos_name_services_and_buckets(self) -> "Settings":
+        services = [s.name for s in self.gateway_services]
+        problems = []
+        for name in self.alerting.slos:
+            if name not in services:
+                problems.append(f"alerting.slos.{name}: no such gateway service (services: {', '.join(services)})")
+        for name in services:
+            threshold = self.slo_for(name).latency_threshold_seconds
+            buckets = latency_buckets_seconds(name)
+            if threshold not in buckets:
+                problems.append(
+                    f"alerting.slos.{name}.latencyThresholdSeconds: given {threshold:g}; must be one of the "
+                    f"service's histogram buckets so the SLI is exact: {', '.join(f'{b:g}' for b in buckets)}"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def slo_for(self, service: str) -> ServiceSlo:
+        """The service's defaults, overridden by whatever the stack set explicitly."""
+        default = DEFAULT_SLOS.get(service, ServiceSlo())
+        given = self.alerting.slos.get(service)
+        if given is None:
+            return default
+        return default.model_copy(update={f: getattr(given, f) for f in given.model_fields_set})
 
     def image_tag(self, component: str) -> str:
         return self.images.get(component, DEFAULT_IMAGE_TAGS[component])
@@ -338,30 +307,84 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _split_secrets(raw: Mapping[str, Any], is_secret, source: str) -> tuple[dict, list[str], list[str]]:
-    plain, given_secrets, problems = {}, [], []
+def receiver_secret(name: str) -> str:
+    """The secrets-map key of one Alertmanager receiver's credential."""
+    return f"{RECEIVER_SECRETS}.{name}"
+
+
+def _is_encrypted(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def _all_leaves_encrypted(value: Any) -> bool:
+    if isinstance(value, dict) and not _is_encrypted(value):
+        return all(_all_leaves_encrypted(v) for v in value.values())
+    return _is_encrypted(value)
+
+
+def _split_secrets(raw: Mapping[str, Any], is_secret) -> tuple[dict, dict[str, Any], list[str]]:
+    """Plain settings, the secrets given (key -> value as configured) and problems."""
+    plain, given, problems = {}, {}, []
     for key, value in raw.items():
-        if key in SECRET_KEYS:
-            if not is_secret(key):
-                problems.append(
-                    f"{PROJECT}:{key}: given in plain text; set it with "
-                    f"`pulumi config set --secret {key}` ({SECRET_KEYS[key]})"
-                )
-            given_secrets.append(key)
-        else:
+        if key not in SECRET_KEYS:
             plain[key] = value
-    return plain, given_secrets, problems
+            continue
+        if not is_secret(key):
+            how = f"--path '{RECEIVER_SECRETS}.<receiver>'" if key == RECEIVER_SECRETS else key
+            problems.append(
+                f"{PROJECT}:{key}: given in plain text; set it with `pulumi config set --secret {how} ...` "
+                f"({SECRET_KEYS[key]})"
+            )
+        given[key] = value
+    return plain, given, problems
 
 
-def _load(raw: Mapping[str, Any], stack: str, source: str, is_secret) -> tuple[Settings, list[str]]:
-    plain, given_secrets, problems = _split_secrets(raw, is_secret, source)
+def _receiver_secret_names(value: Any) -> Optional[set[str]]:
+    """Receivers with a credential; None when the map is encrypted as a whole."""
+    if _is_encrypted(value):
+        return None
+    return set(value) if isinstance(value, dict) else set()
+
+
+def _receiver_secret_problems(settings: Settings, value: Any) -> list[str]:
+    names = _receiver_secret_names(value) if value is not None else set()
+    if names is None:
+        return []
+    needing = {r.name: r for r in settings.alerting.routing.receivers if r.needs_secret}
+    problems = [
+        f"{PROJECT}:{RECEIVER_SECRETS}.{name}: required for the {receiver.kind} receiver '{name}' "
+        f"({RECEIVER_CREDENTIALS[receiver.kind]}); set it with "
+        f"`pulumi config set --secret --path '{RECEIVER_SECRETS}.{name}' ...`"
+        for name, receiver in needing.items()
+        if name not in names
+    ]
+    problems += [
+        f"{PROJECT}:{RECEIVER_SECRETS}.{name}: no receiver needs a credential of that name "
+        f"(receivers that do: {', '.join(needing) or 'none'})"
+        for name in sorted(names - set(needing))
+    ]
+    if value is not None and not isinstance(value, dict):
+        problems.append(f"{PROJECT}:{RECEIVER_SECRETS}: expected an object of receiver name -> credential")
+    return problems
+
+
+def _load(raw: Mapping[str, Any], stack: str, source: str, is_secret) -> tuple[Settings, dict[str, Any]]:
+    plain, given, problems = _split_secrets(raw, is_secret)
     try:
         settings = parse_settings(plain, stack, source)
+        problems += _receiver_secret_problems(settings, given.get(RECEIVER_SECRETS))
     except SettingsError as error:
         problems += error.problems
     if problems:
         raise SettingsError(problems, source)
-    return settings, given_secrets
+    return settings, given
+
+
+def _secret_keys_needed(settings: Settings, given: Mapping[str, Any]) -> list[str]:
+    keys = ["grafanaAdminPassword"] if "grafanaAdminPassword" in given else []
+    if RECEIVER_SECRETS in given:
+        keys += [receiver_secret(r.name) for r in settings.alerting.routing.receivers if r.needs_secret]
+    return keys
 
 
 def load_from_pulumi() -> LoadedSettings:
@@ -378,49 +401,57 @@ def load_from_pulumi() -> LoadedSettings:
     stack = pulumi.get_stack()
     settings, given = _load(raw, stack, f"the config of stack '{stack}'", lambda k: prefix + k in secret_keys)
     config = pulumi.Config(PROJECT)
-    return LoadedSettings(settings, {key: config.require_secret(key) for key in given})
+    secrets: dict[str, Any] = {}
+    for key in _secret_keys_needed(settings, given):
+        if key == "grafanaAdminPassword":
+            secrets[key] = config.require_secret(key)
+        else:
+            name = key.removeprefix(RECEIVER_SECRETS + ".")
+            secrets[key] = config.require_secret_object(RECEIVER_SECRETS).apply(lambda d, n=name: str(d[n]))
+    return LoadedSettings(settings, secrets)
+
+
+def _read_stack_file(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise SettingsError([f"cannot read {path}: {error}"], path.name) from None
+    config = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(config or {}, dict):
+        raise SettingsError([f"{path.name}: 'config' must be a mapping"], path.name)
+    return config or {}
 
 
 def load_from_stack_file(path: Path) -> LoadedSettings:
     """Read Pulumi.<stack>.yaml without Pulumi; secrets become placeholders."""
     stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise SettingsError([f"cannot read {path}: {error}"], str(path)) from None
-    config = document.get("config") or {}
-    if not isinstance(config, dict):
-        raise SettingsError([f"{path}: 'config' must be a mapping"], path.name)
     prefix = PROJECT + ":"
-    raw = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
-
-    def is_secret(key: str) -> bool:
-        return isinstance(raw[key], dict) and set(raw[key]) == {"secure"}
-
-    settings, given = _load(raw, stack, path.name, is_secret)
-    return LoadedSettings(settings, {key: secret_placeholder(key) for key in given})
+    raw = {k[len(prefix):]: v for k, v in _read_stack_file(path).items() if k.startswith(prefix)}
+    settings, given = _load(raw, stack, path.name, lambda key: _all_leaves_encrypted(raw[key]))
+    return LoadedSettings(settings, {key: secret_placeholder(key) for key in _secret_keys_needed(settings, given)})
 
 
-def stack_config(path: Path) -> dict[str, str]:
-    """Pulumi.<stack>.yaml as the flat string map the Pulumi engine hands a program.
+def _with_placeholders(value: Any, key: str) -> Any:
+    if _is_encrypted(value):
+        return secret_placeholder(key)
+    if isinstance(value, dict):
+        return {k: _with_placeholders(v, f"{key}.{k}") for k, v in value.items()}
+    return value
 
-    Used by `plan` to run the real program under mocks; encrypted values
-    become placeholders, so nothing is decrypted.
-    """
-    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            flat[key] = secret_placeholder(key.partition(":")[2])
-        elif isinstance(value, (dict, list)):
+
+def stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
+    """Pulumi.<stack>.yaml as the engine hands it to a program: a flat string
+    map and the keys holding secrets. Used by `plan` to run the real program
+    under mocks; encrypted values become placeholders, nothing is decrypted."""
+    flat, secret_keys = {}, []
+    for key, value in _read_stack_file(path).items():
+        if _is_encrypted(value) or (isinstance(value, dict) and _all_leaves_encrypted(value)):
+            secret_keys.append(key)
+        value = _with_placeholders(value, key.partition(":")[2])
+        if isinstance(value, (dict, list)):
             flat[key] = json.dumps(value)
         elif isinstance(value, bool):
             flat[key] = str(value).lower()
         else:
             flat[key] = str(value)
-    return flat
-
-
-def secure_keys(path: Path) -> list[str]:
-    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-    return [k for k, v in config.items() if isinstance(v, dict) and set(v) == {"secure"}]
+    return flat, secret_keys

@@ -6,10 +6,9 @@ import subprocess
 import sys
 
 import yaml
+from conftest import ROOT
 
 from stack.versions import COMPONENTS, DEFAULT_IMAGE_TAGS, image_reference
-
-from conftest import ROOT
 
 
 def stack_cli(*args: str) -> subprocess.CompletedProcess:

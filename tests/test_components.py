@@ -3,26 +3,24 @@ byte-identical output for the same settings."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
 import sys
 
 import yaml
+from conftest import ROOT
 
 from stack import topology
 from stack.components import build_services
-from stack.components.loki import render_loki_config
-from stack.components.jaeger import render_jaeger_config
-from stack.components.promtail import render_promtail_config
-from stack.components.prometheus import render_prometheus_config
 from stack.components.grafana import DATASOURCE_UIDS, render_datasources
+from stack.components.jaeger import render_jaeger_config
+from stack.components.loki import render_loki_config
+from stack.components.prometheus import render_prometheus_config
+from stack.components.promtail import render_promtail_config
 from stack.render import rendered_files
 from stack.settings import LoadedSettings, parse_settings
 from stack.versions import COMPONENTS
-
-from conftest import ROOT
 
 
 def load(text: str) -> dict:

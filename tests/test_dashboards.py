@@ -7,10 +7,9 @@ import subprocess
 
 import pytest
 import yaml
+from conftest import require_tool
 
 from stack.components.grafana import DATASOURCE_UIDS, dashboard_files
-
-from conftest import require_tool
 
 DASHBOARDS = dashboard_files()
 

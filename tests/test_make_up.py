@@ -4,14 +4,12 @@ prerequisite is missing."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 # What scripts/up.sh and make need from the system, linked into an otherwise empty PATH.

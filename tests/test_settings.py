@@ -82,7 +82,7 @@ BAD_INPUTS = [
     ({"resources": {"grafana": {"cpus": 0}}}, "resources.grafana.cpus", "0", "greater than or equal to 0.05"),
     ({"namePrefix": "Obs!"}, "namePrefix", "'Obs!'", "pattern"),
     ({"gatewayNetwork": "bad network"}, "gatewayNetwork", "'bad network'", "pattern"),
-    ({"scrapeIntervall": "15s"}, "gateway-observability:scrapeIntervall", "'15s'", "allowed keys: bindAddress"),
+    ({"scrapeIntervall": "15s"}, "gateway-observability:scrapeIntervall", "'15s'", "allowed keys: alerting, bindAddress"),
 ]
 
 
@@ -124,6 +124,7 @@ def test_durations_render_for_each_reader(text, seconds, prometheus, go):
 
 def test_every_setting_and_secret_is_in_the_readme_settings_table():
     from conftest import ROOT
+
     from stack.settings import SECRET_KEYS, Settings
 
     readme = (ROOT / "README.md").read_text()

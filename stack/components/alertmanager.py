@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from stack import topology
-from stack.components.document import render_yaml
+from stack.components.service import service_spec
+from stack.document import render_yaml
 from stack.settings import Settings
 from stack.spec import DataVolume, HttpProbe, Port, ServiceSpec
-from stack.versions import image_reference
 
 CONFIG_DIR = "/etc/alertmanager"
 DATA_DIR = "/alertmanager"
@@ -28,11 +28,9 @@ def render_alertmanager_config(settings: Settings) -> str:
 
 
 def alertmanager_service(settings: Settings) -> ServiceSpec:
-    resources = settings.resources_for("alertmanager")
-    return ServiceSpec(
-        name="alertmanager",
-        hostname=topology.hostname(settings, "alertmanager"),
-        image=image_reference("alertmanager", settings.image_tag("alertmanager")),
+    return service_spec(
+        settings,
+        "alertmanager",
         args=(
             f"--config.file={CONFIG_DIR}/alertmanager.yml",
             # Silences and the notification log live here: losing them re-pages on-call.
@@ -43,8 +41,6 @@ def alertmanager_service(settings: Settings) -> ServiceSpec:
         ),
         ports=(Port("http", topology.port("alertmanager")),),
         readiness=HttpProbe(topology.port("alertmanager"), "/-/ready"),
-        memory_bytes=resources.memory,
-        cpus=resources.cpus,
         files={f"{CONFIG_DIR}/alertmanager.yml": render_alertmanager_config(settings)},
         volumes=(DataVolume("data", DATA_DIR),),
         user="65534:65534",

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from stack import topology
-from stack.components.document import render_yaml
+from stack.components.service import service_spec
+from stack.document import render_yaml
 from stack.settings import Settings
 from stack.spec import DataVolume, HttpProbe, Port, SecretFile, ServiceSpec
-from stack.versions import image_reference
 
 PROVISIONING_DIR = "/etc/grafana/provisioning"
 DASHBOARDS_DIR = "/etc/grafana/dashboards"
@@ -82,21 +82,17 @@ def dashboard_files() -> dict[str, str]:
 
 
 def grafana_service(settings: Settings) -> ServiceSpec:
-    resources = settings.resources_for("grafana")
     files = {
         f"{PROVISIONING_DIR}/datasources/datasources.yaml": render_datasources(settings),
         f"{PROVISIONING_DIR}/dashboards/dashboards.yaml": render_dashboard_provider(),
     }
     files.update({f"{DASHBOARDS_DIR}/{name}": text for name, text in dashboard_files().items()})
-    return ServiceSpec(
-        name="grafana",
-        hostname=topology.hostname(settings, "grafana"),
-        image=image_reference("grafana", settings.image_tag("grafana")),
+    return service_spec(
+        settings,
+        "grafana",
         args=(),
         ports=(Port("http", topology.port("grafana")),),
         readiness=HttpProbe(topology.port("grafana"), "/api/health"),
-        memory_bytes=resources.memory,
-        cpus=resources.cpus,
         files=files,
         secret_files=(SecretFile("grafanaAdminPassword", ADMIN_PASSWORD_FILE),),
         env={

@@ -4,10 +4,10 @@ Badger storage on the data volume and the query UI."""
 from __future__ import annotations
 
 from stack import topology
-from stack.components.document import render_yaml
+from stack.components.service import service_spec
+from stack.document import render_yaml
 from stack.settings import Settings
 from stack.spec import DataVolume, HttpProbe, Port, ServiceSpec
-from stack.versions import image_reference
 
 CONFIG_DIR = "/etc/jaeger"
 # The image runs as uid 10001 and declares /tmp a volume; a named volume there
@@ -71,11 +71,9 @@ def render_jaeger_config(settings: Settings) -> str:
 
 
 def jaeger_service(settings: Settings) -> ServiceSpec:
-    resources = settings.resources_for("jaeger")
-    return ServiceSpec(
-        name="jaeger",
-        hostname=topology.hostname(settings, "jaeger"),
-        image=image_reference("jaeger", settings.image_tag("jaeger")),
+    return service_spec(
+        settings,
+        "jaeger",
         args=("--config", f"{CONFIG_DIR}/config.yaml"),
         ports=(
             Port("ui", topology.port("jaeger", "ui")),
@@ -85,8 +83,6 @@ def jaeger_service(settings: Settings) -> ServiceSpec:
             Port("health", topology.port("jaeger", "health"), published=False),
         ),
         readiness=HttpProbe(topology.port("jaeger", "health"), "/status"),
-        memory_bytes=resources.memory,
-        cpus=resources.cpus,
         files={f"{CONFIG_DIR}/config.yaml": render_jaeger_config(settings)},
         volumes=(DataVolume("data", DATA_DIR),),
         user="10001:10001",

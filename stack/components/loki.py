@@ -4,10 +4,10 @@ compactor on the data volume, retention applied by the compactor."""
 from __future__ import annotations
 
 from stack import topology
-from stack.components.document import render_yaml
+from stack.components.service import service_spec
+from stack.document import render_yaml
 from stack.settings import Settings
 from stack.spec import DataVolume, HttpProbe, Port, ServiceSpec
-from stack.versions import image_reference
 
 CONFIG_DIR = "/etc/loki"
 DATA_DIR = "/loki"
@@ -70,16 +70,12 @@ def render_loki_config(settings: Settings) -> str:
 
 
 def loki_service(settings: Settings) -> ServiceSpec:
-    resources = settings.resources_for("loki")
-    return ServiceSpec(
-        name="loki",
-        hostname=topology.hostname(settings, "loki"),
-        image=image_reference("loki", settings.image_tag("loki")),
+    return service_spec(
+        settings,
+        "loki",
         args=(f"-config.file={CONFIG_DIR}/loki.yaml",),
         ports=(Port("http", topology.port("loki")), Port("grpc", topology.port("loki", "grpc"), published=False)),
         readiness=HttpProbe(topology.port("loki"), "/ready"),
-        memory_bytes=resources.memory,
-        cpus=resources.cpus,
         files={f"{CONFIG_DIR}/loki.yaml": render_loki_config(settings)},
         volumes=(DataVolume("data", DATA_DIR),),
         user="10001:10001",

@@ -3,17 +3,15 @@ service; evaluates the rule files from alerts/; sends to Alertmanager."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from stack import topology
-from stack.components.document import render_yaml
+from stack.alerting import rule_files
+from stack.components.service import service_spec
+from stack.document import render_yaml
 from stack.settings import Settings
 from stack.spec import DataVolume, HttpProbe, Port, ServiceSpec
-from stack.versions import image_reference
 
 CONFIG_DIR = "/etc/prometheus"
 DATA_DIR = "/prometheus"
-RULES_SOURCE = Path(__file__).resolve().parents[2] / "alerts" / "prometheus"
 
 # Where each stack component serves its own metrics: (port name, path).
 STACK_METRICS = {
@@ -37,13 +35,6 @@ def _scrape_job(settings: Settings, job: str, address: str, metrics_path: str) -
             }
         ],
     }
-
-
-def rule_files() -> dict[str, str]:
-    """Rule files shipped from alerts/prometheus, by file name."""
-    if not RULES_SOURCE.is_dir():
-        return {}
-    return {p.name: p.read_text() for p in sorted(RULES_SOURCE.glob("*.yml"))}
 
 
 def render_prometheus_config(settings: Settings) -> str:
@@ -73,13 +64,11 @@ def render_prometheus_config(settings: Settings) -> str:
 
 
 def prometheus_service(settings: Settings) -> ServiceSpec:
-    resources = settings.resources_for("prometheus")
     files = {f"{CONFIG_DIR}/prometheus.yml": render_prometheus_config(settings)}
-    files.update({f"{CONFIG_DIR}/rules/{name}": text for name, text in rule_files().items()})
-    return ServiceSpec(
-        name="prometheus",
-        hostname=topology.hostname(settings, "prometheus"),
-        image=image_reference("prometheus", settings.image_tag("prometheus")),
+    files.update({f"{CONFIG_DIR}/rules/{name}": text for name, text in rule_files(settings).items()})
+    return service_spec(
+        settings,
+        "prometheus",
         args=(
             f"--config.file={CONFIG_DIR}/prometheus.yml",
             f"--storage.tsdb.path={DATA_DIR}",
@@ -92,8 +81,6 @@ def prometheus_service(settings: Settings) -> ServiceSpec:
         ),
         ports=(Port("http", topology.port("prometheus")),),
         readiness=HttpProbe(topology.port("prometheus"), "/-/ready"),
-        memory_bytes=resources.memory,
-        cpus=resources.cpus,
         files=files,
         volumes=(DataVolume("data", DATA_DIR),),
         user="65534:65534",

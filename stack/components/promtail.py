@@ -4,10 +4,10 @@ tails the gateway's containers through the Docker API and ships to Loki."""
 from __future__ import annotations
 
 from stack import topology
-from stack.components.document import render_yaml
+from stack.components.service import service_spec
+from stack.document import render_yaml
 from stack.settings import Settings
-from stack.spec import DataVolume, HostPath, Port, HttpProbe, ServiceSpec
-from stack.versions import image_reference
+from stack.spec import DataVolume, HostPath, HttpProbe, Port, ServiceSpec
 
 CONFIG_DIR = "/etc/promtail"
 DATA_DIR = "/var/lib/promtail"
@@ -85,17 +85,13 @@ _READY_OVER_DEV_TCP = (
 
 
 def promtail_service(settings: Settings) -> ServiceSpec:
-    resources = settings.resources_for("promtail")
     port = topology.port("promtail")
-    return ServiceSpec(
-        name="promtail",
-        hostname=topology.hostname(settings, "promtail"),
-        image=image_reference("promtail", settings.image_tag("promtail")),
+    return service_spec(
+        settings,
+        "promtail",
         args=(f"-config.file={CONFIG_DIR}/promtail.yaml",),
         ports=(Port("http", port, published=False),),
         readiness=HttpProbe(port, "/ready"),
-        memory_bytes=resources.memory,
-        cpus=resources.cpus,
         files={f"{CONFIG_DIR}/promtail.yaml": render_promtail_config(settings)},
         volumes=(DataVolume("positions", DATA_DIR),),
         host_paths=(HostPath(DOCKER_SOCKET, DOCKER_SOCKET), HostPath(DOCKER_CONTAINERS_DIR, DOCKER_CONTAINERS_DIR)),

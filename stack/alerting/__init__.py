@@ -1,0 +1,48 @@
+"""Prometheus recording and alert rules, generated from settings and the
+telemetry contract (mixin style: one config object supplies every selector,
+threshold and objective). `rule_files` is what Prometheus loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stack.alerting.gateway import gateway_alert_groups
+from stack.alerting.recording import recording_groups
+from stack.alerting.slo import slo_groups
+from stack.alerting.stack_health import stack_alert_groups
+from stack.document import render_yaml
+from stack.settings import Settings, parse_settings
+
+# Committed copies of the rules for the production defaults live here, so a
+# rule change shows up as a reviewable diff and promtool's unit tests in
+# alerts/tests run on them directly. `python -m stack rules` rewrites them.
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "alerts" / "prometheus"
+REFERENCE_ENVIRONMENT = "prod"
+
+
+def rule_groups(settings: Settings) -> dict[str, list[dict]]:
+    """File name -> rule groups."""
+    return {
+        "gateway-recording.yml": recording_groups(settings),
+        "gateway-alerts.yml": gateway_alert_groups(settings),
+        "gateway-slo.yml": slo_groups(settings),
+        "stack-alerts.yml": stack_alert_groups(settings),
+    }
+
+
+def rule_files(settings: Settings) -> dict[str, str]:
+    return {name: render_yaml({"groups": groups}, "stack/alerting") for name, groups in rule_groups(settings).items()}
+
+
+def reference_settings() -> Settings:
+    return parse_settings({"target": "docker"}, REFERENCE_ENVIRONMENT, "the reference settings")
+
+
+def write_reference_rules() -> list[Path]:
+    REFERENCE_DIR.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in rule_files(reference_settings()).items():
+        path = REFERENCE_DIR / name
+        path.write_text(text)
+        written.append(path)
+    return written

@@ -1,0 +1,75 @@
+"""How an alert rule is written: mixin conventions in one place.
+
+CamelCase names, `severity` critical|warning|info, a static `summary` ending
+in a period, a templated `description`, and `runbook_url` from the one
+pattern in settings.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from stack.alerting_settings import SEVERITIES
+from stack.settings import Settings
+
+
+def fill(template: str, **values) -> str:
+    """Substitute {name} placeholders only, leaving Go templates ({{ ... }}) alone."""
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", str(value))
+    return template
+
+
+def number(value: float) -> str:
+    """A threshold as PromQL and humans read it: 0.05, 2.5, 100 (no float noise)."""
+    return f"{round(value, 9):g}"
+
+
+def alert(
+    settings: Settings,
+    name: str,
+    expr: str,
+    *,
+    severity: str,
+    summary: str,
+    description: str,
+    for_: Optional[str] = None,
+    labels: Optional[dict[str, str]] = None,
+) -> dict:
+    assert severity in SEVERITIES, severity
+    assert summary.endswith("."), summary
+    rule: dict = {"alert": name, "expr": expr}
+    if for_:
+        rule["for"] = for_
+    rule["labels"] = {"severity": severity, **(labels or {})}
+    rule["annotations"] = {
+        "summary": summary,
+        "description": description,
+        "runbook_url": settings.alerting.runbook_url.replace("{alertname}", name),
+    }
+    return rule
+
+
+def record(name: str, expr: str, labels: Optional[dict[str, str]] = None) -> dict:
+    rule = {"record": name, "expr": expr}
+    if labels:
+        rule["labels"] = labels
+    return rule
+
+
+def ratio(bad: str, total: str) -> str:
+    """bad / total that is 0, not absent, when nothing bad happened."""
+    return f"({bad} or {total} * 0) / {total}"
+
+
+def gateway_jobs(settings: Settings) -> str:
+    return "|".join(s.name for s in settings.gateway_services)
+
+
+def http_services(settings: Settings) -> list[str]:
+    """Gateway services that follow the OTel HTTP contract (all but Kong)."""
+    return [s.name for s in settings.gateway_services if s.name != "kong"]
+
+
+def has_kong(settings: Settings) -> bool:
+    return any(s.name == "kong" for s in settings.gateway_services)

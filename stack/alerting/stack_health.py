@@ -1,0 +1,134 @@
+"""Alerts on the observability stack itself: if it is broken, nothing else pages.
+
+Names follow the upstream mixins (prometheus, alertmanager, loki, promtail)
+where they exist.
+"""
+
+from __future__ import annotations
+
+from stack.alerting.rule import alert
+from stack.settings import Settings
+
+# component -> (severity when down, what is lost)
+DOWN_SEVERITY = {
+    "alertmanager": ("critical", "no alert reaches anyone"),
+    "loki": ("critical", "gateway logs are not stored and LogQL alerts do not run"),
+    "promtail": ("warning", "gateway logs are not shipped (they resume from the positions file)"),
+    "jaeger": ("warning", "traces are dropped"),
+    "grafana": ("warning", "dashboards are unavailable"),
+}
+
+
+def watchdog(settings: Settings) -> dict:
+    return alert(
+        settings,
+        "Watchdog",
+        "vector(1)",
+        severity="info",
+        summary="An alert that always fires, to prove the alerting pipeline works.",
+        description=(
+            "Always firing. Routed to the heartbeat receiver (a dead man's switch): "
+            "if it stops arriving, Prometheus or Alertmanager is broken."
+        ),
+    )
+
+
+def component_down_alerts(settings: Settings) -> list[dict]:
+    return [
+        alert(
+            settings,
+            f"{component.capitalize()}Down",
+            f'up{{job="{component}"}} == 0 or absent(up{{job="{component}", service="{component}"}})',
+            for_="5m",
+            severity=severity,
+            summary=f"{component.capitalize()} is down.",
+            description=f"Prometheus has not scraped {component} for 5 minutes: {lost}.",
+        )
+        for component, (severity, lost) in DOWN_SEVERITY.items()
+    ]
+
+
+def pipeline_alerts(settings: Settings) -> list[dict]:
+    return [
+        alert(
+            settings,
+            "PrometheusRuleFailures",
+            'increase(prometheus_rule_evaluation_failures_total{job="prometheus"}[5m]) > 0',
+            for_="15m",
+            severity="critical",
+            summary="Prometheus is failing to evaluate rules.",
+            description=(
+                "{{ $value | humanize }} evaluations of rule group {{ $labels.rule_group }} failed in 5 minutes: "
+                "alerts in it may not fire."
+            ),
+        ),
+        alert(
+            settings,
+            "PrometheusBadConfig",
+            'max_over_time(prometheus_config_last_reload_successful{job="prometheus"}[5m]) == 0',
+            for_="10m",
+            severity="critical",
+            summary="Prometheus failed to reload its configuration.",
+            description="The last configuration reload of {{ $labels.instance }} failed; it runs on the old one.",
+        ),
+        alert(
+            settings,
+            "AlertmanagerFailedToSendAlerts",
+            'rate(alertmanager_notifications_failed_total{job="alertmanager"}[5m])'
+            ' / ignoring (reason) group_left rate(alertmanager_notifications_total{job="alertmanager"}[5m]) > 0.01',
+            for_="5m",
+            severity="warning",
+            summary="Alertmanager is failing to send notifications.",
+            description=(
+                "{{ $value | humanizePercentage }} of notifications to {{ $labels.integration }} failed "
+                "(reason {{ $labels.reason }})."
+            ),
+        ),
+        alert(
+            settings,
+            "LokiRequestErrors",
+            '100 * sum by (service, route) (rate(loki_request_duration_seconds_count{job="loki", status_code=~"5.."}[2m]))'
+            ' / sum by (service, route) (rate(loki_request_duration_seconds_count{job="loki"}[2m])) > 10',
+            for_="15m",
+            severity="critical",
+            summary="Loki is answering requests with errors.",
+            description="{{ printf \"%.1f\" $value }}% of Loki requests to {{ $labels.route }} fail.",
+        ),
+        alert(
+            settings,
+            "PromtailRequestsErrors",
+            "100 * sum by (service, host) "
+            '(rate(promtail_request_duration_seconds_count{job="promtail", status_code=~"5..|failed"}[5m]))'
+            ' / sum by (service, host) (rate(promtail_request_duration_seconds_count{job="promtail"}[5m])) > 10',
+            for_="15m",
+            severity="critical",
+            summary="Promtail fails to send log lines to Loki.",
+            description="{{ printf \"%.1f\" $value }}% of Promtail pushes to {{ $labels.host }} fail.",
+        ),
+        alert(
+            settings,
+            "PromtailDroppingEntries",
+            'sum by (service, reason) (increase(promtail_dropped_entries_total{job="promtail"}[10m])) > 0',
+            for_="5m",
+            severity="warning",
+            summary="Promtail is dropping log lines.",
+            description="Promtail dropped {{ $value | humanize }} log lines in 10 minutes ({{ $labels.reason }}); they are lost.",
+        ),
+        alert(
+            settings,
+            "JaegerExporterSendFailures",
+            'sum by (service, exporter) (rate(otelcol_exporter_send_failed_spans_total{job="jaeger"}[5m])) > 0',
+            for_="10m",
+            severity="warning",
+            summary="Jaeger fails to write spans to storage.",
+            description="Exporter {{ $labels.exporter }} fails to store {{ $value | humanize }} spans/s; those traces are lost.",
+        ),
+    ]
+
+
+def stack_alert_groups(settings: Settings) -> list[dict]:
+    return [
+        {"name": "stack-meta.alerts", "rules": [watchdog(settings)]},
+        {"name": "stack-pipeline.alerts", "rules": pipeline_alerts(settings)},
+        {"name": "stack-components.alerts", "rules": component_down_alerts(settings)},
+    ]

@@ -1,0 +1,215 @@
+"""The telemetry contract with the gateway: what each service exposes.
+
+Scrape configs, recording and alert rules, dashboards, the Promtail pipeline
+and the README read this; a test fails when any query names a metric that is
+not here. Names follow Kong's prometheus plugin and the OpenTelemetry HTTP and
+GenAI semantic conventions as Prometheus stores them; what the gateway needs
+beyond them uses the `gateway_` prefix in the same style.
+
+Label cardinality is bounded by design: no user, API key, request or trace id
+is ever a label (those go to logs and exemplars).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # as Prometheus stores it (histograms: without _bucket/_sum/_count)
+    type: str  # counter | gauge | histogram
+    unit: str
+    labels: tuple[str, ...]
+    help: str
+
+    def series_names(self) -> tuple[str, ...]:
+        if self.type == "histogram":
+            return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
+        return (self.name,)
+
+
+@dataclass(frozen=True)
+class ServiceContract:
+    name: str
+    description: str
+    metrics: tuple[Metric, ...]
+
+
+# Kong's own `service` label collides with the `service` target label every
+# scrape adds, so Prometheus stores Kong's as `exported_service` (the Kong
+# service, i.e. the upstream API). The catalog lists labels as stored.
+_KONG_ROUTE = ("exported_service", "route", "workspace")
+_KONG_AI = ("ai_provider", "ai_model", "cache_status", "vector_db", "embeddings_provider", "embeddings_model", "workspace")
+
+KONG = ServiceContract(
+    "kong",
+    "Kong Gateway, prometheus plugin with every metric group on (status codes, latency, bandwidth, upstream health, AI)",
+    (
+        Metric("kong_http_requests_total", "counter", "requests", (*_KONG_ROUTE, "code", "source"), "HTTP requests by status code"),
+        Metric("kong_request_latency_ms", "histogram", "ms", _KONG_ROUTE, "Total request latency seen by Kong"),
+        Metric("kong_upstream_latency_ms", "histogram", "ms", _KONG_ROUTE, "Time the upstream took to answer"),
+        Metric("kong_kong_latency_ms", "histogram", "ms", _KONG_ROUTE, "Time spent in Kong itself (plugins, routing)"),
+        Metric("kong_bandwidth_bytes", "counter", "bytes", (*_KONG_ROUTE, "direction"), "Bytes in and out"),
+        Metric("kong_upstream_target_health", "gauge", "1", ("upstream", "target", "address", "state", "subsystem"), "1 for the target's current health state"),
+        Metric("kong_ai_llm_requests_total", "counter", "requests", _KONG_AI, "AI proxy requests per provider and model"),
+        Metric("kong_ai_llm_tokens_total", "counter", "tokens", (*_KONG_AI, "token_type"), "Tokens per provider, model and type"),
+        Metric("kong_ai_llm_cost_total", "counter", "USD", _KONG_AI, "Cost of AI requests as Kong prices them"),
+        Metric("kong_ai_llm_provider_latency_ms", "histogram", "ms", _KONG_AI, "LLM provider latency seen by Kong"),
+    ),
+)
+
+# OpenTelemetry HTTP server semantic conventions, as every FastAPI service exports them.
+_HTTP_SERVER = Metric(
+    "http_server_request_duration_seconds",
+    "histogram",
+    "s",
+    ("http_request_method", "http_route", "http_response_status_code", "error_type"),
+    "Duration of HTTP server requests (OTel http.server.request.duration)",
+)
+_GEN_AI = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model")
+
+UNIFIED_LLM_API = ServiceContract(
+    "unified-llm-api",
+    "Unified LLM API: one API in front of every provider",
+    (
+        _HTTP_SERVER,
+        Metric(
+            "gen_ai_client_operation_duration_seconds",
+            "histogram",
+            "s",
+            (*_GEN_AI, "error_type"),
+            "Duration of LLM calls; error_type is set when the call failed (OTel gen_ai.client.operation.duration)",
+        ),
+        Metric(
+            "gen_ai_client_token_usage",
+            "histogram",
+            "tokens",
+            (*_GEN_AI, "gen_ai_token_type"),
+            "Tokens per call, gen_ai_token_type input|output (OTel gen_ai.client.token.usage)",
+        ),
+        Metric(
+            "gateway_llm_time_to_first_token_seconds",
+            "histogram",
+            "s",
+            _GEN_AI,
+            "Time from request to the first streamed token",
+        ),
+        Metric(
+            "gateway_llm_cost_usd_total",
+            "counter",
+            "USD",
+            ("gen_ai_provider_name", "gen_ai_request_model"),
+            "Spend on LLM calls in US dollars",
+        ),
+    ),
+)
+
+INTELLIGENT_ROUTER = ServiceContract(
+    "intelligent-router",
+    "Intelligent Router: picks the provider and model for each request",
+    (
+        _HTTP_SERVER,
+        Metric(
+            "gateway_router_decisions_total",
+            "counter",
+            "decisions",
+            ("gen_ai_provider_name", "gen_ai_request_model", "reason"),
+            "Routing decisions by chosen provider, model and reason (cost, latency, quality, pinned)",
+        ),
+        Metric(
+            "gateway_router_fallbacks_total",
+            "counter",
+            "fallbacks",
+            ("from_provider", "to_provider", "reason"),
+            "Requests re-routed to another provider, by reason (error, timeout, rate_limit, budget)",
+        ),
+    ),
+)
+
+OPTIMIZATION_SERVICE = ServiceContract(
+    "optimization-service",
+    "Optimization Service: semantic cache and prompt optimisation",
+    (
+        _HTTP_SERVER,
+        Metric("gateway_optimization_cache_hits_total", "counter", "requests", ("cache",), "Requests answered from the cache"),
+        Metric("gateway_optimization_cache_misses_total", "counter", "requests", ("cache",), "Requests the cache could not answer"),
+        Metric(
+            "gateway_optimization_tokens_saved_total",
+            "counter",
+            "tokens",
+            ("gen_ai_request_model", "technique"),
+            "Tokens not sent to a provider thanks to caching or prompt compression",
+        ),
+    ),
+)
+
+GATEWAY_SERVICES = (KONG, UNIFIED_LLM_API, INTELLIGENT_ROUTER, OPTIMIZATION_SERVICE)
+
+# The stack's own metrics that its rules and dashboards use, by component.
+STACK_METRICS = {
+    "prometheus": (
+        Metric("prometheus_rule_evaluation_failures_total", "counter", "1", ("rule_group",), "Failed rule evaluations"),
+        Metric("prometheus_config_last_reload_successful", "gauge", "1", (), "1 if the last config reload succeeded"),
+        Metric("prometheus_tsdb_head_series", "gauge", "series", (), "Series in the head block"),
+        Metric("prometheus_notifications_errors_total", "counter", "1", ("alertmanager",), "Errors sending alerts"),
+    ),
+    "alertmanager": (
+        Metric("alertmanager_notifications_total", "counter", "1", ("integration",), "Notifications attempted"),
+        Metric("alertmanager_notifications_failed_total", "counter", "1", ("integration", "reason"), "Notifications that failed"),
+    ),
+    "loki": (
+        Metric("loki_request_duration_seconds", "histogram", "s", ("method", "route", "status_code", "ws"), "Loki request durations"),
+        Metric("loki_distributor_lines_received_total", "counter", "lines", ("tenant",), "Log lines received"),
+    ),
+    "promtail": (
+        Metric("promtail_sent_entries_total", "counter", "entries", ("host",), "Entries sent to Loki"),
+        Metric("promtail_dropped_entries_total", "counter", "entries", ("host", "reason"), "Entries dropped after retries"),
+        Metric("promtail_request_duration_seconds", "histogram", "s", ("host", "status_code"), "Push request durations"),
+    ),
+    "jaeger": (
+        Metric("otelcol_receiver_accepted_spans_total", "counter", "spans", ("receiver", "transport"), "Spans accepted"),
+        Metric("otelcol_receiver_refused_spans_total", "counter", "spans", ("receiver", "transport"), "Spans refused"),
+        Metric("otelcol_exporter_sent_spans_total", "counter", "spans", ("exporter",), "Spans written to storage"),
+        Metric("otelcol_exporter_send_failed_spans_total", "counter", "spans", ("exporter",), "Spans that failed to be written"),
+    ),
+    "grafana": (),
+}
+
+# Series every scrape produces, whatever the target.
+SCRAPE_METRICS = (
+    Metric("up", "gauge", "1", (), "1 if the last scrape succeeded"),
+    Metric("scrape_duration_seconds", "gauge", "s", (), "Duration of the last scrape"),
+)
+
+# Labels Prometheus adds to every series of a target (scrape config).
+TARGET_LABELS = ("job", "instance", "service", "environment", "cluster")
+
+
+def service_contract(name: str) -> ServiceContract | None:
+    return next((s for s in GATEWAY_SERVICES if s.name == name), None)
+
+
+def all_metrics() -> tuple[Metric, ...]:
+    seen: dict[str, Metric] = {}
+    for metric in (
+        *SCRAPE_METRICS,
+        *(m for s in GATEWAY_SERVICES for m in s.metrics),
+        *(m for ms in STACK_METRICS.values() for m in ms),
+    ):
+        seen.setdefault(metric.name, metric)
+    return tuple(seen.values())
+
+
+def known_series_names() -> frozenset[str]:
+    """Every series name a query may use."""
+    return frozenset(n for m in all_metrics() for n in m.series_names())
+
+
+def labels_of(series_name: str) -> frozenset[str]:
+    """Labels a stored series can carry: its own, the target's and, for buckets, `le`."""
+    for metric in all_metrics():
+        if series_name in metric.series_names():
+            extra = ("le",) if series_name.endswith("_bucket") else ()
+            return frozenset((*metric.labels, *TARGET_LABELS, *extra))
+    raise KeyError(series_name)
