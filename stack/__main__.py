@@ -49,6 +49,12 @@ def _rules(args: argparse.Namespace) -> None:
         print(f"Wrote {path.relative_to(ROOT)}")
 
 
+def _docs(args: argparse.Namespace) -> None:
+    from stack.docs import alerts_table, contract_table, thresholds_table
+
+    print(f"{contract_table()}\n\n{alerts_table()}\n\n{thresholds_table()}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     plan.set_defaults(handler=_plan)
     rules = commands.add_parser("rules", help="rewrite the reference rule files in alerts/prometheus")
     rules.set_defaults(handler=_rules)
+    docs = commands.add_parser("docs", help="print the README's contract and alert tables")
+    docs.set_defaults(handler=_docs)
     args = parser.parse_args(argv)
     try:
         args.handler(args)

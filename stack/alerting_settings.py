@@ -141,9 +141,11 @@ class SeverityRoutes(StrictModel):
 
 
 class TeamRoute(SeverityRoutes):
-    """Alerts labelled team=<team> go to these receivers instead of the defaults."""
+    """Alerts labelled team=<team>, or about one of `services`, go to the
+    team's receivers; a severity the team leaves empty uses the defaults."""
 
     team: Annotated[str, Field(pattern=DNS_LABEL)]
+    services: list[Annotated[str, Field(pattern=DNS_LABEL)]] = []
 
 
 class BusinessHours(StrictModel):

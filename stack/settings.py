@@ -159,9 +159,10 @@ class Settings(StrictModel):
     gateway_services: tuple[GatewayService, ...] = DEFAULT_GATEWAY_SERVICES
     images: dict[ComponentName, Annotated[str, AfterValidator(check_image_tag)]] = {}
     retention: Retention = Retention()
-    scrape_interval: Annotated[DurationField, at_least("5s", "5m")] = Duration.parse("15s")
-    scrape_timeout: Annotated[DurationField, at_least("1s", "5m")] = Duration.parse("10s")
-    evaluation_interval: Annotated[DurationField, at_least("5s", "5m")] = Duration.parse("15s")
+    # At most 1m: the rules' 5m rate windows need several samples each.
+    scrape_interval: Annotated[DurationField, at_least("5s", "1m")] = Duration.parse("15s")
+    scrape_timeout: Annotated[DurationField, at_least("1s", "1m")] = Duration.parse("10s")
+    evaluation_interval: Annotated[DurationField, at_least("5s", "1m")] = Duration.parse("15s")
     resources: dict[ComponentName, Resources] = {}
     alerting: Alerting = Alerting()
 

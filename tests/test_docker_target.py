@@ -233,3 +233,69 @@ def test_a_secret_given_in_plain_text_is_refused():
         run()
     assert "grafanaAdminPassword: given in plain text" in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+ROUTING = {
+    "receivers": [
+        {"name": "oncall-pager", "pagerduty": {}},
+        {"name": "gateway-slack", "slack": {"channel": "#ai-gateway-alerts"}},
+        {"name": "audit-webhook", "webhook": {"url": "https://audit.example.com/alerts"}},
+    ],
+    "critical": ["oncall-pager", "gateway-slack"],
+    "warning": ["gateway-slack"],
+}
+RECEIVER_SECRETS = {"oncall-pager": "pd-routing-key-123", "gateway-slack": "https://hooks.slack.com/services/T0/B0/secret"}
+
+
+@pulumi.runtime.test
+def test_receiver_credentials_reach_alertmanager_as_secret_files_only():
+    mocks, target = deploy({"alerting": {"routing": ROUTING}}, secrets={"receiverSecrets": RECEIVER_SECRETS})
+
+    def check(_):
+        alertmanager = containers(mocks)["alertmanager"]
+        uploads = {u["file"]: u for u in unwrap_secret(alertmanager["uploads"])}
+        assert uploads["/etc/alertmanager/secrets/oncall-pager"]["content"] == "pd-routing-key-123"
+        assert uploads["/etc/alertmanager/secrets/gateway-slack"]["content"] == RECEIVER_SECRETS["gateway-slack"]
+        assert uploads["/etc/alertmanager/secrets/oncall-pager"]["owner"] == "65534"
+        assert "/etc/alertmanager/secrets/audit-webhook" not in uploads  # no credential needed
+        config = uploads["/etc/alertmanager/alertmanager.yml"]["content"]
+        assert "routing_key_file: /etc/alertmanager/secrets/oncall-pager" in config
+        for value in RECEIVER_SECRETS.values():
+            assert value not in config
+
+    return when_created(target, check)
+
+
+def test_a_receiver_without_its_credential_is_refused_before_any_resource():
+    mocks = configure_mocks(
+        "dev",
+        {
+            f"{PROJECT}:target": "docker",
+            f"{PROJECT}:alerting": json.dumps({"routing": ROUTING}),
+            f"{PROJECT}:receiverSecrets": json.dumps({"oncall-pager": "x", "typo-slack": "y"}),
+        },
+        [f"{PROJECT}:receiverSecrets"],
+    )
+    with pytest.raises(pulumi.RunError) as caught:
+        run()
+    message = str(caught.value)
+    assert "receiverSecrets.gateway-slack: required for the slack receiver 'gateway-slack'" in message
+    assert "receiverSecrets.typo-slack: no receiver needs a credential of that name" in message
+    assert "pulumi config set --secret --path 'receiverSecrets.gateway-slack'" in message
+    assert mocks.resources == []
+
+
+def test_receiver_credentials_in_plain_text_are_refused():
+    configure_mocks(
+        "dev",
+        {
+            f"{PROJECT}:target": "docker",
+            f"{PROJECT}:alerting": json.dumps({"routing": ROUTING}),
+            f"{PROJECT}:receiverSecrets": json.dumps(RECEIVER_SECRETS),
+        },
+        [],
+    )
+    with pytest.raises(pulumi.RunError) as caught:
+        run()
+    assert "receiverSecrets: given in plain text" in str(caught.value)
+    assert "pd-routing-key-123" not in str(caught.value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stack.alerting.rule import alert, fill, gateway_jobs, has_kong, number
+from stack.alerting.rule import alert, fill, gateway_jobs, has_kong, number, percent
 from stack.settings import Settings
 
 
@@ -22,13 +22,15 @@ def availability_alerts(settings: Settings) -> list[dict]:
         alert(
             settings,
             "GatewayServiceAbsent",
-            f'absent(up{{job="{service.name}", service="{service.name}"}})',
+            f'absent(up{{job="{service.name}"}})',
             for_="5m",
             severity="critical",
+            # absent() keeps only the job label; routing and inhibition need the service.
             labels={"service": service.name},
             summary="A gateway service has no scrape target.",
             description=(
-                "Prometheus has had no target for {{ $labels.service }} for 5 minutes: "
+                # Templates see the expression's labels, before the rule's service label is added.
+                "Prometheus has had no target for {{ $labels.job }} for 5 minutes: "
                 "the service is gone or gatewayServices does not match the deployment."
             ),
         )
@@ -47,7 +49,7 @@ def availability_alerts(settings: Settings) -> list[dict]:
                 description=fill(
                     "{{ $value | humanizePercentage }} of requests to Kong service {{ $labels.exported_service }} "
                     "returned 5xx over 5 minutes (threshold {threshold}).",
-                    threshold=f"{threshold:.0%}",
+                    threshold=percent(threshold),
                 ),
             )
         )
@@ -113,7 +115,7 @@ def provider_alerts(settings: Settings) -> list[dict]:
             description=fill(
                 "{{ $value | humanizePercentage }} of calls to {{ $labels.gen_ai_provider_name }}/"
                 "{{ $labels.gen_ai_request_model }} failed over 5 minutes (threshold {threshold}).",
-                threshold=f"{thresholds.provider_error_ratio:.0%}",
+                threshold=percent(thresholds.provider_error_ratio),
             ),
         ),
         alert(
@@ -141,7 +143,7 @@ def provider_alerts(settings: Settings) -> list[dict]:
             description=fill(
                 "{{ $value | humanizePercentage }} of routing decisions fell back to another provider over "
                 "5 minutes (threshold {threshold}).",
-                threshold=f"{thresholds.fallback_ratio:.0%}",
+                threshold=percent(thresholds.fallback_ratio),
             ),
         ),
     ]

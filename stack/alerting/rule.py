@@ -25,6 +25,11 @@ def number(value: float) -> str:
     return f"{round(value, 9):g}"
 
 
+def percent(ratio: float) -> str:
+    """0.05 -> '5%', 0.025 -> '2.5%' (never rounded away)."""
+    return f"{number(ratio * 100)}%"
+
+
 def alert(
     settings: Settings,
     name: str,

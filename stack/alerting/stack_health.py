@@ -38,9 +38,11 @@ def component_down_alerts(settings: Settings) -> list[dict]:
         alert(
             settings,
             f"{component.capitalize()}Down",
-            f'up{{job="{component}"}} == 0 or absent(up{{job="{component}", service="{component}"}})',
+            f'up{{job="{component}"}} == 0 or absent(up{{job="{component}"}})',
             for_="5m",
             severity=severity,
+            # absent() keeps only the job label; routing and inhibition need the service.
+            labels={"service": component},
             summary=f"{component.capitalize()} is down.",
             description=f"Prometheus has not scraped {component} for 5 minutes: {lost}.",
         )
@@ -87,8 +89,8 @@ def pipeline_alerts(settings: Settings) -> list[dict]:
         alert(
             settings,
             "LokiRequestErrors",
-            '100 * sum by (service, route) (rate(loki_request_duration_seconds_count{job="loki", status_code=~"5.."}[2m]))'
-            ' / sum by (service, route) (rate(loki_request_duration_seconds_count{job="loki"}[2m])) > 10',
+            '100 * sum by (service, route) (rate(loki_request_duration_seconds_count{job="loki", status_code=~"5.."}[5m]))'
+            ' / sum by (service, route) (rate(loki_request_duration_seconds_count{job="loki"}[5m])) > 10',
             for_="15m",
             severity="critical",
             summary="Loki is answering requests with errors.",
@@ -98,7 +100,8 @@ def pipeline_alerts(settings: Settings) -> list[dict]:
             settings,
             "PromtailRequestsErrors",
             "100 * sum by (service, host) "
-            '(rate(promtail_request_duration_seconds_count{job="promtail", status_code=~"5..|failed"}[5m]))'
+            # Promtail records status_code="-1" when Loki cannot be reached at all.
+            '(rate(promtail_request_duration_seconds_count{job="promtail", status_code=~"5..|-1"}[5m]))'
             ' / sum by (service, host) (rate(promtail_request_duration_seconds_count{job="promtail"}[5m])) > 10',
             for_="15m",
             severity="critical",

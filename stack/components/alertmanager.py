@@ -1,33 +1,172 @@
-"""Alertmanager: the routing tree, receivers and the silences volume."""
+"""Alertmanager: the routing tree, receivers and inhibitions from settings,
+credentials as mounted files, silences on a volume.
+
+Written in the subset Alertmanager 0.25 (the Debian amtool that checks it)
+and the deployed release both accept: `*_file` fields for every credential,
+webhook URLs in the clear and their bearer token in a file.
+"""
 
 from __future__ import annotations
 
 from stack import topology
+from stack.alerting_settings import SEVERITIES, Receiver, Routing, SeverityRoutes, TeamRoute
 from stack.components.service import service_spec
 from stack.document import render_yaml
-from stack.settings import Settings
-from stack.spec import DataVolume, HttpProbe, Port, ServiceSpec
+from stack.settings import Settings, receiver_secret
+from stack.spec import DataVolume, HttpProbe, Port, SecretFile, ServiceSpec
 
 CONFIG_DIR = "/etc/alertmanager"
+SECRETS_DIR = f"{CONFIG_DIR}/secrets"
 DATA_DIR = "/alertmanager"
-DEFAULT_RECEIVER = "default"
+NULL_RECEIVER = "null"  # receives and sends nothing: "nowhere"
+BUSINESS_HOURS = "business-hours"
+GROUP_BY = ["alertname", "service", "gen_ai_provider_name"]
+# An alert of these names means the whole service (or component) is gone:
+# its other alerts are noise until it is back.
+DOWN_ALERTS = "GatewayServiceDown|GatewayServiceAbsent|AlertmanagerDown|LokiDown|PromtailDown|JaegerDown|GrafanaDown"
+PROVIDER_SYMPTOMS = "GatewayProviderHighErrorRate|GatewayProviderHighLatency|GatewayTimeToFirstTokenHigh"
+
+NOTIFICATION_TEMPLATE = """\
+{{ define "gateway.title" -}}
+[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }}{{ with .CommonLabels.service }} ({{ . }}){{ end }}
+{{- end }}
+
+{{ define "gateway.text" -}}
+{{ range .Alerts -}}
+*{{ .Annotations.summary }}* ({{ .Labels.severity }}, {{ .Labels.environment }})
+{{ .Annotations.description }}
+Runbook: {{ .Annotations.runbook_url }}
+{{ end -}}
+{{- end }}
+"""
+
+
+def secret_path(receiver_name: str) -> str:
+    return f"{SECRETS_DIR}/{receiver_name}"
+
+
+def receiver_config(receiver: Receiver) -> dict:
+    credential = secret_path(receiver.name)
+    if receiver.slack:
+        config = {
+            "api_url_file": credential,
+            "channel": receiver.slack.channel,
+            "send_resolved": True,
+            "title": '{{ template "gateway.title" . }}',
+            "text": '{{ template "gateway.text" . }}',
+        }
+        return {"name": receiver.name, "slack_configs": [config]}
+    if receiver.pagerduty:
+        config = {"routing_key_file": credential, "send_resolved": True, "description": '{{ template "gateway.title" . }}'}
+        return {"name": receiver.name, "pagerduty_configs": [config]}
+    if receiver.email:
+        email = receiver.email
+        config = {"to": email.to, "from": email.from_, "smarthost": email.smarthost, "require_tls": email.require_tls}
+        if email.auth_username:
+            config |= {"auth_username": email.auth_username, "auth_password_file": credential}
+        config |= {"send_resolved": True, "headers": {"Subject": '{{ template "gateway.title" . }}'}}
+        return {"name": receiver.name, "email_configs": [config]}
+    webhook = receiver.webhook
+    config = {"url": webhook.url, "send_resolved": True}
+    if webhook.bearer_token:
+        config["http_config"] = {"authorization": {"type": "Bearer", "credentials_file": credential}}
+    return {"name": receiver.name, "webhook_configs": [config]}
+
+
+def _severity_routes(receivers_by_severity: dict[str, list[str]]) -> list[dict]:
+    """One route per receiver; `continue` lets every receiver of a severity get it."""
+    result = []
+    for severity in SEVERITIES:
+        receivers = receivers_by_severity[severity] or [NULL_RECEIVER]
+        for i, receiver in enumerate(receivers):
+            route = {"matchers": [f'severity="{severity}"'], "receiver": receiver}
+            if severity == "info":
+                # Tickets: delivered during business hours, held back otherwise.
+                route["active_time_intervals"] = [BUSINESS_HOURS]
+            if i < len(receivers) - 1:
+                route["continue"] = True
+            result.append(route)
+    return result
+
+
+def _receivers(routes: SeverityRoutes, fallback: SeverityRoutes | None = None) -> dict[str, list[str]]:
+    return {s: getattr(routes, s) or (getattr(fallback, s) if fallback else []) for s in SEVERITIES}
+
+
+def _team_routes(team: TeamRoute, routing: Routing) -> list[dict]:
+    subtree = _severity_routes(_receivers(team, routing))
+    routes = [{"matchers": [f'team="{team.team}"'], "routes": subtree}]
+    if team.services:
+        services = "|".join(team.services)
+        routes.append({"matchers": [f'service=~"{services}"'], "routes": subtree})
+    return routes
+
+
+def _root_receiver(routing: Routing) -> str:
+    """Alerts without a known severity still reach a person."""
+    return next(iter(routing.warning or routing.critical or [NULL_RECEIVER]))
 
 
 def render_alertmanager_config(settings: Settings) -> str:
+    routing = settings.alerting.routing
+    hours = routing.business_hours
+    heartbeat = {
+        "matchers": ['alertname="Watchdog"'],
+        "receiver": routing.heartbeat or NULL_RECEIVER,
+        "group_wait": "0s",
+        "group_interval": "1m",
+        "repeat_interval": "5m",
+    }
+    routes = [heartbeat]
+    for team in routing.teams:
+        routes += _team_routes(team, routing)
+    routes += _severity_routes(_receivers(routing))
     config = {
         "route": {
-            "receiver": DEFAULT_RECEIVER,
-            "group_by": ["alertname", "service"],
+            "receiver": _root_receiver(routing),
+            "group_by": GROUP_BY,
             "group_wait": "30s",
             "group_interval": "5m",
             "repeat_interval": "12h",
+            "routes": routes,
         },
-        "receivers": [{"name": DEFAULT_RECEIVER}],
+        "inhibit_rules": [
+            {
+                "source_matchers": ['severity="critical"'],
+                "target_matchers": ['severity=~"warning|info"'],
+                "equal": ["alertname", "service"],
+            },
+            {
+                "source_matchers": [f'alertname=~"{DOWN_ALERTS}"'],
+                "target_matchers": [f'alertname!~"{DOWN_ALERTS}"'],
+                "equal": ["service"],
+            },
+            {
+                "source_matchers": ['alertname="GatewayProviderDown"'],
+                "target_matchers": [f'alertname=~"{PROVIDER_SYMPTOMS}"'],
+                "equal": ["service", "gen_ai_provider_name"],
+            },
+        ],
+        "time_intervals": [
+            {
+                "name": BUSINESS_HOURS,
+                "time_intervals": [
+                    {
+                        "weekdays": [hours.weekdays],
+                        "times": [{"start_time": hours.start, "end_time": hours.end}],
+                        "location": hours.location,
+                    }
+                ],
+            }
+        ],
+        "receivers": [{"name": NULL_RECEIVER}] + [receiver_config(r) for r in routing.receivers],
+        "templates": ["templates/*.tmpl"],
     }
     return render_yaml(config, "stack/components/alertmanager.py")
 
 
 def alertmanager_service(settings: Settings) -> ServiceSpec:
+    receivers = settings.alerting.routing.receivers
     return service_spec(
         settings,
         "alertmanager",
@@ -41,7 +180,13 @@ def alertmanager_service(settings: Settings) -> ServiceSpec:
         ),
         ports=(Port("http", topology.port("alertmanager")),),
         readiness=HttpProbe(topology.port("alertmanager"), "/-/ready"),
-        files={f"{CONFIG_DIR}/alertmanager.yml": render_alertmanager_config(settings)},
+        files={
+            f"{CONFIG_DIR}/alertmanager.yml": render_alertmanager_config(settings),
+            f"{CONFIG_DIR}/templates/gateway.tmpl": NOTIFICATION_TEMPLATE,
+        },
+        secret_files=tuple(
+            SecretFile(receiver_secret(r.name), secret_path(r.name)) for r in receivers if r.needs_secret
+        ),
         volumes=(DataVolume("data", DATA_DIR),),
         user="65534:65534",
     )

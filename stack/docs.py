@@ -1,0 +1,52 @@
+"""README tables generated from the code they describe, so they cannot drift:
+`python -m stack docs` prints them and a test checks the README holds them."""
+
+from __future__ import annotations
+
+from stack import catalog
+from stack.alerting import reference_settings, rule_groups
+
+_WHERE_IT_GOES = {
+    "critical": "pages: `critical` receivers (PagerDuty and Slack)",
+    "warning": "`warning` receivers (Slack)",
+    "info": "`info` receivers (e-mail), business hours only",
+}
+
+
+def contract_table() -> str:
+    lines = ["| service | metric | type | unit | labels |", "|---|---|---|---|---|"]
+    for service in catalog.GATEWAY_SERVICES:
+        for metric in service.metrics:
+            labels = ", ".join(f"`{label}`" for label in metric.labels) or "—"
+            lines.append(f"| {service.name} | `{metric.name}` | {metric.type} | {metric.unit} | {labels} |")
+    return "\n".join(lines)
+
+
+def alerts_table() -> str:
+    lines = ["| alert | severity | meaning | goes to |", "|---|---|---|---|"]
+    seen = set()
+    for groups in rule_groups(reference_settings()).values():
+        for group in groups:
+            for rule in group["rules"]:
+                if "alert" not in rule:
+                    continue
+                severity = rule["labels"]["severity"]
+                key = (rule["alert"], severity)
+                if key in seen:
+                    continue
+                seen.add(key)
+                where = "`heartbeat` receiver (dead man's switch)" if rule["alert"] == "Watchdog" else _WHERE_IT_GOES[severity]
+                lines.append(f"| `{rule['alert']}` | {severity} | {rule['annotations']['summary']} | {where} |")
+    return "\n".join(lines)
+
+
+def thresholds_table() -> str:
+    from stack.settings import parse_settings
+
+    environments = ("dev", "staging", "prod")
+    thresholds = {env: parse_settings({"target": "docker"}, env, "docs").alerting.thresholds for env in environments}
+    lines = ["| `alerting.thresholds.` key | dev | staging | prod (and any other stack) |", "|---|---|---|---|"]
+    for name, field in type(thresholds["prod"]).model_fields.items():
+        values = " | ".join(f"{getattr(thresholds[env], name):g}" for env in environments)
+        lines.append(f"| `{field.alias}` | {values} |")
+    return "\n".join(lines)

@@ -1,0 +1,167 @@
+"""The telemetry contract holds: every query names only metrics and labels the
+gateway and the stack expose, and no label can explode in cardinality."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import promql_parser
+import pytest
+
+from stack import catalog
+from stack.alerting import reference_settings, rule_groups
+from stack.components.grafana import dashboard_files
+from stack.settings import parse_settings
+
+SETTINGS = {
+    "prod": reference_settings(),
+    "dev": parse_settings({"target": "docker"}, "dev", "test"),
+}
+FORBIDDEN_LABELS = {"user", "user_id", "api_key", "key", "request_id", "trace_id", "span_id", "session_id", "prompt", "email"}
+
+
+def selectors(expr: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    found = []
+
+    def visit(node):
+        if isinstance(node, promql_parser.VectorSelector):
+            found.append((node.name, [(m.name, m.value) for m in node.matchers.matchers]))
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return found
+
+
+def all_rules(settings):
+    return [rule for groups in rule_groups(settings).values() for group in groups for rule in group["rules"]]
+
+
+def dashboard_queries() -> list[str]:
+    queries = []
+    for text in dashboard_files().values():
+        for panel in json.loads(text)["panels"]:
+            queries += [t["expr"] for t in panel.get("targets", []) if t.get("datasource", {}).get("uid") == "prometheus"]
+    return queries
+
+
+@pytest.mark.parametrize("env", sorted(SETTINGS))
+def test_every_rule_and_dashboard_query_names_only_contract_metrics(env):
+    rules = all_rules(SETTINGS[env])
+    recorded = {r["record"] for r in rules if "record" in r}
+    known = catalog.known_series_names() | recorded
+    queries = [r["expr"] for r in rules] + dashboard_queries()
+    used = set()
+    for expr in queries:
+        for name, matchers in selectors(expr):
+            assert name in known, f"{name!r} in {expr!r} is not in stack/catalog.py"
+            used.add(name)
+            if name not in recorded:
+                allowed = catalog.labels_of(name)
+                for label, _ in matchers:
+                    assert label in allowed, f"{name} has no label {label!r} (query {expr!r})"
+    assert len(used) > 20, "too few selectors found: the parser walk is broken"
+
+
+def test_the_check_catches_an_unknown_metric():
+    unknown = [n for n, _ in selectors('sum(rate(gateway_made_up_total{service="x"}[5m]))')]
+    assert unknown == ["gateway_made_up_total"] and unknown[0] not in catalog.known_series_names()
+
+
+def test_no_metric_has_an_unbounded_label():
+    for metric in catalog.all_metrics():
+        assert not FORBIDDEN_LABELS & set(metric.labels), metric.name
+
+
+def test_metric_names_follow_prometheus_conventions():
+    for metric in catalog.all_metrics():
+        assert re.fullmatch(r"[a-z_][a-z0-9_]*", metric.name)
+        assert metric.type in {"counter", "gauge", "histogram"}
+        # Kong's upstream name kong_bandwidth_bytes predates the _total rule; keep upstream names.
+        if metric.type == "counter" and metric.name != "kong_bandwidth_bytes":
+            assert metric.name.endswith("_total"), metric.name
+        for label in metric.labels:
+            assert re.fullmatch(r"[a-z_][a-z0-9_]*", label), (metric.name, label)
+
+
+def test_genai_metrics_use_the_opentelemetry_names():
+    names = {m.name for s in catalog.GATEWAY_SERVICES for m in s.metrics}
+    assert {"gen_ai_client_operation_duration_seconds", "gen_ai_client_token_usage", "http_server_request_duration_seconds"} <= names
+    api = catalog.service_contract("unified-llm-api")
+    duration = next(m for m in api.metrics if m.name == "gen_ai_client_operation_duration_seconds")
+    assert {"gen_ai_provider_name", "gen_ai_request_model", "error_type"} <= set(duration.labels)
+
+
+def test_every_contract_service_is_scraped_by_default():
+    import yaml
+
+    from stack.components.prometheus import render_prometheus_config
+
+    jobs = {j["job_name"] for j in yaml.safe_load(render_prometheus_config(SETTINGS["prod"]))["scrape_configs"]}
+    assert {s.name for s in catalog.GATEWAY_SERVICES} <= jobs
+    assert set(catalog.STACK_METRICS) <= jobs
+
+
+def test_recording_rules_are_named_level_metric_operations():
+    for rule in all_rules(SETTINGS["prod"]):
+        if "record" in rule:
+            assert re.fullmatch(r"[a-z_]*:[a-z0-9_]+:[a-z0-9_]+", rule["record"]), rule["record"]
+
+
+def test_alerts_follow_mixin_conventions():
+    pattern = SETTINGS["prod"].alerting.runbook_url
+    for rule in all_rules(SETTINGS["prod"]):
+        if "alert" not in rule:
+            continue
+        name = rule["alert"]
+        assert re.fullmatch(r"[A-Z][A-Za-z0-9]+", name), name
+        assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
+        annotations = rule["annotations"]
+        assert set(annotations) == {"summary", "description", "runbook_url"}, name
+        assert annotations["summary"].endswith(".") and "{{" not in annotations["summary"], name
+        assert "{{" in annotations["description"] or name.endswith("Down") or name == "Watchdog", name
+        assert annotations["runbook_url"] == pattern.replace("{alertname}", name)
+
+
+def test_thresholds_come_from_settings():
+    tight = parse_settings(
+        {"target": "docker", "alerting": {"thresholds": {"hourlyBudgetUsd": 12.5, "kongServerErrorRatio": 0.01}}},
+        "prod",
+        "test",
+    )
+    exprs = {r["alert"]: r["expr"] for r in all_rules(tight) if "alert" in r}
+    assert exprs["GatewayLLMSpendOverBudget"].endswith("> 12.5")
+    assert exprs["KongHighServerErrorRate"].endswith("> 0.01")
+
+
+def test_dev_defaults_are_looser_than_production():
+    dev, prod = SETTINGS["dev"].alerting.thresholds, SETTINGS["prod"].alerting.thresholds
+    assert dev.hourly_budget_usd < prod.hourly_budget_usd
+    assert dev.service_latency_p95_seconds > prod.service_latency_p95_seconds
+
+
+def test_slo_objectives_and_thresholds_are_per_service():
+    settings = parse_settings(
+        {"target": "docker", "alerting": {"slos": {"intelligent-router": {"availability": 0.999}}}}, "prod", "test"
+    )
+    assert settings.slo_for("intelligent-router").availability == 0.999
+    assert settings.slo_for("intelligent-router").latency_threshold_seconds == 1  # default kept
+    burn = [r for r in all_rules(settings) if r.get("alert") == "GatewayAvailabilityErrorBudgetBurn" and r["labels"]["service"] == "intelligent-router"]
+    assert burn[0]["expr"].endswith("> 0.0144")  # 14.4 x 0.1% budget
+
+
+def test_latency_slo_threshold_must_be_a_histogram_bucket():
+    from stack.settings import SettingsError
+
+    with pytest.raises(SettingsError) as caught:
+        parse_settings({"target": "docker", "alerting": {"slos": {"kong": {"latencyThresholdSeconds": 3}}}}, "prod", "test")
+    assert "alerting.slos.kong.latencyThresholdSeconds: given 3; must be one of the service's histogram buckets" in str(caught.value)
+
+
+def test_readme_tables_are_generated_from_the_code():
+    from conftest import ROOT
+
+    from stack.docs import alerts_table, contract_table, thresholds_table
+
+    readme = (ROOT / "README.md").read_text()
+    for table in (contract_table(), alerts_table(), thresholds_table()):
+        assert table in readme, "README table is stale: paste `python -m stack docs` output"
