@@ -34,6 +34,9 @@ class Thresholds(StrictModel):
     # ...once usage is above this floor (tokens/s), so quiet hours do not page.
     token_spike_min_rate: Annotated[float, Field(ge=0)] = 50.0
     hourly_budget_usd: Annotated[float, Field(gt=0)] = 100.0
+    # LogQL alerts on the gateway's logs.
+    error_logs_per_second: Annotated[float, Field(gt=0)] = 1.0
+    provider_error_logs_per_5m: Annotated[int, Field(ge=1)] = 20
 
 
 def _objective(value: float) -> float:

@@ -146,6 +146,8 @@ OPTIMIZATION_SERVICE = ServiceContract(
 
 GATEWAY_SERVICES = (KONG, UNIFIED_LLM_API, INTELLIGENT_ROUTER, OPTIMIZATION_SERVICE)
 
+_SPAN_METRICS = ("service_name", "span_name", "span_kind", "status_code")
+
 # The stack's own metrics that its rules and dashboards use, by component.
 STACK_METRICS = {
     "prometheus": (
@@ -172,6 +174,9 @@ STACK_METRICS = {
         Metric("otelcol_receiver_refused_spans_total", "counter", "spans", ("receiver", "transport"), "Spans refused"),
         Metric("otelcol_exporter_sent_spans_total", "counter", "spans", ("exporter",), "Spans written to storage"),
         Metric("otelcol_exporter_send_failed_spans_total", "counter", "spans", ("exporter",), "Spans that failed to be written"),
+        # Service Performance Monitoring: the spanmetrics connector, read back by Jaeger's Monitor tab.
+        Metric("traces_span_metrics_calls_total", "counter", "calls", _SPAN_METRICS, "Spans by service, operation and status"),
+        Metric("traces_span_metrics_duration_milliseconds", "histogram", "ms", _SPAN_METRICS, "Span durations"),
     ),
     "grafana": (),
 }
@@ -213,3 +218,34 @@ def labels_of(series_name: str) -> frozenset[str]:
             extra = ("le",) if series_name.endswith("_bucket") else ()
             return frozenset((*metric.labels, *TARGET_LABELS, *extra))
     raise KeyError(series_name)
+
+
+@dataclass(frozen=True)
+class LogField:
+    name: str  # key in the JSON log line
+    meaning: str
+    # label: indexed, low cardinality | metadata: structured metadata, filterable
+    # without parsing | line: kept in the line, read with `| json`
+    stored_as: str
+
+
+# The JSON fields every gateway service writes, one object per line.
+LOG_FIELDS = (
+    LogField("timestamp", "RFC 3339 time with sub-second precision; becomes the entry's time", "line"),
+    LogField("level", "debug, info, warning, error or critical (any case; stored lower case)", "label"),
+    LogField("service", "the service name, as in gatewayServices (the label comes from the container)", "line"),
+    LogField("message", "what happened", "line"),
+    LogField("request_id", "the gateway request id (X-Request-ID)", "metadata"),
+    LogField("trace_id", "W3C trace id, 32 hex digits: the link to Jaeger", "metadata"),
+    LogField("span_id", "W3C span id, 16 hex digits", "metadata"),
+    LogField("provider", "LLM provider (gen_ai.provider.name): openai, anthropic, ...", "label"),
+    LogField("model", "requested model (gen_ai.request.model)", "metadata"),
+    LogField("status", "HTTP status code of the request", "line"),
+    LogField("latency_ms", "request duration in milliseconds", "line"),
+    LogField("tokens_input", "input tokens of the LLM call", "line"),
+    LogField("tokens_output", "output tokens of the LLM call", "line"),
+    LogField("cost_usd", "cost of the LLM call in US dollars", "line"),
+    LogField("error_type", "exception class or provider error code when the request failed", "line"),
+    LogField("path", "HTTP path of access-log lines (health checks are dropped)", "line"),
+)
+LOG_LABELS = ("service", "level", "provider", "environment")

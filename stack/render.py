@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stack.components import build_services
+from stack.kong import kong_files
 from stack.settings import LoadedSettings
 
 
@@ -22,6 +23,8 @@ def rendered_files(loaded: LoadedSettings) -> dict[str, str]:
             files[f"{spec.name}{secret.mount_path}"] = (
                 loaded.secrets.get(secret.secret, f"<secret {secret.secret}: generated at deploy time>") + "\n"
             )
+    # What the gateway's own Kong needs; applied by the gateway's deployment.
+    files.update(kong_files(loaded.settings))
     return dict(sorted(files.items()))
 
 

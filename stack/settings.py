@@ -44,6 +44,7 @@ from stack.settings_types import (
     check_host_port,
     check_image_tag,
 )
+from stack.storage_settings import Logs, Traces
 from stack.versions import COMPONENTS, DEFAULT_IMAGE_TAGS
 
 PROJECT = "gateway-observability"
@@ -54,6 +55,9 @@ RECEIVER_SECRETS = "receiverSecrets"
 SECRET_KEYS = {
     "grafanaAdminPassword": "Grafana admin password; generated (pulumi-random) when unset",
     RECEIVER_SECRETS: "Alertmanager receiver credentials by receiver name",
+    "objectStoreAccessKeyId": "S3 access key id for Loki's object storage (logs.storage.type s3)",
+    "objectStoreSecretAccessKey": "S3 secret access key for Loki's object storage (logs.storage.type s3)",
+    "traceStorePassword": "password of traces.<backend>.username for Elasticsearch/OpenSearch",
 }
 RECEIVER_CREDENTIALS = {
     "slack": "its Slack incoming-webhook URL",
@@ -165,6 +169,8 @@ class Settings(StrictModel):
     evaluation_interval: Annotated[DurationField, at_least("5s", "1m")] = Duration.parse("15s")
     resources: dict[ComponentName, Resources] = {}
     alerting: Alerting = Alerting()
+    logs: Logs = Logs()
+    traces: Traces = Traces()
 
     @model_validator(mode="before")
     @classmethod
@@ -369,11 +375,28 @@ def _receiver_secret_problems(settings: Settings, value: Any) -> list[str]:
     return problems
 
 
+def _required_plain_secrets(settings: Settings) -> dict[str, str]:
+    """Single-value secrets the settings make necessary: key -> why."""
+    required = {}
+    if settings.logs.storage.type == "s3":
+        for key in ("objectStoreAccessKeyId", "objectStoreSecretAccessKey"):
+            required[key] = "logs.storage.type is s3"
+    backend = settings.traces.search_backend
+    if backend is not None and backend.username:
+        required["traceStorePassword"] = f"traces.{settings.traces.storage}.username is set"
+    return required
+
+
 def _load(raw: Mapping[str, Any], stack: str, source: str, is_secret) -> tuple[Settings, dict[str, Any]]:
     plain, given, problems = _split_secrets(raw, is_secret)
     try:
         settings = parse_settings(plain, stack, source)
         problems += _receiver_secret_problems(settings, given.get(RECEIVER_SECRETS))
+        problems += [
+            f"{PROJECT}:{key}: required because {why}; set it with `pulumi config set --secret {key} ...`"
+            for key, why in _required_plain_secrets(settings).items()
+            if key not in given
+        ]
     except SettingsError as error:
         problems += error.problems
     if problems:
@@ -382,7 +405,7 @@ def _load(raw: Mapping[str, Any], stack: str, source: str, is_secret) -> tuple[S
 
 
 def _secret_keys_needed(settings: Settings, given: Mapping[str, Any]) -> list[str]:
-    keys = ["grafanaAdminPassword"] if "grafanaAdminPassword" in given else []
+    keys = [k for k in ("grafanaAdminPassword", *_required_plain_secrets(settings)) if k in given]
     if RECEIVER_SECRETS in given:
         keys += [receiver_secret(r.name) for r in settings.alerting.routing.receivers if r.needs_secret]
     return keys
@@ -404,7 +427,7 @@ def load_from_pulumi() -> LoadedSettings:
     config = pulumi.Config(PROJECT)
     secrets: dict[str, Any] = {}
     for key in _secret_keys_needed(settings, given):
-        if key == "grafanaAdminPassword":
+        if not key.startswith(RECEIVER_SECRETS + "."):
             secrets[key] = config.require_secret(key)
         else:
             name = key.removeprefix(RECEIVER_SECRETS + ".")

@@ -63,6 +63,9 @@ class ServiceSpec:
     files: Mapping[str, str] = field(default_factory=dict)
     secret_files: tuple[SecretFile, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    # environment variable -> secret key, for programs that read credentials
+    # only from the environment (Loki's ${VAR} expansion)
+    secret_env: Mapping[str, str] = field(default_factory=dict)
     volumes: tuple[DataVolume, ...] = ()
     host_paths: tuple[HostPath, ...] = ()
     # numeric uid[:gid] the image runs as; data volumes are owned by it

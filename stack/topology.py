@@ -10,7 +10,7 @@ PORTS = {
     "alertmanager": {"http": 9093},
     "loki": {"http": 3100, "grpc": 9095},
     "promtail": {"http": 9080},
-    "jaeger": {"ui": 16686, "otlp-grpc": 4317, "otlp-http": 4318, "metrics": 8888, "health": 13133},
+    "jaeger": {"ui": 16686, "otlp-grpc": 4317, "otlp-http": 4318, "metrics": 8888, "spanmetrics": 8889, "health": 13133},
     "grafana": {"http": 3000},
 }
 

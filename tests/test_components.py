@@ -66,8 +66,9 @@ def test_every_address_in_every_file_is_a_real_component_port(settings):
 def test_prometheus_scrapes_every_component_and_gateway_service_with_labels(settings):
     config = load(render_prometheus_config(settings))
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    expected = set(COMPONENTS) | {s.name for s in settings.gateway_services}
+    expected = set(COMPONENTS) | {s.name for s in settings.gateway_services} | {"jaeger-spanmetrics"}
     assert set(jobs) == expected
+    assert jobs["jaeger-spanmetrics"]["static_configs"][0]["labels"]["service"] == "jaeger"
     kong = jobs["kong"]["static_configs"][0]
     assert kong["targets"] == ["kong:8100"]
     assert kong["labels"] == {"service": "kong", "environment": "dev", "cluster": "local"}
@@ -114,23 +115,57 @@ def test_promtail_ships_to_loki_and_keeps_positions_on_its_volume(settings):
     assert {h.mount_path for h in spec.host_paths} == {"/var/run/docker.sock", "/var/lib/docker/containers"}
 
 
-def test_jaeger_pipeline_references_defined_receivers_exporters_and_storage(settings):
+def test_jaeger_pipelines_reference_defined_receivers_exporters_connectors_and_storage(settings):
     config = load(render_jaeger_config(settings))
-    pipeline = config["service"]["pipelines"]["traces"]
-    assert set(pipeline["receivers"]) <= set(config["receivers"])
-    assert set(pipeline["processors"]) <= set(config["processors"])
-    assert set(pipeline["exporters"]) <= set(config["exporters"])
+    connectors = set(config["connectors"])
+    pipelines = config["service"]["pipelines"]
+    for pipeline in pipelines.values():
+        assert set(pipeline["receivers"]) <= set(config["receivers"]) | connectors
+        assert set(pipeline.get("processors", [])) <= set(config["processors"])
+        assert set(pipeline["exporters"]) <= set(config["exporters"]) | connectors
+    # a connector joins two pipelines: exporter in one, receiver in another
+    for connector in connectors:
+        assert any(connector in p["exporters"] for p in pipelines.values())
+        assert any(connector in p["receivers"] for p in pipelines.values())
     assert set(config["service"]["extensions"]) == set(config["extensions"])
-    backends = config["extensions"]["jaeger_storage"]["backends"]
-    store = config["exporters"]["jaeger_storage_exporter"]["trace_storage"]
-    assert config["extensions"]["jaeger_query"]["storage"]["traces"] == store
-    badger = backends[store]["badger"]
+    storage = config["extensions"]["jaeger_storage"]
+    query = config["extensions"]["jaeger_query"]["storage"]
+    assert config["exporters"]["jaeger_storage_exporter"]["trace_storage"] == query["traces"]
+    assert query["traces"] in storage["backends"] and query["metrics"] in storage["metric_backends"]
+    badger = storage["backends"][query["traces"]]["badger"]
     assert badger["ephemeral"] is False
     assert badger["ttl"]["spans"] == "72h"
     assert badger["directories"]["keys"].startswith("/tmp/")
     protocols = config["receivers"]["otlp"]["protocols"]
     assert protocols["grpc"]["endpoint"] == "0.0.0.0:4317"
     assert protocols["http"]["endpoint"] == "0.0.0.0:4318"
+
+
+def test_jaeger_spm_reads_the_span_metrics_prometheus_scrapes(settings):
+    config = load(render_jaeger_config(settings))
+    backend = config["extensions"]["jaeger_storage"]["metric_backends"]["prometheus"]["prometheus"]
+    assert backend["endpoint"] == topology.url(settings, "prometheus")
+    assert backend["normalize_calls"] and backend["normalize_duration"]
+    assert config["exporters"]["prometheus"]["endpoint"].endswith(":8889")
+    assert config["connectors"]["spanmetrics"]["histogram"]["unit"] == "ms"
+
+
+def test_jaeger_uses_elasticsearch_with_a_password_file_when_configured():
+    settings = parse_settings(
+        {
+            "target": "docker",
+            "traces": {"storage": "elasticsearch", "elasticsearch": {"serverUrls": ["https://es.internal:9200"], "username": "jaeger"}},
+        },
+        "prod",
+        "test",
+    )
+    config = load(render_jaeger_config(settings))
+    backend = config["extensions"]["jaeger_storage"]["backends"]["traces"]["elasticsearch"]
+    assert backend["server_urls"] == ["https://es.internal:9200"]
+    assert backend["auth"]["basic"] == {"username": "jaeger", "password_file": "/etc/jaeger/secrets/trace-store-password"}
+    spec = next(s for s in build_services(settings) if s.name == "jaeger")
+    assert [f.secret for f in spec.secret_files] == ["traceStorePassword"]
+    assert spec.volumes == ()  # nothing stateful left in the container
 
 
 def test_grafana_provisions_datasources_with_fixed_uids(settings):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stack.alerting.gateway import gateway_alert_groups
+from stack.alerting.loki_rules import loki_rule_groups
 from stack.alerting.recording import recording_groups
 from stack.alerting.slo import slo_groups
 from stack.alerting.stack_health import stack_alert_groups
@@ -17,6 +18,7 @@ from stack.settings import Settings, parse_settings
 # rule change shows up as a reviewable diff and promtool's unit tests in
 # alerts/tests run on them directly. `python -m stack rules` rewrites them.
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "alerts" / "prometheus"
+LOKI_REFERENCE_DIR = REFERENCE_DIR.parent / "loki"
 REFERENCE_ENVIRONMENT = "prod"
 
 
@@ -34,15 +36,22 @@ def rule_files(settings: Settings) -> dict[str, str]:
     return {name: render_yaml({"groups": groups}, "stack/alerting") for name, groups in rule_groups(settings).items()}
 
 
+def loki_rule_files(settings: Settings) -> dict[str, str]:
+    return {"gateway-logs.yml": render_yaml({"groups": loki_rule_groups(settings)}, "stack/alerting")}
+
+
 def reference_settings() -> Settings:
     return parse_settings({"target": "docker"}, REFERENCE_ENVIRONMENT, "the reference settings")
 
 
 def write_reference_rules() -> list[Path]:
-    REFERENCE_DIR.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in rule_files(reference_settings()).items():
-        path = REFERENCE_DIR / name
-        path.write_text(text)
-        written.append(path)
+    for folder, files in (
+        (REFERENCE_DIR, rule_files(reference_settings())),
+        (LOKI_REFERENCE_DIR, loki_rule_files(reference_settings())),
+    ):
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (folder / name).write_text(text)
+            written.append(folder / name)
     return written

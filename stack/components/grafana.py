@@ -21,7 +21,70 @@ DASHBOARDS_SOURCE = Path(__file__).resolve().parents[2] / "dashboards"
 DATASOURCE_UIDS = {"prometheus": "prometheus", "loki": "loki", "jaeger": "jaeger", "alertmanager": "alertmanager"}
 
 
+def provisioning_escape(text: str) -> str:
+    """Grafana expands $VAR and ${VAR} in provisioning files; $$ is a literal $."""
+    return text.replace("$", "$$")
+
+
+# Logs of a trace: every service's lines carrying its trace id (structured metadata).
+TRACE_LOGS_QUERY = '{environment="%s"} | trace_id="${__trace.traceId}"'
+# Span metrics (Jaeger SPM) for the span's service; ${__tags} becomes service_name="...".
+TRACE_METRIC_QUERIES = {
+    "Request rate": "sum(rate(traces_span_metrics_calls_total{$__tags}[5m]))",
+    "Error rate": 'sum(rate(traces_span_metrics_calls_total{$__tags, status_code="STATUS_CODE_ERROR"}[5m]))',
+    "p95 latency (ms)": "histogram_quantile(0.95, sum by (le) (rate(traces_span_metrics_duration_milliseconds_bucket{$__tags}[5m])))",
+}
+# Log lines that are not JSON with metadata still link when they carry the id.
+TRACE_ID_IN_LINE = r'"trace_id":\s*"([0-9a-f]{32})"'
+
+
+def correlations(settings: Settings) -> dict[str, dict]:
+    """jsonData links between datasources, before provisioning escapes."""
+    jaeger_link = {"datasourceUid": DATASOURCE_UIDS["jaeger"], "url": "${__value.raw}", "urlDisplayLabel": "Open trace in Jaeger"}
+    return {
+        "prometheus": {
+            "exemplarTraceIdDestinations": [
+                {"name": "trace_id", "datasourceUid": DATASOURCE_UIDS["jaeger"], "urlDisplayLabel": "Open trace in Jaeger"}
+            ]
+        },
+        "loki": {
+            "derivedFields": [
+                {"name": "trace_id", "matcherType": "label", "matcherRegex": "trace_id", **jaeger_link},
+                {"name": "trace_id in line", "matcherType": "regex", "matcherRegex": TRACE_ID_IN_LINE, **jaeger_link},
+            ]
+        },
+        "jaeger": {
+            "tracesToLogsV2": {
+                "datasourceUid": DATASOURCE_UIDS["loki"],
+                "spanStartTimeShift": "-5m",
+                "spanEndTimeShift": "5m",
+                "customQuery": True,
+                "query": TRACE_LOGS_QUERY % settings.environment,
+            },
+            "tracesToMetrics": {
+                "datasourceUid": DATASOURCE_UIDS["prometheus"],
+                "spanStartTimeShift": "-10m",
+                "spanEndTimeShift": "10m",
+                "tags": [{"key": "service.name", "value": "service_name"}],
+                "queries": [{"name": name, "query": query} for name, query in TRACE_METRIC_QUERIES.items()],
+            },
+            "nodeGraph": {"enabled": True},
+        },
+    }
+
+
+def _escaped(value):
+    if isinstance(value, str):
+        return provisioning_escape(value)
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    return value
+
+
 def render_datasources(settings: Settings) -> str:
+    links = _escaped(correlations(settings))
     datasources = [
         {
             "name": "Prometheus",
@@ -31,7 +94,7 @@ def render_datasources(settings: Settings) -> str:
             "url": topology.url(settings, "prometheus"),
             "isDefault": True,
             "editable": False,
-            "jsonData": {"httpMethod": "POST", "timeInterval": str(settings.scrape_interval)},
+            "jsonData": {"httpMethod": "POST", "timeInterval": str(settings.scrape_interval), **links["prometheus"]},
         },
         {
             "name": "Loki",
@@ -40,7 +103,7 @@ def render_datasources(settings: Settings) -> str:
             "access": "proxy",
             "url": topology.url(settings, "loki"),
             "editable": False,
-            "jsonData": {"maxLines": 1000},
+            "jsonData": {"maxLines": 1000, **links["loki"]},
         },
         {
             "name": "Jaeger",
@@ -49,6 +112,7 @@ def render_datasources(settings: Settings) -> str:
             "access": "proxy",
             "url": topology.url(settings, "jaeger", "ui"),
             "editable": False,
+            "jsonData": links["jaeger"],
         },
         {
             "name": "Alertmanager",

@@ -1,5 +1,7 @@
 """Jaeger v2: an OpenTelemetry Collector configuration with OTLP receivers,
-Badger storage on the data volume and the query UI."""
+Badger on the data volume (or Elasticsearch/OpenSearch from settings), the
+query UI, and Service Performance Monitoring: span metrics exported for
+Prometheus and read back from it for the Monitor tab."""
 
 from __future__ import annotations
 
@@ -7,19 +9,47 @@ from stack import topology
 from stack.components.service import service_spec
 from stack.document import render_yaml
 from stack.settings import Settings
-from stack.spec import DataVolume, HttpProbe, Port, ServiceSpec
+from stack.spec import DataVolume, HttpProbe, Port, SecretFile, ServiceSpec
 
 CONFIG_DIR = "/etc/jaeger"
 # The image runs as uid 10001 and declares /tmp a volume; a named volume there
 # inherits /tmp's world-writable mode, so Badger can create its directories.
 DATA_DIR = "/tmp"
 BADGER_DIR = f"{DATA_DIR}/jaeger"
+PASSWORD_FILE = f"{CONFIG_DIR}/secrets/trace-store-password"
 TRACE_STORE = "traces"
+METRIC_STORE = "prometheus"
 
 
-def _listen(component_port: str) -> str:
+def _listen(port_name: str) -> str:
     # Jaeger binds to localhost unless told otherwise in a mounted config.
-    return f"0.0.0.0:{topology.port('jaeger', component_port)}"
+    return f"0.0.0.0:{topology.port('jaeger', port_name)}"
+
+
+def _trace_backend(settings: Settings) -> dict:
+    traces = settings.traces
+    backend = traces.search_backend
+    if backend is None:
+        return {
+            "badger": {
+                "directories": {"keys": f"{BADGER_DIR}/keys", "values": f"{BADGER_DIR}/values"},
+                # Badger defaults to ephemeral (in memory): traces would vanish on restart.
+                "ephemeral": False,
+                "ttl": {"spans": settings.retention.traces.go()},
+            }
+        }
+    config: dict = {
+        "server_urls": list(backend.server_urls),
+        "indices": {
+            "index_prefix": backend.index_prefix,
+            # Daily indices: retention deletes whole days (jaeger-es-index-cleaner).
+            "spans": {"date_layout": "2006-01-02", "rollover_frequency": "day"},
+            "services": {"date_layout": "2006-01-02", "rollover_frequency": "day"},
+        },
+    }
+    if backend.username:
+        config["auth"] = {"basic": {"username": backend.username, "password_file": PASSWORD_FILE}}
+    return {traces.storage: config}
 
 
 def render_jaeger_config(settings: Settings) -> str:
@@ -27,7 +57,12 @@ def render_jaeger_config(settings: Settings) -> str:
         "service": {
             "extensions": ["jaeger_storage", "jaeger_query", "healthcheckv2"],
             "pipelines": {
-                "traces": {"receivers": ["otlp"], "processors": ["batch"], "exporters": ["jaeger_storage_exporter"]}
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["batch"],
+                    "exporters": ["jaeger_storage_exporter", "spanmetrics"],
+                },
+                "metrics/spanmetrics": {"receivers": ["spanmetrics"], "exporters": ["prometheus"]},
             },
             "telemetry": {
                 "resource": {"service.name": "jaeger"},
@@ -42,19 +77,27 @@ def render_jaeger_config(settings: Settings) -> str:
         },
         "extensions": {
             "healthcheckv2": {"use_v2": True, "http": {"endpoint": _listen("health")}},
-            "jaeger_query": {"storage": {"traces": TRACE_STORE}, "http": {"endpoint": _listen("ui")}},
+            "jaeger_query": {
+                "storage": {"traces": TRACE_STORE, "metrics": METRIC_STORE},
+                "http": {"endpoint": _listen("ui")},
+            },
             "jaeger_storage": {
-                "backends": {
-                    TRACE_STORE: {
-                        "badger": {
-                            "directories": {"keys": f"{BADGER_DIR}/keys", "values": f"{BADGER_DIR}/values"},
-                            # Badger defaults to ephemeral (in memory): traces would vanish on restart.
-                            "ephemeral": False,
-                            "ttl": {"spans": settings.retention.traces.go()},
+                "backends": {TRACE_STORE: _trace_backend(settings)},
+                "metric_backends": {
+                    METRIC_STORE: {
+                        "prometheus": {
+                            "endpoint": topology.url(settings, "prometheus"),
+                            # Read traces_span_metrics_calls_total and ..._duration_milliseconds_bucket.
+                            "normalize_calls": True,
+                            "normalize_duration": True,
                         }
                     }
-                }
+                },
             },
+        },
+        "connectors": {
+            # The unit is pinned: Jaeger's Monitor tab reads the _milliseconds histogram.
+            "spanmetrics": {"histogram": {"unit": "ms"}, "metrics_flush_interval": "15s"}
         },
         "receivers": {
             "otlp": {
@@ -65,12 +108,17 @@ def render_jaeger_config(settings: Settings) -> str:
             }
         },
         "processors": {"batch": {}},
-        "exporters": {"jaeger_storage_exporter": {"trace_storage": TRACE_STORE}},
+        "exporters": {
+            "jaeger_storage_exporter": {"trace_storage": TRACE_STORE},
+            "prometheus": {"endpoint": _listen("spanmetrics")},
+        },
     }
     return render_yaml(config, "stack/components/jaeger.py")
 
 
 def jaeger_service(settings: Settings) -> ServiceSpec:
+    badger = settings.traces.search_backend is None
+    backend = settings.traces.search_backend
     return service_spec(
         settings,
         "jaeger",
@@ -80,10 +128,12 @@ def jaeger_service(settings: Settings) -> ServiceSpec:
             Port("otlp-grpc", topology.port("jaeger", "otlp-grpc")),
             Port("otlp-http", topology.port("jaeger", "otlp-http")),
             Port("metrics", topology.port("jaeger", "metrics"), published=False),
+            Port("spanmetrics", topology.port("jaeger", "spanmetrics"), published=False),
             Port("health", topology.port("jaeger", "health"), published=False),
         ),
         readiness=HttpProbe(topology.port("jaeger", "health"), "/status"),
         files={f"{CONFIG_DIR}/config.yaml": render_jaeger_config(settings)},
-        volumes=(DataVolume("data", DATA_DIR),),
+        secret_files=(SecretFile("traceStorePassword", PASSWORD_FILE),) if backend and backend.username else (),
+        volumes=(DataVolume("data", DATA_DIR),) if badger else (),
         user="10001:10001",
     )

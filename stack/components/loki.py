@@ -4,6 +4,8 @@ compactor on the data volume, retention applied by the compactor."""
 from __future__ import annotations
 
 from stack import topology
+from stack.alerting import loki_rule_files
+from stack.alerting.rule import number
 from stack.components.service import service_spec
 from stack.document import render_yaml
 from stack.settings import Settings
@@ -11,12 +13,55 @@ from stack.spec import DataVolume, HttpProbe, Port, ServiceSpec
 
 CONFIG_DIR = "/etc/loki"
 DATA_DIR = "/loki"
+# The ruler reads rule files per tenant; without auth the tenant is "fake".
+RULES_DIR = f"{CONFIG_DIR}/rules"
+RULES_TENANT_DIR = f"{RULES_DIR}/fake"
+# S3 credentials arrive as secret environment variables, expanded by Loki.
+S3_ENV = {"LOKI_S3_ACCESS_KEY_ID": "objectStoreAccessKeyId", "LOKI_S3_SECRET_ACCESS_KEY": "objectStoreSecretAccessKey"}
 # v13 + tsdb from the first day this stack can hold data; a later schema change
 # appends a new period here, it never edits this one.
 SCHEMA_START = "2024-01-01"
 
 
+def _storage(settings: Settings) -> tuple[dict, str]:
+    """common.storage and the schema's object_store for the configured backend."""
+    storage = settings.logs.storage
+    if storage.type == "s3":
+        s3 = storage.s3
+        return {
+            "s3": {
+                "endpoint": s3.endpoint,
+                "bucketnames": s3.bucket,
+                "region": s3.region,
+                "s3forcepathstyle": s3.force_path_style,
+                "insecure": s3.insecure,
+                # Expanded from the environment (-config.expand-env): never in this file.
+                "access_key_id": "${LOKI_S3_ACCESS_KEY_ID}",
+                "secret_access_key": "${LOKI_S3_SECRET_ACCESS_KEY}",
+            }
+        }, "s3"
+    return {"filesystem": {"chunks_directory": f"{DATA_DIR}/chunks", "rules_directory": f"{DATA_DIR}/rules"}}, "filesystem"
+
+
+def _limits(settings: Settings) -> dict:
+    limits = settings.logs.limits
+    return {
+        "retention_period": str(settings.retention.logs),
+        "retention_stream": [
+            {"selector": r.selector, "priority": r.priority, "period": str(r.period)} for r in settings.logs.stream_retention
+        ],
+        "allow_structured_metadata": True,
+        "ingestion_rate_mb": limits.ingestion_rate_mb,
+        "ingestion_burst_size_mb": limits.ingestion_burst_size_mb,
+        "per_stream_rate_limit": f"{number(limits.per_stream_rate_limit_mb)}MB",
+        "max_query_series": limits.max_query_series,
+        "max_entries_limit_per_query": limits.max_entries_limit_per_query,
+        "max_query_length": str(limits.max_query_length),
+    }
+
+
 def render_loki_config(settings: Settings) -> str:
+    storage, object_store = _storage(settings)
     config = {
         "auth_enabled": False,
         "server": {
@@ -28,16 +73,14 @@ def render_loki_config(settings: Settings) -> str:
             "path_prefix": DATA_DIR,
             "replication_factor": 1,
             "ring": {"kvstore": {"store": "inmemory"}},
-            "storage": {
-                "filesystem": {"chunks_directory": f"{DATA_DIR}/chunks", "rules_directory": f"{DATA_DIR}/rules"}
-            },
+            "storage": storage,
         },
         "schema_config": {
             "configs": [
                 {
                     "from": SCHEMA_START,
                     "store": "tsdb",
-                    "object_store": "filesystem",
+                    "object_store": object_store,
                     "schema": "v13",
                     # Retention needs a 24h index period.
                     "index": {"prefix": "index_", "period": "24h"},
@@ -51,18 +94,17 @@ def render_loki_config(settings: Settings) -> str:
             "compaction_interval": "10m",
             # Without these two, retention_period is configured but nothing is ever deleted.
             "retention_enabled": True,
-            "delete_request_store": "filesystem",
+            "delete_request_store": object_store,
             "retention_delete_delay": "2h",
         },
-        "limits_config": {
-            "retention_period": str(settings.retention.logs),
-            "allow_structured_metadata": True,
-        },
+        "limits_config": _limits(settings),
         "ruler": {
             "alertmanager_url": topology.url(settings, "alertmanager"),
             "enable_api": True,
-            "storage": {"type": "local", "local": {"directory": f"{DATA_DIR}/rules"}},
+            "enable_alertmanager_v2": True,
+            "storage": {"type": "local", "local": {"directory": RULES_DIR}},
             "rule_path": f"{DATA_DIR}/rules-temp",
+            "evaluation_interval": str(settings.evaluation_interval),
         },
         "analytics": {"reporting_enabled": False},
     }
@@ -73,10 +115,14 @@ def loki_service(settings: Settings) -> ServiceSpec:
     return service_spec(
         settings,
         "loki",
-        args=(f"-config.file={CONFIG_DIR}/loki.yaml",),
+        args=(f"-config.file={CONFIG_DIR}/loki.yaml", "-config.expand-env=true"),
         ports=(Port("http", topology.port("loki")), Port("grpc", topology.port("loki", "grpc"), published=False)),
         readiness=HttpProbe(topology.port("loki"), "/ready"),
-        files={f"{CONFIG_DIR}/loki.yaml": render_loki_config(settings)},
+        files={
+            f"{CONFIG_DIR}/loki.yaml": render_loki_config(settings),
+            **{f"{RULES_TENANT_DIR}/{name}": text for name, text in loki_rule_files(settings).items()},
+        },
+        secret_env=S3_ENV if settings.logs.storage.type == "s3" else {},
         volumes=(DataVolume("data", DATA_DIR),),
         user="10001:10001",
     )

@@ -22,16 +22,18 @@ STACK_METRICS = {
     "jaeger": ("metrics", "/metrics"),
     "grafana": ("http", "/metrics"),
 }
+# Jaeger's spanmetrics exporter: a second endpoint of the jaeger service.
+SPANMETRICS_JOB = "jaeger-spanmetrics"
 
 
-def _scrape_job(settings: Settings, job: str, address: str, metrics_path: str) -> dict:
+def _scrape_job(settings: Settings, job: str, address: str, metrics_path: str, service: str = "") -> dict:
     return {
         "job_name": job,
         "metrics_path": metrics_path,
         "static_configs": [
             {
                 "targets": [address],
-                "labels": {"service": job, "environment": settings.environment, "cluster": settings.cluster},
+                "labels": {"service": service or job, "environment": settings.environment, "cluster": settings.cluster},
             }
         ],
     }
@@ -42,6 +44,9 @@ def render_prometheus_config(settings: Settings) -> str:
         _scrape_job(settings, component, topology.address(settings, component, port_name), path)
         for component, (port_name, path) in STACK_METRICS.items()
     ]
+    stack_jobs.append(
+        _scrape_job(settings, SPANMETRICS_JOB, topology.address(settings, "jaeger", "spanmetrics"), "/metrics", "jaeger")
+    )
     gateway_jobs = [
         _scrape_job(settings, service.name, service.address, service.metrics_path)
         for service in settings.gateway_services

@@ -4,8 +4,10 @@ tails the gateway's containers through the Docker API and ships to Loki."""
 from __future__ import annotations
 
 from stack import topology
+from stack.catalog import LOG_FIELDS
 from stack.components.service import service_spec
 from stack.document import render_yaml
+from stack.redaction import REDACTIONS
 from stack.settings import Settings
 from stack.spec import DataVolume, HostPath, HttpProbe, Port, ServiceSpec
 
@@ -29,8 +31,7 @@ def _gateway_container_relabels(settings: Settings) -> list[dict]:
     """
     hosts = "|".join(_literal(s.host) for s in settings.gateway_services)
     return [
-        {"source_labels": ["__meta_docker_container_name"], "regex": "/(.*)", "target_label": "container"},
-        {"source_labels": ["container"], "target_label": "__gateway_host"},
+        {"source_labels": ["__meta_docker_container_name"], "regex": "/(.*)", "target_label": "__gateway_host"},
         {
             "source_labels": ["__meta_docker_container_label_com_docker_compose_service"],
             "regex": "(.+)",
@@ -50,6 +51,46 @@ def _gateway_container_relabels(settings: Settings) -> list[dict]:
     ]
 
 
+# Health checks and scrapes hit every service every few seconds: pure noise.
+HEALTH_PATHS = r"^/(health|healthz|ready|readyz|live|livez|metrics)/?$"
+# A new entry starts with a JSON object, a plain `LEVEL:` line (uvicorn) or a
+# bare traceback; anything else (traceback frames) continues the entry above.
+FIRST_LINE = r"^(\{|[A-Z]{3,8}:\s|Traceback \(most recent call last\):)"
+
+
+# The JSON level in lower case, else the plain-text one, else none.
+LEVEL_TEMPLATE = "{{ if .Value }}{{ ToLower .Value }}{{ else if .plain_level }}{{ ToLower .plain_level }}{{ end }}"
+
+
+def pipeline_stages() -> list[dict]:
+    """Order matters: join tracebacks, redact the raw line, then parse."""
+    metadata = [f.name for f in LOG_FIELDS if f.stored_as == "metadata"]
+    labelled = [f.name for f in LOG_FIELDS if f.stored_as == "label"]
+    return [
+        {"multiline": {"firstline": FIRST_LINE, "max_wait_time": "3s", "max_lines": 500}},
+        *({"replace": {"expression": r.pattern, "replace": r.replacement}} for r in REDACTIONS),
+        {
+            "json": {
+                "expressions": {
+                    **{name: name for name in ("timestamp", "level", "path", *labelled[1:], *metadata)},
+                    # Kong's file-log writes its own shape.
+                    "kong_path": "request.uri",
+                }
+            }
+        },
+        # Plain-text lines (uvicorn's "ERROR:    ...") still get a level.
+        {"regex": {"expression": r"^(?P<plain_level>[A-Z]{3,8}):\s"}},
+        {"template": {"source": "level", "template": LEVEL_TEMPLATE}},
+        {"match": {"selector": '{service=~".+"} |~ "^Traceback"', "stages": [{"static_labels": {"level": "error"}}]}},
+        {"drop": {"source": "path", "expression": HEALTH_PATHS, "drop_counter_reason": "health_check"}},
+        {"drop": {"source": "kong_path", "expression": HEALTH_PATHS, "drop_counter_reason": "health_check"}},
+        {"labels": {name: None for name in labelled}},
+        {"structured_metadata": {name: None for name in metadata}},
+        # The log's own time, not the time Promtail read it; Docker's when absent.
+        {"timestamp": {"source": "timestamp", "format": "RFC3339Nano", "action_on_failure": "skip"}},
+    ]
+
+
 def render_promtail_config(settings: Settings) -> str:
     config = {
         "server": {"http_listen_port": topology.port("promtail"), "grpc_listen_port": 0, "log_level": "info"},
@@ -66,11 +107,7 @@ def render_promtail_config(settings: Settings) -> str:
                 "job_name": "gateway-containers",
                 "docker_sd_configs": [{"host": f"unix://{DOCKER_SOCKET}", "refresh_interval": "5s"}],
                 "relabel_configs": _gateway_container_relabels(settings),
-                "pipeline_stages": [
-                    {"json": {"expressions": {"level": "level", "timestamp": "timestamp"}}},
-                    {"labels": {"level": None}},
-                    {"timestamp": {"source": "timestamp", "format": "RFC3339Nano", "action_on_failure": "skip"}},
-                ],
+                "pipeline_stages": pipeline_stages(),
             }
         ],
     }

@@ -73,6 +73,14 @@ class DockerTarget(pulumi.ComponentResource):
             }
         )
 
+    def _envs(self, spec: ServiceSpec) -> list:
+        plain = [f"{k}={v}" for k, v in sorted(spec.env.items())]
+        secret = [
+            self.secrets[key].apply(lambda value, name=name: f"{name}={value}")
+            for name, key in sorted(spec.secret_env.items())
+        ]
+        return plain + secret
+
     def _container(self, settings: Settings, spec: ServiceSpec, networks, child) -> docker.Container:
         image = docker.RemoteImage(f"{spec.name}-image", name=spec.image, keep_locally=True, opts=child)
         mounts = []
@@ -105,7 +113,7 @@ class DockerTarget(pulumi.ComponentResource):
             name=spec.hostname,
             image=image.image_id,
             command=list(spec.args) or None,
-            envs=[f"{k}={v}" for k, v in sorted(spec.env.items())] or None,
+            envs=self._envs(spec) or None,
             user=spec.user,
             ports=[
                 docker.ContainerPortArgs(internal=p.number, external=p.number, ip=settings.bind_address)

@@ -1,0 +1,95 @@
+"""Log and trace settings: where Loki and Jaeger keep data, per-stream log
+retention, Loki's ingestion and query limits."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Optional
+
+from pydantic import AfterValidator, Field, model_validator
+
+from stack.settings_types import Duration, DurationField, StrictModel, at_least
+
+# A LogQL stream selector: {label="value", other=~"regex"}; the LogQL parser
+# in the tests judges it fully, this catches typos at preview.
+_SELECTOR = re.compile(r'^\{\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"[^"]*"(\s*,\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"[^"]*")*\s*\}$')
+
+
+def _check_selector(value: str) -> str:
+    if not _SELECTOR.match(value):
+        raise ValueError('expected a LogQL stream selector such as \'{level="debug"}\'')
+    return value
+
+
+def _check_endpoint(value: str) -> str:
+    if not re.match(r"^(https?://)?[A-Za-z0-9.-]+(:\d{1,5})?$", value):
+        raise ValueError("expected an S3 endpoint such as 's3.eu-west-1.amazonaws.com' or 'http://minio:9000'")
+    return value
+
+
+class StreamRetention(StrictModel):
+    selector: Annotated[str, AfterValidator(_check_selector)]
+    period: Annotated[DurationField, at_least("24h")]
+    # Higher wins when several selectors match a stream.
+    priority: Annotated[int, Field(ge=1, le=1000)] = 1
+
+
+class S3Storage(StrictModel):
+    endpoint: Annotated[str, AfterValidator(_check_endpoint)]
+    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    region: Annotated[str, Field(pattern=r"^[a-z0-9-]{2,30}$")] = "us-east-1"
+    # MinIO and most S3-compatible stores want path-style URLs.
+    force_path_style: bool = True
+    insecure: bool = False
+
+
+class LogStorage(StrictModel):
+    type: Literal["filesystem", "s3"] = "filesystem"
+    s3: Optional[S3Storage] = None
+
+    @model_validator(mode="after")
+    def _s3_needs_its_settings(self) -> "LogStorage":
+        if self.type == "s3" and self.s3 is None:
+            raise ValueError("type 's3' needs logs.storage.s3 {endpoint, bucket, region}")
+        return self
+
+
+class LokiLimits(StrictModel):
+    ingestion_rate_mb: Annotated[float, Field(gt=0, le=1024)] = 8
+    ingestion_burst_size_mb: Annotated[float, Field(gt=0, le=2048)] = 16
+    per_stream_rate_limit_mb: Annotated[float, Field(gt=0, le=1024)] = 4
+    max_query_series: Annotated[int, Field(ge=100, le=1_000_000)] = 5000
+    max_entries_limit_per_query: Annotated[int, Field(ge=100, le=1_000_000)] = 5000
+    max_query_length: Annotated[DurationField, at_least("1h")] = Duration.parse("30d")
+
+
+class Logs(StrictModel):
+    storage: LogStorage = LogStorage()
+    # Debug logs are the bulk of the volume and the least useful a week later.
+    stream_retention: list[StreamRetention] = [
+        StreamRetention(selector='{level="debug"}', period=Duration.parse("3d"), priority=1)
+    ]
+    limits: LokiLimits = LokiLimits()
+
+
+class SearchBackend(StrictModel):
+    server_urls: list[Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?/?$")]] = Field(min_length=1)
+    index_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")] = "jaeger"
+    # With a username, the password is the traceStorePassword secret.
+    username: Optional[str] = None
+
+
+class Traces(StrictModel):
+    storage: Literal["badger", "elasticsearch", "opensearch"] = "badger"
+    elasticsearch: Optional[SearchBackend] = None
+    opensearch: Optional[SearchBackend] = None
+
+    @model_validator(mode="after")
+    def _backend_needs_its_settings(self) -> "Traces":
+        if self.storage != "badger" and getattr(self, self.storage) is None:
+            raise ValueError(f"storage '{self.storage}' needs traces.{self.storage} {{serverUrls, indexPrefix}}")
+        return self
+
+    @property
+    def search_backend(self) -> Optional[SearchBackend]:
+        return None if self.storage == "badger" else getattr(self, self.storage)
