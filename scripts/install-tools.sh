@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
-# Installs the real checkers the tests run: promtool and amtool (Debian's
-# prometheus and prometheus-alertmanager). Does nothing when they are present.
+# Installs the real checkers the tests run: promtool, amtool, Prometheus and
+# Alertmanager (Debian's prometheus and prometheus-alertmanager) and Grafana's
+# LogQL grammar (@grafana/lezer-logql, pinned in tests/logql/package-lock.json).
+# Does nothing for what is already present.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+logql=tests/logql
+if [ ! -f "$logql/node_modules/.package-lock.json" ] || [ "$logql/package-lock.json" -nt "$logql/node_modules/.package-lock.json" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    npm ci --prefix "$logql" --no-audit --no-fund --loglevel=error
+  else
+    echo "install-tools: npm is missing; LogQL parsing tests will skip (or fail with REQUIRE_TOOLS=1)" >&2
+  fi
+fi
 
 packages=()
 command -v promtool >/dev/null 2>&1 || packages+=(prometheus)

@@ -50,9 +50,9 @@ def _rules(args: argparse.Namespace) -> None:
 
 
 def _docs(args: argparse.Namespace) -> None:
-    from stack.docs import alerts_table, contract_table, thresholds_table
+    from stack.docs import all_tables
 
-    print(f"{contract_table()}\n\n{alerts_table()}\n\n{thresholds_table()}")
+    print("\n\n".join(all_tables()))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from stack import catalog
 from stack.alerting import reference_settings, rule_groups
+from stack.alerting.loki_rules import loki_rule_groups
+from stack.redaction import REDACTIONS
 
 _WHERE_IT_GOES = {
     "critical": "pages: `critical` receivers (PagerDuty and Slack)",
@@ -25,7 +27,8 @@ def contract_table() -> str:
 def alerts_table() -> str:
     lines = ["| alert | severity | meaning | goes to |", "|---|---|---|---|"]
     seen = set()
-    for groups in rule_groups(reference_settings()).values():
+    settings = reference_settings()
+    for groups in [*rule_groups(settings).values(), loki_rule_groups(settings)]:
         for group in groups:
             for rule in group["rules"]:
                 if "alert" not in rule:
@@ -50,3 +53,20 @@ def thresholds_table() -> str:
         values = " | ".join(f"{getattr(thresholds[env], name):g}" for env in environments)
         lines.append(f"| `{field.alias}` | {values} |")
     return "\n".join(lines)
+
+
+def log_fields_table() -> str:
+    stored = {"label": "label", "metadata": "structured metadata", "line": "in the line (LogQL `json` parser)"}
+    lines = ["| JSON field | meaning | stored as |", "|---|---|---|"]
+    lines += [f"| `{f.name}` | {f.meaning} | {stored[f.stored_as]} |" for f in catalog.LOG_FIELDS]
+    return "\n".join(lines)
+
+
+def redaction_table() -> str:
+    lines = ["| replaced by | what |", "|---|---|"]
+    lines += [f"| `{r.replacement}` | {r.what} |" for r in REDACTIONS]
+    return "\n".join(lines)
+
+
+def all_tables() -> list[str]:
+    return [contract_table(), alerts_table(), thresholds_table(), log_fields_table(), redaction_table()]

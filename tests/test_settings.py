@@ -132,4 +132,4 @@ def test_every_setting_and_secret_is_in_the_readme_settings_table():
     for field in Settings.model_fields.values():
         assert f"| `{field.alias}" in table, field.alias
     for key in SECRET_KEYS:
-        assert f"| `{key}" in table, key
+        assert f"`{key}" in table, key
