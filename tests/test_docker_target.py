@@ -299,3 +299,30 @@ def test_receiver_credentials_in_plain_text_are_refused():
         run()
     assert "receiverSecrets: given in plain text" in str(caught.value)
     assert "pd-routing-key-123" not in str(caught.value)
+
+
+@pulumi.runtime.test
+def test_object_store_credentials_reach_loki_only_as_secret_environment():
+    storage = {"storage": {"type": "s3", "s3": {"endpoint": "http://minio:9000", "bucket": "gateway-logs"}}}
+    secrets = {"objectStoreAccessKeyId": "AKIAEXAMPLEEXAMPLE12", "objectStoreSecretAccessKey": "very/secret+key"}
+    mocks, target = deploy({"logs": storage}, secrets=secrets)
+
+    def check(_):
+        loki = containers(mocks)["loki"]
+        envs = unwrap_secret(loki["envs"])
+        assert "LOKI_S3_ACCESS_KEY_ID=AKIAEXAMPLEEXAMPLE12" in envs
+        assert "LOKI_S3_SECRET_ACCESS_KEY=very/secret+key" in envs
+        config = next(u["content"] for u in loki["uploads"] if u["file"] == "/etc/loki/loki.yaml")
+        assert "very/secret+key" not in config and "${LOKI_S3_SECRET_ACCESS_KEY}" in config
+
+    return when_created(target, check)
+
+
+def test_s3_storage_without_its_credentials_is_refused():
+    storage = {"storage": {"type": "s3", "s3": {"endpoint": "http://minio:9000", "bucket": "gateway-logs"}}}
+    mocks = configure_mocks("dev", {f"{PROJECT}:target": "docker", f"{PROJECT}:logs": json.dumps(storage)}, [])
+    with pytest.raises(pulumi.RunError) as caught:
+        run()
+    assert "objectStoreAccessKeyId: required because logs.storage.type is s3" in str(caught.value)
+    assert "objectStoreSecretAccessKey: required because logs.storage.type is s3" in str(caught.value)
+    assert mocks.resources == []
