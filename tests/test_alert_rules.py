@@ -70,7 +70,8 @@ def test_every_alert_has_unit_tests_that_fire_and_stay_silent():
     }
     firing, silent = _alert_cases()
     assert not alerts - firing, f"alerts without a firing unit test: {sorted(alerts - firing)}"
-    assert not alerts - silent, f"alerts without a silent unit test: {sorted(alerts - silent)}"
+    # Watchdog fires always, by design: it has no silent case to test.
+    assert not alerts - silent - {"Watchdog"}, f"alerts without a silent unit test: {sorted(alerts - silent)}"
     assert not (firing | silent) - alerts, f"unit tests for alerts that do not exist: {sorted((firing | silent) - alerts)}"
 
 

@@ -51,10 +51,13 @@ def availability_error_ratio(service: str, window: str) -> str:
     if service == "kong":
         total = 'kong_http_requests_total{service="kong"}'
         bad = 'kong_http_requests_total{service="kong", code=~"5.."}'
-    else:
-        total = f'http_server_request_duration_seconds_count{{service="{service}"}}'
-        bad = f'http_server_request_duration_seconds_count{{service="{service}", http_response_status_code=~"5.."}}'
-    return ratio(_sum_rate(bad, window), _sum_rate(total, window))
+        return ratio(_sum_rate(bad, window), _sum_rate(total, window))
+    metric = "http_server_request_duration_seconds_count"
+    total = _sum_rate(f'{metric}{{service="{service}"}}', window)
+    server_errors = _sum_rate(f'{metric}{{service="{service}", http_response_status_code=~"5.."}}', window)
+    # OTel omits the status code when no response was sent and sets error_type instead.
+    no_response = _sum_rate(f'{metric}{{service="{service}", http_response_status_code="", error_type!=""}}', window)
+    return f"(({server_errors} or {total} * 0) + ({no_response} or {total} * 0)) / {total}"
 
 
 def latency_error_ratio(service: str, threshold_seconds: float, window: str) -> str:
