@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal, Mapping, Optional
 import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     Field,
     ValidationError,
@@ -33,6 +32,19 @@ from stack.alerting_settings import (
     alerting_defaults,
     deep_merge,
 )
+from stack.secret_settings import (  # noqa: F401  (stack.settings is the entry point others import)
+    RECEIVER_SECRETS,
+    SECRET_KEYS,
+    all_leaves_encrypted,
+    is_encrypted,
+    receiver_secret,
+    receiver_secret_problems,
+    required_plain_secrets,
+    secret_keys_needed,
+    secret_placeholder,
+    split_secrets,
+)
+from stack.settings_errors import PROJECT, SettingsError, describe
 from stack.settings_types import (
     DNS_LABEL,
     Duration,
@@ -46,37 +58,6 @@ from stack.settings_types import (
 )
 from stack.storage_settings import Logs, Traces
 from stack.versions import COMPONENTS, DEFAULT_IMAGE_TAGS
-
-PROJECT = "gateway-observability"
-
-# Secrets are never part of Settings: they stay Pulumi secret Outputs (or a
-# visible placeholder in `render`) and reach containers as mounted files.
-RECEIVER_SECRETS = "receiverSecrets"
-SECRET_KEYS = {
-    "grafanaAdminPassword": "Grafana admin password; generated (pulumi-random) when unset",
-    RECEIVER_SECRETS: "Alertmanager receiver credentials by receiver name",
-    "objectStoreAccessKeyId": "S3 access key id for Loki's object storage (logs.storage.type s3)",
-    "objectStoreSecretAccessKey": "S3 secret access key for Loki's object storage (logs.storage.type s3)",
-    "traceStorePassword": "password of traces.<backend>.username for Elasticsearch/OpenSearch",
-}
-RECEIVER_CREDENTIALS = {
-    "slack": "its Slack incoming-webhook URL",
-    "pagerduty": "its PagerDuty Events v2 routing key",
-    "email": "the SMTP password of authUsername",
-    "webhook": "its bearer token",
-}
-
-
-class SettingsError(Exception):
-    """Every configuration problem found, one per line."""
-
-    def __init__(self, problems: list[str], source: str):
-        self.problems = problems
-        self.source = source
-        count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"Invalid configuration in {source} ({count}):\n{lines}")
-
 
 # --- the model --------------------------------------------------------------
 
@@ -249,59 +230,13 @@ class LoadedSettings:
 # --- parsing and error reporting -------------------------------------------
 
 
-def secret_placeholder(key: str) -> str:
-    return f"<secret {key}: set with pulumi config set --secret>"
-
-
 def parse_settings(raw: Mapping[str, Any], stack: str, source: str) -> Settings:
     """Validate raw config (keys without the project prefix) into Settings."""
     values = {"environment": stack, **raw}
     try:
         return Settings.model_validate(values)
     except ValidationError as error:
-        raise SettingsError([_describe(e) for e in error.errors()], source) from None
-
-
-def _config_key(location: tuple) -> str:
-    key = PROJECT + ":"
-    for i, part in enumerate(location):
-        if isinstance(part, int):
-            key += f"[{part}]"
-        else:
-            key += ("." if i else "") + str(part)
-    return key
-
-
-def _allowed_keys(location: tuple) -> list[str]:
-    model: Any = Settings
-    for part in location[:-1]:
-        if isinstance(part, int) or model is None:
-            continue
-        field = next((f for n, f in model.model_fields.items() if f.alias == part or n == part), None)
-        annotation = field.annotation if field else None
-        args = getattr(annotation, "__args__", ()) or ()
-        model = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-    if model is None:
-        return []
-    return sorted(f.alias or n for n, f in model.model_fields.items())
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    location = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    given = error.get("input")
-    if location[-1:] == ("[key]",):  # a mapping key outside its Literal, e.g. images.bogus
-        location = location[:-1]
-        message = str(error["msg"]).replace("Input should be", "expected one of").replace(" or ", ", ")
-        return f"{_config_key(location)}: unknown key; {message}"
-    if error["type"] == "extra_forbidden":
-        allowed = ", ".join(_allowed_keys(location)) or "none"
-        return f"{_config_key(location)}: unknown key (given {given!r}); allowed keys: {allowed}"
-    if error["type"] == "missing":
-        return f"{_config_key(location)}: required but not set"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if not location:  # model-level checks name their own keys
-        return f"{PROJECT}: {message}"
-    return f"{_config_key(location)}: given {given!r}; {message[0].lower()}{message[1:]}"
+        raise SettingsError([describe(Settings, e) for e in error.errors()], source) from None
 
 
 def _decode(value: Any) -> Any:
@@ -314,87 +249,14 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def receiver_secret(name: str) -> str:
-    """The secrets-map key of one Alertmanager receiver's credential."""
-    return f"{RECEIVER_SECRETS}.{name}"
-
-
-def _is_encrypted(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == {"secure"}
-
-
-def _all_leaves_encrypted(value: Any) -> bool:
-    if isinstance(value, dict) and not _is_encrypted(value):
-        return all(_all_leaves_encrypted(v) for v in value.values())
-    return _is_encrypted(value)
-
-
-def _split_secrets(raw: Mapping[str, Any], is_secret) -> tuple[dict, dict[str, Any], list[str]]:
-    """Plain settings, the secrets given (key -> value as configured) and problems."""
-    plain, given, problems = {}, {}, []
-    for key, value in raw.items():
-        if key not in SECRET_KEYS:
-            plain[key] = value
-            continue
-        if not is_secret(key):
-            how = f"--path '{RECEIVER_SECRETS}.<receiver>'" if key == RECEIVER_SECRETS else key
-            problems.append(
-                f"{PROJECT}:{key}: given in plain text; set it with `pulumi config set --secret {how} ...` "
-                f"({SECRET_KEYS[key]})"
-            )
-        given[key] = value
-    return plain, given, problems
-
-
-def _receiver_secret_names(value: Any) -> Optional[set[str]]:
-    """Receivers with a credential; None when the map is encrypted as a whole."""
-    if _is_encrypted(value):
-        return None
-    return set(value) if isinstance(value, dict) else set()
-
-
-def _receiver_secret_problems(settings: Settings, value: Any) -> list[str]:
-    names = _receiver_secret_names(value) if value is not None else set()
-    if names is None:
-        return []
-    needing = {r.name: r for r in settings.alerting.routing.receivers if r.needs_secret}
-    problems = [
-        f"{PROJECT}:{RECEIVER_SECRETS}.{name}: required for the {receiver.kind} receiver '{name}' "
-        f"({RECEIVER_CREDENTIALS[receiver.kind]}); set it with "
-        f"`pulumi config set --secret --path '{RECEIVER_SECRETS}.{name}' ...`"
-        for name, receiver in needing.items()
-        if name not in names
-    ]
-    problems += [
-        f"{PROJECT}:{RECEIVER_SECRETS}.{name}: no receiver needs a credential of that name "
-        f"(receivers that do: {', '.join(needing) or 'none'})"
-        for name in sorted(names - set(needing))
-    ]
-    if value is not None and not isinstance(value, dict):
-        problems.append(f"{PROJECT}:{RECEIVER_SECRETS}: expected an object of receiver name -> credential")
-    return problems
-
-
-def _required_plain_secrets(settings: Settings) -> dict[str, str]:
-    """Single-value secrets the settings make necessary: key -> why."""
-    required = {}
-    if settings.logs.storage.type == "s3":
-        for key in ("objectStoreAccessKeyId", "objectStoreSecretAccessKey"):
-            required[key] = "logs.storage.type is s3"
-    backend = settings.traces.search_backend
-    if backend is not None and backend.username:
-        required["traceStorePassword"] = f"traces.{settings.traces.storage}.username is set"
-    return required
-
-
 def _load(raw: Mapping[str, Any], stack: str, source: str, is_secret) -> tuple[Settings, dict[str, Any]]:
-    plain, given, problems = _split_secrets(raw, is_secret)
+    plain, given, problems = split_secrets(raw, is_secret)
     try:
         settings = parse_settings(plain, stack, source)
-        problems += _receiver_secret_problems(settings, given.get(RECEIVER_SECRETS))
+        problems += receiver_secret_problems(settings, given.get(RECEIVER_SECRETS))
         problems += [
             f"{PROJECT}:{key}: required because {why}; set it with `pulumi config set --secret {key} ...`"
-            for key, why in _required_plain_secrets(settings).items()
+            for key, why in required_plain_secrets(settings).items()
             if key not in given
         ]
     except SettingsError as error:
@@ -402,13 +264,6 @@ def _load(raw: Mapping[str, Any], stack: str, source: str, is_secret) -> tuple[S
     if problems:
         raise SettingsError(problems, source)
     return settings, given
-
-
-def _secret_keys_needed(settings: Settings, given: Mapping[str, Any]) -> list[str]:
-    keys = [k for k in ("grafanaAdminPassword", *_required_plain_secrets(settings)) if k in given]
-    if RECEIVER_SECRETS in given:
-        keys += [receiver_secret(r.name) for r in settings.alerting.routing.receivers if r.needs_secret]
-    return keys
 
 
 def load_from_pulumi() -> LoadedSettings:
@@ -426,7 +281,7 @@ def load_from_pulumi() -> LoadedSettings:
     settings, given = _load(raw, stack, f"the config of stack '{stack}'", lambda k: prefix + k in secret_keys)
     config = pulumi.Config(PROJECT)
     secrets: dict[str, Any] = {}
-    for key in _secret_keys_needed(settings, given):
+    for key in secret_keys_needed(settings, given):
         if not key.startswith(RECEIVER_SECRETS + "."):
             secrets[key] = config.require_secret(key)
         else:
@@ -451,12 +306,12 @@ def load_from_stack_file(path: Path) -> LoadedSettings:
     stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
     prefix = PROJECT + ":"
     raw = {k[len(prefix):]: v for k, v in _read_stack_file(path).items() if k.startswith(prefix)}
-    settings, given = _load(raw, stack, path.name, lambda key: _all_leaves_encrypted(raw[key]))
-    return LoadedSettings(settings, {key: secret_placeholder(key) for key in _secret_keys_needed(settings, given)})
+    settings, given = _load(raw, stack, path.name, lambda key: all_leaves_encrypted(raw[key]))
+    return LoadedSettings(settings, {key: secret_placeholder(key) for key in secret_keys_needed(settings, given)})
 
 
 def _with_placeholders(value: Any, key: str) -> Any:
-    if _is_encrypted(value):
+    if is_encrypted(value):
         return secret_placeholder(key)
     if isinstance(value, dict):
         return {k: _with_placeholders(v, f"{key}.{k}") for k, v in value.items()}
@@ -469,7 +324,7 @@ def stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
     under mocks; encrypted values become placeholders, nothing is decrypted."""
     flat, secret_keys = {}, []
     for key, value in _read_stack_file(path).items():
-        if _is_encrypted(value) or (isinstance(value, dict) and _all_leaves_encrypted(value)):
+        if is_encrypted(value) or (isinstance(value, dict) and all_leaves_encrypted(value)):
             secret_keys.append(key)
         value = _with_placeholders(value, key.partition(":")[2])
         if isinstance(value, (dict, list)):
