@@ -76,6 +76,10 @@ def render_kong_env(settings: Settings) -> str:
         "# Kong creates no spans unless told to; sample everything, the services decide too.",
         "KONG_TRACING_INSTRUMENTATIONS=all",
         "KONG_TRACING_SAMPLING_RATE=1.0",
+        "# file-log writes one JSON line per request; nginx's own access log would",
+        "# interleave plain-text lines with them on stdout.",
+        "KONG_PROXY_ACCESS_LOG=off",
+        "KONG_ADMIN_ACCESS_LOG=off",
     ]
     return "\n".join(lines) + "\n"
 

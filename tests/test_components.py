@@ -148,6 +148,9 @@ def test_jaeger_spm_reads_the_span_metrics_prometheus_scrapes(settings):
     assert backend["normalize_calls"] and backend["normalize_duration"]
     assert config["exporters"]["prometheus"]["endpoint"].endswith(":8889")
     assert config["connectors"]["spanmetrics"]["histogram"]["unit"] == "ms"
+    # exemplars (trace ids on span metrics) exist only in OpenMetrics
+    assert config["connectors"]["spanmetrics"]["exemplars"]["enabled"] is True
+    assert config["exporters"]["prometheus"]["enable_open_metrics"] is True
 
 
 def test_jaeger_uses_elasticsearch_with_a_password_file_when_configured():

@@ -102,7 +102,7 @@ def test_every_container_has_a_healthcheck_on_its_readiness_endpoint_and_restart
     expected = {
         "prometheus": ":9090/-/ready",
         "alertmanager": ":9093/-/ready",
-        "loki": ":3100/ready",
+        "loki": "/usr/bin/loki -health -health.url=http://127.0.0.1:3100/ready",
         "promtail": "/dev/tcp/127.0.0.1/9080",
         "jaeger": ":13133/status",
         "grafana": ":3000/api/health",

@@ -160,6 +160,7 @@ def test_plain_text_and_traceback_entries_get_an_error_level():
         ("    raise APITimeoutError(request)", False),
         ("openai.APITimeoutError: Request timed out.", False),
         ("ValueError: invalid literal for int()", False),
+        ("2026/11/22 08:01:55 [error] 1234#0: *5 connect() failed (111: Connection refused)", True),
     ],
 )
 def test_multiline_joins_traceback_frames_to_their_entry(line, starts_entry):
@@ -392,6 +393,11 @@ def test_kong_access_logs_drop_credentials_headers(prod):
 def test_kong_status_api_listens_where_prometheus_scrapes(prod):
     assert "KONG_STATUS_LISTEN=0.0.0.0:8100" in render_kong_env(prod)
     assert "KONG_TRACING_INSTRUMENTATIONS=all" in render_kong_env(prod)
+
+
+def test_kong_stdout_carries_only_the_json_access_log(prod):
+    # nginx's plain access log would be glued onto JSON entries by the multiline stage.
+    assert "KONG_PROXY_ACCESS_LOG=off" in render_kong_env(prod)
 
 
 def test_render_writes_the_kong_files(tmp_path):

@@ -97,7 +97,12 @@ def render_jaeger_config(settings: Settings) -> str:
         },
         "connectors": {
             # The unit is pinned: Jaeger's Monitor tab reads the _milliseconds histogram.
-            "spanmetrics": {"histogram": {"unit": "ms"}, "metrics_flush_interval": "15s"}
+            "spanmetrics": {
+                "histogram": {"unit": "ms"},
+                "metrics_flush_interval": "15s",
+                # Exemplars carry the trace id from a latency panel to the trace.
+                "exemplars": {"enabled": True},
+            }
         },
         "receivers": {
             "otlp": {
@@ -110,7 +115,8 @@ def render_jaeger_config(settings: Settings) -> str:
         "processors": {"batch": {}},
         "exporters": {
             "jaeger_storage_exporter": {"trace_storage": TRACE_STORE},
-            "prometheus": {"endpoint": _listen("spanmetrics")},
+            # Exemplars are only served in the OpenMetrics format.
+            "prometheus": {"endpoint": _listen("spanmetrics"), "enable_open_metrics": True},
         },
     }
     return render_yaml(config, "stack/components/jaeger.py")

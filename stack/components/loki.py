@@ -124,5 +124,9 @@ def loki_service(settings: Settings) -> ServiceSpec:
         },
         secret_env=S3_ENV if settings.logs.storage.type == "s3" else {},
         volumes=(DataVolume("data", DATA_DIR),),
-        user="10001:10001",
+        # The image's own user owns the image's /loki, which seeds the volume;
+        # its uid changed when the image went distroless, so none is forced here.
+        user=None,
+        # Distroless since 3.6: no shell or wget, but Loki checks its own /ready.
+        health_command=("/usr/bin/loki", "-health", f"-health.url=http://127.0.0.1:{topology.port('loki')}/ready"),
     )

@@ -53,9 +53,10 @@ def _gateway_container_relabels(settings: Settings) -> list[dict]:
 
 # Health checks and scrapes hit every service every few seconds: pure noise.
 HEALTH_PATHS = r"^/(health|healthz|ready|readyz|live|livez|metrics)/?$"
-# A new entry starts with a JSON object, a plain `LEVEL:` line (uvicorn) or a
-# bare traceback; anything else (traceback frames) continues the entry above.
-FIRST_LINE = r"^(\{|[A-Z]{3,8}:\s|Traceback \(most recent call last\):)"
+# A new entry starts with a JSON object, a plain `LEVEL:` line (uvicorn), a
+# bare traceback or an nginx error-log line (Kong's stderr); anything else
+# (traceback frames) continues the entry above.
+FIRST_LINE = r"^(\{|[A-Z]{3,8}:\s|Traceback \(most recent call last\):|\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} \[)"
 
 
 # The JSON level in lower case, else the plain-text one, else none.
