@@ -9,14 +9,9 @@ from typing import Annotated, Any, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
-from stack.settings_types import DNS_LABEL, StrictModel, check_host_port
+from stack.settings_types import DNS_LABEL, StrictModel, check_host_port, repeated
 
 SEVERITIES = ("critical", "warning", "info")
-
-# Histogram buckets the contract requires (see stack/catalog.py): a latency
-# SLO threshold must be one of them, or the SLI cannot be computed exactly.
-HTTP_SERVER_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
-KONG_LATENCY_BUCKETS_MS = (1, 2, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 30000, 60000)
 
 Ratio = Annotated[float, Field(gt=0, le=1)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
@@ -171,9 +166,9 @@ class Routing(SeverityRoutes):
     def _routes_name_defined_receivers(self) -> "Routing":
         defined = [r.name for r in self.receivers]
         problems = []
-        repeated = sorted({n for n in defined if defined.count(n) > 1})
-        if repeated:
-            problems.append(f"receiver names must be unique; repeated: {', '.join(repeated)}")
+        for what, names in (("receiver names", defined), ("team routes", [t.team for t in self.teams])):
+            if repeated(names):
+                problems.append(f"{what} must be unique; repeated: {', '.join(repeated(names))}")
         references = [(s, getattr(self, s)) for s in SEVERITIES]
         references += [(f"teams[{i}].{s}", getattr(t, s)) for i, t in enumerate(self.teams) for s in SEVERITIES]
         references += [("heartbeat", [self.heartbeat] if self.heartbeat else [])]
@@ -181,9 +176,6 @@ class Routing(SeverityRoutes):
             for name in names:
                 if name not in defined:
                     problems.append(f"{where} names unknown receiver '{name}' (defined: {', '.join(defined) or 'none'})")
-        teams = [t.team for t in self.teams]
-        if len(teams) != len(set(teams)):
-            problems.append("team routes must name each team once")
         if problems:
             raise ValueError("; ".join(problems))
         return self

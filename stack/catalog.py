@@ -191,6 +191,20 @@ SCRAPE_METRICS = (
 TARGET_LABELS = ("job", "instance", "service", "environment", "cluster")
 
 
+# Histogram buckets are part of the contract: a latency SLO threshold must be
+# one of them, or the SLI cannot be computed exactly.
+HTTP_SERVER_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
+# Kong's prometheus plugin defaults, in milliseconds.
+KONG_LATENCY_BUCKETS_MS = (1, 2, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 30000, 60000)
+
+
+def latency_buckets_seconds(service: str) -> tuple[float, ...]:
+    """Kong measures in ms with its own buckets; every other service follows the OTel contract."""
+    if service == KONG.name:
+        return tuple(ms / 1000 for ms in KONG_LATENCY_BUCKETS_MS)
+    return HTTP_SERVER_DURATION_BUCKETS
+
+
 def service_contract(name: str) -> ServiceContract | None:
     return next((s for s in GATEWAY_SERVICES if s.name == name), None)
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from stack import catalog
-from stack.alerting import reference_settings, rule_groups
+from stack.alerting import WATCHDOG, reference_settings, rule_groups
 from stack.alerting.loki_rules import loki_rule_groups
 from stack.redaction import REDACTIONS
 
@@ -38,7 +38,7 @@ def alerts_table() -> str:
                 if key in seen:
                     continue
                 seen.add(key)
-                where = "`heartbeat` receiver (dead man's switch)" if rule["alert"] == "Watchdog" else _WHERE_IT_GOES[severity]
+                where = "`heartbeat` receiver (dead man's switch)" if rule["alert"] == WATCHDOG else _WHERE_IT_GOES[severity]
                 lines.append(f"| `{rule['alert']}` | {severity} | {rule['annotations']['summary']} | {where} |")
     return "\n".join(lines)
 

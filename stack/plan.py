@@ -17,7 +17,6 @@ class PlannedResource:
     type: str
     name: str
     inputs: dict
-    parent: str | None
 
 
 class RecordingMocks(Mocks):
@@ -32,8 +31,7 @@ class RecordingMocks(Mocks):
             outputs["imageId"] = f"sha256:mock-{args.name}"
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = "mock-generated-password"
-        parent = getattr(args, "parent", None)
-        self.resources.append(PlannedResource(args.typ, args.name, dict(args.inputs), parent))
+        self.resources.append(PlannedResource(args.typ, args.name, dict(args.inputs)))
         return f"{args.name}-id", outputs
 
     def call(self, args: MockCallArgs):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pulumi
 
 from stack.components import build_services
+from stack.components.grafana import ADMIN_USER as GRAFANA_ADMIN_USER
 from stack.settings import SettingsError, load_from_pulumi
 from stack.targets.docker import DockerTarget
 
@@ -22,6 +23,6 @@ def run() -> DockerTarget:
     target = DockerTarget(f"{loaded.settings.name_prefix}-{loaded.settings.environment}", loaded, build_services(loaded.settings))
     for key, value in target.endpoints.items():
         pulumi.export(key, value)
-    pulumi.export("grafanaAdminUser", "admin")
+    pulumi.export("grafanaAdminUser", GRAFANA_ADMIN_USER)
     pulumi.export("grafanaAdminPassword", target.secrets["grafanaAdminPassword"])
     return target

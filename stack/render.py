@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from stack.components import build_services
-from stack.kong import kong_files
+from stack.components.kong import kong_files
 from stack.settings import LoadedSettings
 
 

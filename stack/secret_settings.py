@@ -42,7 +42,8 @@ def is_encrypted(value: Any) -> bool:
 
 
 def all_leaves_encrypted(value: Any) -> bool:
-    if isinstance(value, dict) and not is_encrypted(value):
+    """A `secure:` value, or a non-empty map of nothing but (`--path --secret`)."""
+    if isinstance(value, dict) and value and not is_encrypted(value):
         return all(all_leaves_encrypted(v) for v in value.values())
     return is_encrypted(value)
 

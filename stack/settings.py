@@ -25,13 +25,12 @@ from pydantic import (
 )
 
 from stack.alerting_settings import (
-    HTTP_SERVER_DURATION_BUCKETS,
-    KONG_LATENCY_BUCKETS_MS,
     Alerting,
     ServiceSlo,
     alerting_defaults,
     deep_merge,
 )
+from stack.catalog import KONG, latency_buckets_seconds
 from stack.secret_settings import (  # noqa: F401  (stack.settings is the entry point others import)
     RECEIVER_SECRETS,
     SECRET_KEYS,
@@ -55,6 +54,7 @@ from stack.settings_types import (
     check_bind_address,
     check_host_port,
     check_image_tag,
+    repeated,
 )
 from stack.storage_settings import Logs, Traces
 from stack.versions import COMPONENTS, DEFAULT_IMAGE_TAGS
@@ -103,7 +103,7 @@ class GatewayService(StrictModel):
 
 DEFAULT_GATEWAY_SERVICES = (
     # Kong serves /metrics on its Status API (KONG_STATUS_LISTEN), not the proxy port.
-    GatewayService(name="kong", address="kong:8100"),
+    GatewayService(name=KONG.name, address="kong:8100"),
     GatewayService(name="unified-llm-api", address="unified-llm-api:8000"),
     GatewayService(name="intelligent-router", address="intelligent-router:8001"),
     GatewayService(name="optimization-service", address="optimization-service:8002"),
@@ -112,18 +112,11 @@ DEFAULT_GATEWAY_SERVICES = (
 
 DEFAULT_SLOS = {
     # Kong's and the LLM API's latency includes the provider's generation time.
-    "kong": ServiceSlo(latency_threshold_seconds=30),
+    KONG.name: ServiceSlo(latency_threshold_seconds=30),
     "unified-llm-api": ServiceSlo(latency_threshold_seconds=30),
     "intelligent-router": ServiceSlo(latency_threshold_seconds=1),
     "optimization-service": ServiceSlo(latency_threshold_seconds=1),
 }
-
-
-def latency_buckets_seconds(service: str) -> tuple[float, ...]:
-    """Kong's plugin measures in ms with its own buckets; every other service follows the OTel contract."""
-    if service == "kong":
-        return tuple(ms / 1000 for ms in KONG_LATENCY_BUCKETS_MS)
-    return HTTP_SERVER_DURATION_BUCKETS
 
 
 def _check_target(value: Any) -> str:
@@ -165,8 +158,7 @@ class Settings(StrictModel):
     @field_validator("gateway_services")
     @classmethod
     def _unique_service_names(cls, services: tuple[GatewayService, ...]) -> tuple[GatewayService, ...]:
-        names = [s.name for s in services]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        duplicates = repeated([s.name for s in services])
         if duplicates:
             raise ValueError(f"service names must be unique; repeated: {', '.join(duplicates)}")
         if not services:
@@ -280,13 +272,14 @@ def load_from_pulumi() -> LoadedSettings:
     stack = pulumi.get_stack()
     settings, given = _load(raw, stack, f"the config of stack '{stack}'", lambda k: prefix + k in secret_keys)
     config = pulumi.Config(PROJECT)
+    by_receiver = config.require_secret_object(RECEIVER_SECRETS) if RECEIVER_SECRETS in given else None
     secrets: dict[str, Any] = {}
     for key in secret_keys_needed(settings, given):
-        if not key.startswith(RECEIVER_SECRETS + "."):
+        receiver = key.removeprefix(RECEIVER_SECRETS + ".")
+        if receiver == key:
             secrets[key] = config.require_secret(key)
         else:
-            name = key.removeprefix(RECEIVER_SECRETS + ".")
-            secrets[key] = config.require_secret_object(RECEIVER_SECRETS).apply(lambda d, n=name: str(d[n]))
+            secrets[key] = by_receiver.apply(lambda d, n=receiver: str(d[n]))
     return LoadedSettings(settings, secrets)
 
 
@@ -324,7 +317,7 @@ def stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
     under mocks; encrypted values become placeholders, nothing is decrypted."""
     flat, secret_keys = {}, []
     for key, value in _read_stack_file(path).items():
-        if is_encrypted(value) or (isinstance(value, dict) and all_leaves_encrypted(value)):
+        if all_leaves_encrypted(value):
             secret_keys.append(key)
         value = _with_placeholders(value, key.partition(":")[2])
         if isinstance(value, (dict, list)):

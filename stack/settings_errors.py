@@ -60,4 +60,6 @@ def describe(root: type[BaseModel], error: Mapping[str, Any]) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if not location:  # model-level checks name their own keys
         return f"{PROJECT}: {message}"
+    if isinstance(given, dict):  # a section's own check: its message names the values
+        return f"{config_key(location)}: {message}"
     return f"{config_key(location)}: given {given!r}; {message[0].lower()}{message[1:]}"

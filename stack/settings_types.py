@@ -111,6 +111,11 @@ def check_bind_address(value: Any) -> str:
         raise ValueError("expected an IP address such as '127.0.0.1' or '0.0.0.0'") from None
 
 
+def repeated(names: list[str]) -> list[str]:
+    """The names that occur more than once, sorted."""
+    return sorted({n for n in names if names.count(n) > 1})
+
+
 class StrictModel(BaseModel):
     """Config keys in camelCase; unknown keys are errors, not silently ignored."""
 

@@ -70,6 +70,6 @@ class ServiceSpec:
     host_paths: tuple[HostPath, ...] = ()
     # numeric uid[:gid] the image runs as; data volumes are owned by it
     user: Optional[str] = None
-    # Images without a shell or HTTP client cannot run an exec healthcheck;
-    # they name the image's own check command here instead.
-    health_command: Optional[tuple[str, ...]] = None
+    # Run inside the container to check `readiness`; what works depends on
+    # what the image ships (wget, bash, the program's own -health flag).
+    health_command: tuple[str, ...] = ()

@@ -17,15 +17,19 @@ from stack.render import write_rendered  # noqa: E402
 from stack.settings import load_from_stack_file, parse_settings  # noqa: E402
 
 
-def require_tool(name: str) -> str:
-    """The path of a real checker; CI (REQUIRE_TOOLS=1) never passes by skipping."""
-    path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} is not installed (run `make tools`)"
+def tool_missing(message: str):
+    """Skip locally; CI (REQUIRE_TOOLS=1) never passes by skipping."""
     if os.environ.get("REQUIRE_TOOLS") == "1":
         pytest.fail(f"{message}; REQUIRE_TOOLS=1 forbids skipping")
     pytest.skip(message)
+
+
+def require_tool(name: str) -> str:
+    """The path of a real checker."""
+    path = shutil.which(name)
+    if not path:
+        tool_missing(f"{name} is not installed (run `make tools`)")
+    return path
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ every test is a @pulumi.runtime.test returning an Output.
 from __future__ import annotations
 
 import json
+import re
 
 import pulumi
 import pytest
@@ -75,7 +76,7 @@ def test_images_are_pinned_exactly():
         assert len(images) == len(COMPONENTS)
         for inputs in images.values():
             tag = inputs["name"].rpartition(":")[2]
-            assert tag and tag != "latest" and tag[0].isdigit() or tag.startswith("v"), inputs["name"]
+            assert re.fullmatch(r"v?\d+\.\d+\.\d+", tag), inputs["name"]  # exact release, never `latest`
             assert inputs["keepLocally"] is True
 
     return when_created(target, check)

@@ -13,15 +13,15 @@ import promql_parser
 import pytest
 import re2
 import yaml
-from conftest import ROOT
+from conftest import ROOT, require_tool, tool_missing
 from promtail_pipeline import run_pipeline
 
 from stack import catalog, topology
 from stack.alerting import loki_rule_files
 from stack.components.grafana import DATASOURCE_UIDS, correlations, render_datasources
+from stack.components.kong import METRIC_GROUPS, SENSITIVE_HEADERS, render_kong_declarative, render_kong_env
 from stack.components.loki import loki_service, render_loki_config
 from stack.components.promtail import FIRST_LINE, pipeline_stages, render_promtail_config
-from stack.kong import METRIC_GROUPS, SENSITIVE_HEADERS, render_kong_declarative, render_kong_env
 from stack.settings import SettingsError, parse_settings
 
 LOGQL_CHECKER = ROOT / "tests" / "logql"
@@ -30,16 +30,9 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 def logql_errors(expressions: list[str]) -> list[list[dict]]:
     """Parse with @grafana/lezer-logql (tests/logql); CI fails if it is missing."""
-    from conftest import require_tool
-
     node = require_tool("node")
     if not (LOGQL_CHECKER / "node_modules" / "@grafana" / "lezer-logql").is_dir():
-        import os
-
-        message = "tests/logql/node_modules missing (run `make tools`)"
-        if os.environ.get("REQUIRE_TOOLS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        tool_missing("tests/logql/node_modules is missing (run `make tools`)")
     result = subprocess.run(
         [node, "check.mjs"], cwd=LOGQL_CHECKER, input=json.dumps(expressions), capture_output=True, text=True, timeout=60
     )

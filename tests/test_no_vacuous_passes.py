@@ -49,4 +49,5 @@ def test_mock_tests_fail_when_the_program_deploys_nothing(tmp_path):
 def test_mock_tests_fail_when_ports_leave_the_bind_address(tmp_path):
     result = _run_mock_tests(_broken_copy(tmp_path, *BREAKAGES["ports on 0.0.0.0"]))
     assert result.returncode == 1, result.stdout[-2000:]
-    assert "test_ports_are_published_only_on_the_bind_address FAILED" in result.stdout or "1 failed" in result.stdout
+    assert "FAILED tests/test_docker_target.py::test_ports_are_published_only_on_the_bind_address" in result.stdout
+    assert "1 failed" in result.stdout, result.stdout[-2000:]

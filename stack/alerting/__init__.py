@@ -6,11 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stack.alerting.gateway import gateway_alert_groups
+from stack.alerting.gateway import (  # noqa: F401  (names Alertmanager's inhibitions use)
+    PROVIDER_DOWN,
+    PROVIDER_SYMPTOMS,
+    SERVICE_ABSENT,
+    SERVICE_DOWN,
+    gateway_alert_groups,
+)
 from stack.alerting.loki_rules import loki_rule_groups
 from stack.alerting.recording import recording_groups
 from stack.alerting.slo import slo_groups
-from stack.alerting.stack_health import stack_alert_groups
+from stack.alerting.stack_health import DOWN_SEVERITY, WATCHDOG, down_alert_name, stack_alert_groups  # noqa: F401
 from stack.document import render_yaml
 from stack.settings import Settings, parse_settings
 
@@ -20,6 +26,10 @@ from stack.settings import Settings, parse_settings
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "alerts" / "prometheus"
 LOKI_REFERENCE_DIR = REFERENCE_DIR.parent / "loki"
 REFERENCE_ENVIRONMENT = "prod"
+
+
+# A service or component that is down: its other alerts are noise until it is back.
+DOWN_ALERTS = (SERVICE_DOWN, SERVICE_ABSENT, *(down_alert_name(c) for c in DOWN_SEVERITY))
 
 
 def rule_groups(settings: Settings) -> dict[str, list[dict]]:

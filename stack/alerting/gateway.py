@@ -5,12 +5,19 @@ from __future__ import annotations
 from stack.alerting.rule import alert, fill, gateway_jobs, has_kong, number, percent
 from stack.settings import Settings
 
+# Names Alertmanager's inhibitions refer to (stack/components/alertmanager.py).
+SERVICE_DOWN = "GatewayServiceDown"
+SERVICE_ABSENT = "GatewayServiceAbsent"
+PROVIDER_DOWN = "GatewayProviderDown"
+# What a dead provider also causes: silenced while PROVIDER_DOWN fires.
+PROVIDER_SYMPTOMS = ("GatewayProviderHighErrorRate", "GatewayProviderHighLatency", "GatewayTimeToFirstTokenHigh")
+
 
 def availability_alerts(settings: Settings) -> list[dict]:
     rules = [
         alert(
             settings,
-            "GatewayServiceDown",
+            SERVICE_DOWN,
             f'up{{job=~"{gateway_jobs(settings)}"}} == 0',
             for_="2m",
             severity="critical",
@@ -21,7 +28,7 @@ def availability_alerts(settings: Settings) -> list[dict]:
     rules += [
         alert(
             settings,
-            "GatewayServiceAbsent",
+            SERVICE_ABSENT,
             f'absent(up{{job="{service.name}"}})',
             for_="5m",
             severity="critical",
@@ -73,7 +80,7 @@ def latency_alerts(settings: Settings) -> list[dict]:
         ),
         alert(
             settings,
-            "GatewayProviderHighLatency",
+            PROVIDER_SYMPTOMS[1],
             "provider:gen_ai_client_operation_duration_seconds:p95_rate5m > "
             + number(thresholds.provider_latency_p95_seconds),
             for_="10m",
@@ -87,7 +94,7 @@ def latency_alerts(settings: Settings) -> list[dict]:
         ),
         alert(
             settings,
-            "GatewayTimeToFirstTokenHigh",
+            PROVIDER_SYMPTOMS[2],
             "provider_model:gateway_llm_time_to_first_token_seconds:p95_rate5m > "
             + number(thresholds.time_to_first_token_p95_seconds),
             for_="10m",
@@ -107,7 +114,7 @@ def provider_alerts(settings: Settings) -> list[dict]:
     return [
         alert(
             settings,
-            "GatewayProviderHighErrorRate",
+            PROVIDER_SYMPTOMS[0],
             f"provider_model:gen_ai_client_operation_errors:ratio_rate5m > {number(thresholds.provider_error_ratio)}",
             for_="10m",
             severity="warning",
@@ -120,7 +127,7 @@ def provider_alerts(settings: Settings) -> list[dict]:
         ),
         alert(
             settings,
-            "GatewayProviderDown",
+            PROVIDER_DOWN,
             # Fully failing while at least one other provider still succeeds:
             # the provider is down, not the gateway.
             "provider:gen_ai_client_operation_errors:ratio_rate5m >= 0.99"

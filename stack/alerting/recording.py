@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from stack.alerting.rule import has_kong, ratio, record
+from stack.alerting.rule import has_kong, ratio, record, sum_rate
 from stack.settings import Settings
-
-
-def _rate(metric: str, by: str, window: str = "5m", selector: str = "") -> str:
-    return f"sum by ({by}) (rate({metric}{selector}[{window}]))"
 
 
 def _p95(metric: str, by: str) -> str:
@@ -17,10 +13,10 @@ def _p95(metric: str, by: str) -> str:
 def http_rules() -> list[dict]:
     count = "http_server_request_duration_seconds_count"
     return [
-        record("service:http_server_requests:rate5m", _rate(count, "service")),
+        record("service:http_server_requests:rate5m", sum_rate(count, "service")),
         record(
             "service:http_server_request_errors:rate5m",
-            _rate(count, "service", selector='{http_response_status_code=~"5.."}'),
+            sum_rate(count, "service", selector='{http_response_status_code=~"5.."}'),
         ),
         record(
             "service:http_server_request_errors:ratio_rate5m",
@@ -33,14 +29,14 @@ def http_rules() -> list[dict]:
 def kong_rules() -> list[dict]:
     by = "service, exported_service"
     return [
-        record("kong_service:kong_http_requests:rate5m", _rate("kong_http_requests_total", by)),
-        record("kong_service:kong_http_requests_5xx:rate5m", _rate("kong_http_requests_total", by, selector='{code=~"5.."}')),
+        record("kong_service:kong_http_requests:rate5m", sum_rate("kong_http_requests_total", by)),
+        record("kong_service:kong_http_requests_5xx:rate5m", sum_rate("kong_http_requests_total", by, selector='{code=~"5.."}')),
         record(
             "kong_service:kong_http_requests_5xx:ratio_rate5m",
             ratio("kong_service:kong_http_requests_5xx:rate5m", "kong_service:kong_http_requests:rate5m"),
         ),
         record("service:kong_request_latency_ms:p95_rate5m", _p95("kong_request_latency_ms", "service")),
-        record("provider_model:kong_ai_llm_requests:rate5m", _rate("kong_ai_llm_requests_total", "service, ai_provider, ai_model")),
+        record("provider_model:kong_ai_llm_requests:rate5m", sum_rate("kong_ai_llm_requests_total", "service, ai_provider, ai_model")),
     ]
 
 
@@ -52,8 +48,8 @@ def provider_rules() -> list[dict]:
         ("provider", "service, gen_ai_provider_name"),
     ):
         rules += [
-            record(f"{level}:gen_ai_client_operations:rate5m", _rate(count, by)),
-            record(f"{level}:gen_ai_client_operation_errors:rate5m", _rate(count, by, selector='{error_type!=""}')),
+            record(f"{level}:gen_ai_client_operations:rate5m", sum_rate(count, by)),
+            record(f"{level}:gen_ai_client_operation_errors:rate5m", sum_rate(count, by, selector='{error_type!=""}')),
             record(
                 f"{level}:gen_ai_client_operation_errors:ratio_rate5m",
                 ratio(f"{level}:gen_ai_client_operation_errors:rate5m", f"{level}:gen_ai_client_operations:rate5m"),
@@ -70,7 +66,7 @@ def provider_rules() -> list[dict]:
         ),
         record(
             "provider_model:gen_ai_client_token_usage:rate5m",
-            _rate("gen_ai_client_token_usage_sum", "service, gen_ai_provider_name, gen_ai_request_model, gen_ai_token_type"),
+            sum_rate("gen_ai_client_token_usage_sum", "service, gen_ai_provider_name, gen_ai_request_model, gen_ai_token_type"),
         ),
         record(
             "service:gateway_llm_cost_usd:increase1h",
@@ -85,11 +81,11 @@ def provider_rules() -> list[dict]:
 
 
 def router_and_cache_rules() -> list[dict]:
-    hits = _rate("gateway_optimization_cache_hits_total", "service")
-    misses = _rate("gateway_optimization_cache_misses_total", "service")
+    hits = sum_rate("gateway_optimization_cache_hits_total", "service")
+    misses = sum_rate("gateway_optimization_cache_misses_total", "service")
     return [
-        record("service:gateway_router_decisions:rate5m", _rate("gateway_router_decisions_total", "service")),
-        record("service:gateway_router_fallbacks:rate5m", _rate("gateway_router_fallbacks_total", "service")),
+        record("service:gateway_router_decisions:rate5m", sum_rate("gateway_router_decisions_total", "service")),
+        record("service:gateway_router_fallbacks:rate5m", sum_rate("gateway_router_fallbacks_total", "service")),
         record(
             "service:gateway_router_fallbacks:ratio_rate5m",
             ratio("service:gateway_router_fallbacks:rate5m", "service:gateway_router_decisions:rate5m"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Optional
 
 from stack.alerting_settings import SEVERITIES
+from stack.catalog import KONG
 from stack.settings import Settings
 
 
@@ -62,6 +63,10 @@ def record(name: str, expr: str, labels: Optional[dict[str, str]] = None) -> dic
     return rule
 
 
+def sum_rate(metric: str, by: str, window: str = "5m", selector: str = "") -> str:
+    return f"sum by ({by}) (rate({metric}{selector}[{window}]))"
+
+
 def ratio(bad: str, total: str) -> str:
     """bad / total that is 0, not absent, when nothing bad happened."""
     return f"({bad} or {total} * 0) / {total}"
@@ -71,10 +76,5 @@ def gateway_jobs(settings: Settings) -> str:
     return "|".join(s.name for s in settings.gateway_services)
 
 
-def http_services(settings: Settings) -> list[str]:
-    """Gateway services that follow the OTel HTTP contract (all but Kong)."""
-    return [s.name for s in settings.gateway_services if s.name != "kong"]
-
-
 def has_kong(settings: Settings) -> bool:
-    return any(s.name == "kong" for s in settings.gateway_services)
+    return any(s.name == KONG.name for s in settings.gateway_services)

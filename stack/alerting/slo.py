@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from stack.alerting.rule import alert, fill, number, ratio, record
+from stack.alerting.rule import alert, fill, number, ratio, record, sum_rate
+from stack.catalog import KONG
 from stack.settings import Settings
 
 
@@ -43,30 +44,29 @@ def le_matcher(bucket: float) -> str:
     return f"0*{whole.lstrip('0')}\\\\.{fraction}0*"
 
 
-def _sum_rate(selector: str, window: str) -> str:
-    return f"sum by (service) (rate({selector}[{window}]))"
+def _sum_rate(metric: str, service: str, window: str, matchers: str = "") -> str:
+    return sum_rate(metric, "service", window, f'{{service="{service}"{matchers}}}')
 
 
 def availability_error_ratio(service: str, window: str) -> str:
-    if service == "kong":
-        total = 'kong_http_requests_total{service="kong"}'
-        bad = 'kong_http_requests_total{service="kong", code=~"5.."}'
-        return ratio(_sum_rate(bad, window), _sum_rate(total, window))
+    if service == KONG.name:
+        total = _sum_rate("kong_http_requests_total", service, window)
+        return ratio(_sum_rate("kong_http_requests_total", service, window, ', code=~"5.."'), total)
     metric = "http_server_request_duration_seconds_count"
-    total = _sum_rate(f'{metric}{{service="{service}"}}', window)
-    server_errors = _sum_rate(f'{metric}{{service="{service}", http_response_status_code=~"5.."}}', window)
+    total = _sum_rate(metric, service, window)
+    server_errors = _sum_rate(metric, service, window, ', http_response_status_code=~"5.."')
     # OTel omits the status code when no response was sent and sets error_type instead.
-    no_response = _sum_rate(f'{metric}{{service="{service}", http_response_status_code="", error_type!=""}}', window)
+    no_response = _sum_rate(metric, service, window, ', http_response_status_code="", error_type!=""')
     return f"(({server_errors} or {total} * 0) + ({no_response} or {total} * 0)) / {total}"
 
 
 def latency_error_ratio(service: str, threshold_seconds: float, window: str) -> str:
-    if service == "kong":
+    if service == KONG.name:
         metric, bucket = "kong_request_latency_ms", threshold_seconds * 1000
     else:
         metric, bucket = "http_server_request_duration_seconds", threshold_seconds
-    fast = _sum_rate(f'{metric}_bucket{{service="{service}", le=~"{le_matcher(bucket)}"}}', window)
-    total = _sum_rate(f'{metric}_count{{service="{service}"}}', window)
+    fast = _sum_rate(f"{metric}_bucket", service, window, f', le=~"{le_matcher(bucket)}"')
+    total = _sum_rate(f"{metric}_count", service, window)
     return f"1 - {fast} / {total}"
 
 

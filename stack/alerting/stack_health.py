@@ -19,10 +19,17 @@ DOWN_SEVERITY = {
 }
 
 
+WATCHDOG = "Watchdog"
+
+
+def down_alert_name(component: str) -> str:
+    return f"{component.capitalize()}Down"
+
+
 def watchdog(settings: Settings) -> dict:
     return alert(
         settings,
-        "Watchdog",
+        WATCHDOG,
         "vector(1)",
         severity="info",
         summary="An alert that always fires, to prove the alerting pipeline works.",
@@ -37,7 +44,7 @@ def component_down_alerts(settings: Settings) -> list[dict]:
     return [
         alert(
             settings,
-            f"{component.capitalize()}Down",
+            down_alert_name(component),
             f'up{{job="{component}"}} == 0 or absent(up{{job="{component}"}})',
             for_="5m",
             severity=severity,

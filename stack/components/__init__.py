@@ -1,4 +1,5 @@
-"""One pure module per component: Settings in, files and a ServiceSpec out.
+"""One pure module per component: Settings in, files and a ServiceSpec out
+(kong.py renders what the gateway's Kong needs; it deploys nothing).
 
 Nothing here imports Pulumi, so `python -m stack render` and the tests use
 exactly what `pulumi up` deploys.

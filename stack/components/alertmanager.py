@@ -8,7 +8,7 @@ webhook URLs in the clear and their bearer token in a file.
 
 from __future__ import annotations
 
-from stack import topology
+from stack import alerting, topology
 from stack.alerting_settings import SEVERITIES, Receiver, Routing, SeverityRoutes, TeamRoute
 from stack.components.service import service_spec
 from stack.document import render_yaml
@@ -21,10 +21,9 @@ DATA_DIR = "/alertmanager"
 NULL_RECEIVER = "null"  # receives and sends nothing: "nowhere"
 BUSINESS_HOURS = "business-hours"
 GROUP_BY = ["alertname", "service", "gen_ai_provider_name"]
-# An alert of these names means the whole service (or component) is gone:
-# its other alerts are noise until it is back.
-DOWN_ALERTS = "GatewayServiceDown|GatewayServiceAbsent|AlertmanagerDown|LokiDown|PromtailDown|JaegerDown|GrafanaDown"
-PROVIDER_SYMPTOMS = "GatewayProviderHighErrorRate|GatewayProviderHighLatency|GatewayTimeToFirstTokenHigh"
+DOWN_ALERTS = "|".join(alerting.DOWN_ALERTS)
+PROVIDER_SYMPTOMS = "|".join(alerting.PROVIDER_SYMPTOMS)
+TITLE = '{{ template "gateway.title" . }}'
 
 NOTIFICATION_TEMPLATE = """\
 {{ define "gateway.title" -}}
@@ -52,19 +51,19 @@ def receiver_config(receiver: Receiver) -> dict:
             "api_url_file": credential,
             "channel": receiver.slack.channel,
             "send_resolved": True,
-            "title": '{{ template "gateway.title" . }}',
+            "title": TITLE,
             "text": '{{ template "gateway.text" . }}',
         }
         return {"name": receiver.name, "slack_configs": [config]}
     if receiver.pagerduty:
-        config = {"routing_key_file": credential, "send_resolved": True, "description": '{{ template "gateway.title" . }}'}
+        config = {"routing_key_file": credential, "send_resolved": True, "description": TITLE}
         return {"name": receiver.name, "pagerduty_configs": [config]}
     if receiver.email:
         email = receiver.email
         config = {"to": email.to, "from": email.from_, "smarthost": email.smarthost, "require_tls": email.require_tls}
         if email.auth_username:
             config |= {"auth_username": email.auth_username, "auth_password_file": credential}
-        config |= {"send_resolved": True, "headers": {"Subject": '{{ template "gateway.title" . }}'}}
+        config |= {"send_resolved": True, "headers": {"Subject": TITLE}}
         return {"name": receiver.name, "email_configs": [config]}
     webhook = receiver.webhook
     config = {"url": webhook.url, "send_resolved": True}
@@ -104,14 +103,14 @@ def _team_routes(team: TeamRoute, routing: Routing) -> list[dict]:
 
 def _root_receiver(routing: Routing) -> str:
     """Alerts without a known severity still reach a person."""
-    return next(iter(routing.warning or routing.critical or [NULL_RECEIVER]))
+    return (routing.warning or routing.critical or [NULL_RECEIVER])[0]
 
 
 def render_alertmanager_config(settings: Settings) -> str:
     routing = settings.alerting.routing
     hours = routing.business_hours
     heartbeat = {
-        "matchers": ['alertname="Watchdog"'],
+        "matchers": [f'alertname="{alerting.WATCHDOG}"'],
         "receiver": routing.heartbeat or NULL_RECEIVER,
         "group_wait": "0s",
         "group_interval": "1m",
@@ -142,7 +141,7 @@ def render_alertmanager_config(settings: Settings) -> str:
                 "equal": ["service"],
             },
             {
-                "source_matchers": ['alertname="GatewayProviderDown"'],
+                "source_matchers": [f'alertname="{alerting.PROVIDER_DOWN}"'],
                 "target_matchers": [f'alertname=~"{PROVIDER_SYMPTOMS}"'],
                 "equal": ["service", "gen_ai_provider_name"],
             },

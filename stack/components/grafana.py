@@ -14,6 +14,7 @@ from stack.spec import DataVolume, HttpProbe, Port, SecretFile, ServiceSpec
 PROVISIONING_DIR = "/etc/grafana/provisioning"
 DASHBOARDS_DIR = "/etc/grafana/dashboards"
 DATA_DIR = "/var/lib/grafana"
+ADMIN_USER = "admin"
 ADMIN_PASSWORD_FILE = "/run/secrets/grafana-admin-password"
 DASHBOARDS_SOURCE = Path(__file__).resolve().parents[2] / "dashboards"
 
@@ -28,7 +29,7 @@ def provisioning_escape(text: str) -> str:
 
 # Logs of a trace: every service's lines carrying its trace id (structured metadata).
 TRACE_LOGS_QUERY = '{environment="%s"} | trace_id="${__trace.traceId}"'
-# Span metrics (Jaeger SPM) for the span's service; ${__tags} becomes service_name="...".
+# Span metrics (Jaeger SPM) for the span's service; $__tags becomes service_name="...".
 TRACE_METRIC_QUERIES = {
     "Request rate": "sum(rate(traces_span_metrics_calls_total{$__tags}[5m]))",
     "Error rate": 'sum(rate(traces_span_metrics_calls_total{$__tags, status_code="STATUS_CODE_ERROR"}[5m]))',
@@ -40,13 +41,10 @@ TRACE_ID_IN_LINE = r'"trace_id":\s*"([0-9a-f]{32})"'
 
 def correlations(settings: Settings) -> dict[str, dict]:
     """jsonData links between datasources, before provisioning escapes."""
-    jaeger_link = {"datasourceUid": DATASOURCE_UIDS["jaeger"], "url": "${__value.raw}", "urlDisplayLabel": "Open trace in Jaeger"}
+    to_jaeger = {"datasourceUid": DATASOURCE_UIDS["jaeger"], "urlDisplayLabel": "Open trace in Jaeger"}
+    jaeger_link = {**to_jaeger, "url": "${__value.raw}"}
     return {
-        "prometheus": {
-            "exemplarTraceIdDestinations": [
-                {"name": "trace_id", "datasourceUid": DATASOURCE_UIDS["jaeger"], "urlDisplayLabel": "Open trace in Jaeger"}
-            ]
-        },
+        "prometheus": {"exemplarTraceIdDestinations": [{"name": "trace_id", **to_jaeger}]},
         "loki": {
             "derivedFields": [
                 {"name": "trace_id", "matcherType": "label", "matcherRegex": "trace_id", **jaeger_link},
@@ -160,7 +158,7 @@ def grafana_service(settings: Settings) -> ServiceSpec:
         files=files,
         secret_files=(SecretFile("grafanaAdminPassword", ADMIN_PASSWORD_FILE),),
         env={
-            "GF_SECURITY_ADMIN_USER": "admin",
+            "GF_SECURITY_ADMIN_USER": ADMIN_USER,
             "GF_SECURITY_ADMIN_PASSWORD__FILE": ADMIN_PASSWORD_FILE,
             "GF_AUTH_ANONYMOUS_ENABLED": "false",
             "GF_USERS_ALLOW_SIGN_UP": "false",

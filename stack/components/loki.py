@@ -12,6 +12,7 @@ from stack.settings import Settings
 from stack.spec import DataVolume, HttpProbe, Port, ServiceSpec
 
 CONFIG_DIR = "/etc/loki"
+PUSH_PATH = "/loki/api/v1/push"
 DATA_DIR = "/loki"
 # The ruler reads rule files per tenant; without auth the tenant is "fake".
 RULES_DIR = f"{CONFIG_DIR}/rules"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from stack import topology
 from stack.catalog import LOG_FIELDS
+from stack.components.kong import LOG_PATH_FIELD as KONG_LOG_PATH_FIELD
+from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
 from stack.components.service import service_spec
 from stack.document import render_yaml
 from stack.redaction import REDACTIONS
@@ -56,7 +58,15 @@ HEALTH_PATHS = r"^/(health|healthz|ready|readyz|live|livez|metrics)/?$"
 # A new entry starts with a JSON object, a plain `LEVEL:` line (uvicorn), a
 # bare traceback or an nginx error-log line (Kong's stderr); anything else
 # (traceback frames) continues the entry above.
-FIRST_LINE = r"^(\{|[A-Z]{3,8}:\s|Traceback \(most recent call last\):|\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} \[)"
+PLAIN_LEVEL = r"[A-Z]{3,8}"  # uvicorn's "ERROR:    Exception in ASGI application"
+FIRST_LINE = "^(" + "|".join(
+    (
+        r"\{",
+        PLAIN_LEVEL + r":\s",
+        r"Traceback \(most recent call last\):",
+        r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} \[",  # nginx error log
+    )
+) + ")"
 
 
 # The JSON level in lower case, else the plain-text one, else none.
@@ -73,14 +83,14 @@ def pipeline_stages() -> list[dict]:
         {
             "json": {
                 "expressions": {
-                    **{name: name for name in ("timestamp", "level", "path", *labelled[1:], *metadata)},
+                    **{name: name for name in dict.fromkeys(("timestamp", "path", *labelled, *metadata))},
                     # Kong's file-log writes its own shape.
-                    "kong_path": "request.uri",
+                    "kong_path": KONG_LOG_PATH_FIELD,
                 }
             }
         },
         # Plain-text lines (uvicorn's "ERROR:    ...") still get a level.
-        {"regex": {"expression": r"^(?P<plain_level>[A-Z]{3,8}):\s"}},
+        {"regex": {"expression": rf"^(?P<plain_level>{PLAIN_LEVEL}):\s"}},
         {"template": {"source": "level", "template": LEVEL_TEMPLATE}},
         {"match": {"selector": '{service=~".+"} |~ "^Traceback"', "stages": [{"static_labels": {"level": "error"}}]}},
         {"drop": {"source": "path", "expression": HEALTH_PATHS, "drop_counter_reason": "health_check"}},
@@ -99,7 +109,7 @@ def render_promtail_config(settings: Settings) -> str:
         "positions": {"filename": f"{DATA_DIR}/positions.yaml"},
         "clients": [
             {
-                "url": f"{topology.url(settings, 'loki')}/loki/api/v1/push",
+                "url": f"{topology.url(settings, 'loki')}{LOKI_PUSH_PATH}",
                 "external_labels": {"environment": settings.environment},
             }
         ],

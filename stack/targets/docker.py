@@ -10,6 +10,7 @@ import pulumi
 import pulumi_docker as docker
 
 from stack import topology
+from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
 from stack.settings import LoadedSettings, Settings
 from stack.spec import ServiceSpec
 from stack.targets.secrets import resolve_secrets
@@ -18,9 +19,7 @@ HEALTHCHECK = {"interval": "15s", "timeout": "5s", "retries": 5, "start_period":
 
 
 def _healthcheck(spec: ServiceSpec) -> docker.ContainerHealthcheckArgs:
-    probe = f"http://127.0.0.1:{spec.readiness.port}{spec.readiness.path}"
-    command = spec.health_command or ("wget", "-q", "-O", "/dev/null", probe)
-    return docker.ContainerHealthcheckArgs(tests=["CMD", *command], **HEALTHCHECK)
+    return docker.ContainerHealthcheckArgs(tests=["CMD", *spec.health_command], **HEALTHCHECK)
 
 
 def _labels(settings: Settings, spec: ServiceSpec) -> list[docker.ContainerLabelArgs]:
@@ -51,7 +50,6 @@ class DockerTarget(pulumi.ComponentResource):
             networks.append(docker.ContainerNetworksAdvancedArgs(name=settings.gateway_network))
 
         self.containers: dict[str, docker.Container] = {}
-        self.volumes: dict[str, docker.Volume] = {}
         for spec in services:
             self.containers[spec.name] = self._container(settings, spec, networks, child)
 
@@ -60,7 +58,7 @@ class DockerTarget(pulumi.ComponentResource):
             "prometheusUrl": topology.published_url(settings, "prometheus"),
             "alertmanagerUrl": topology.published_url(settings, "alertmanager"),
             "jaegerUrl": topology.published_url(settings, "jaeger", "ui"),
-            "lokiPushUrl": topology.published_url(settings, "loki") + "/loki/api/v1/push",
+            "lokiPushUrl": topology.published_url(settings, "loki") + LOKI_PUSH_PATH,
             "otlpGrpcEndpoint": topology.published_url(settings, "jaeger", "otlp-grpc"),
             "otlpHttpEndpoint": topology.published_url(settings, "jaeger", "otlp-http"),
         }
@@ -87,7 +85,6 @@ class DockerTarget(pulumi.ComponentResource):
         for volume_spec in spec.volumes:
             volume_name = f"{spec.hostname}-{volume_spec.name}"
             volume = docker.Volume(f"{spec.name}-{volume_spec.name}", name=volume_name, opts=child)
-            self.volumes[volume_name] = volume
             mounts.append(docker.ContainerMountArgs(type="volume", source=volume.name, target=volume_spec.mount_path))
         for host_path in spec.host_paths:
             mounts.append(
