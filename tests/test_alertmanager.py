@@ -146,9 +146,9 @@ def test_no_secret_value_appears_in_any_rendered_file(routed_settings):
 
 
 BAD_ROUTING = [
-    ({"critical": ["pagerr"]}, "critical names unknown receiver 'pagerr'"),
-    ({"heartbeat": "nobody"}, "heartbeat names unknown receiver 'nobody'"),
-    ({"teams": [{"team": "x", "warning": ["ghost"]}]}, "teams[0].warning names unknown receiver 'ghost'"),
+    ({"critical": ["pagerr"]}, "alerting.routing.critical: names unknown receiver 'pagerr'"),
+    ({"heartbeat": "nobody"}, "alerting.routing.heartbeat: names unknown receiver 'nobody'"),
+    ({"teams": [{"team": "x", "warning": ["ghost"]}]}, "alerting.routing.teams[0].warning: names unknown receiver 'ghost'"),
     ({"emergency": ["oncall-pager"]}, "alerting.routing.emergency: unknown key"),
     ({"teams": [{"team": "x", "page": ["oncall-pager"]}]}, "alerting.routing.teams[0].page: unknown key"),
     ({"receivers": [{"name": "hook", "webhook": {"url": "not a url"}}]}, "alerting.routing.receivers[0].webhook.url: given 'not a url'; expected an http(s) URL"),

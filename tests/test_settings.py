@@ -69,19 +69,25 @@ BAD_INPUTS = [
     (
         {"gatewayServices": [{"name": "api", "address": "a:1"}, {"name": "api", "address": "b:1"}]},
         "gatewayServices",
-        "'api'",
+        "service names",
         "unique; repeated: api",
     ),
-    ({"gatewayServices": [{"name": "Bad_Name", "address": "a:1"}]}, "gatewayServices[0].name", "'Bad_Name'", "pattern"),
+    ({"gatewayServices": [{"name": "Bad_Name", "address": "a:1"}]}, "gatewayServices[0].name", "'Bad_Name'", "lower-case DNS label"),
     ({"gatewayServices": [{"name": "api", "address": "a:1", "port": 1}]}, "gatewayServices[0].port", "1", "allowed keys: address, metricsPath, name"),
     ({"gatewayServices": []}, "gatewayServices", "[]", "at least one"),
     ({"images": {"loki": "latest"}}, "images.loki", "'latest'", "never 'latest'"),
-    ({"images": {"tempo": "2.0.0"}}, "images", "unknown key", "expected one of 'prometheus'"),
+    ({"images": {"tempo": "2.0.0"}}, "images.tempo", "key not allowed", "expected one of 'prometheus'"),
     ({"resources": {"loki": {"memory": "1Ti"}}}, "resources.loki.memory", "'1Ti'", "'512Mi'"),
     ({"resources": {"loki": {"memory": "16Mi"}}}, "resources.loki.memory", "'16Mi'", "between 64Mi and 64Gi"),
-    ({"resources": {"grafana": {"cpus": 0}}}, "resources.grafana.cpus", "0", "greater than or equal to 0.05"),
-    ({"namePrefix": "Obs!"}, "namePrefix", "'Obs!'", "pattern"),
-    ({"gatewayNetwork": "bad network"}, "gatewayNetwork", "'bad network'", "pattern"),
+    ({"resources": {"grafana": {"cpus": 0}}}, "resources.grafana.cpus", "0", "a number of at least 0.05"),
+    ({"resources": {"grafana": {"cpus": True}}}, "resources.grafana.cpus", "true", "a number, not true or false"),
+    ({"namePrefix": "Obs!"}, "namePrefix", "'Obs!'", "lower-case letters, digits and '-'"),
+    ({"gatewayNetwork": "bad network"}, "gatewayNetwork", "'bad network'", "Docker network name"),
+    ({"bindAddress": 2130706433}, "bindAddress", "2130706433", "IP address"),
+    ({"retention": {"metrics": "1000y"}}, "retention.metrics", "'1000y'", "at most 100y"),
+    ({"retention": {"metrics": "٣٠d"}}, "retention.metrics", "'٣٠d'", "duration such as"),
+    ({"gatewayServices": [{"name": "api", "address": "api:８０"}]}, "gatewayServices[0].address", "'api:８０'", "host:port"),
+    ({"images": {"loki": "3.7.0\nlatest"}}, "images.loki", "'3.7.0\\nlatest'", "exact image tag"),
     ({"scrapeIntervall": "15s"}, "gateway-observability:scrapeIntervall", "'15s'", "allowed keys: alerting, bindAddress"),
 ]
 
@@ -133,3 +139,49 @@ def test_every_setting_and_secret_is_in_the_readme_settings_table():
         assert f"| `{field.alias}" in table, field.alias
     for key in SECRET_KEYS:
         assert f"`{key}" in table, key
+
+
+def test_a_problem_keeps_the_list_index_the_operator_wrote():
+    # The first team fails and is taken out before the routes are checked; the
+    # second one's unknown receiver is still reported at teams[1], where it is written.
+    routing = {"teams": [{"team": "Bad Team"}, {"team": "ml", "warning": ["ghost"]}]}
+    found = problems({"alerting": {"routing": routing}})
+    assert found == [
+        "gateway-observability:alerting.routing.teams[0].team: given 'Bad Team'; expected a lower-case DNS label: "
+        "lower-case letters, digits and '-', starting with a letter, not ending with '-', at most 42 characters",
+        "gateway-observability:alerting.routing.teams[1].warning: names unknown receiver 'ghost' (defined: none)",
+    ]
+
+
+def test_a_comparison_with_a_value_that_failed_is_not_made():
+    # scrapeInterval failed: comparing scrapeTimeout with its default would be a second, false problem.
+    found = problems({"scrapeInterval": "1s", "scrapeTimeout": "20s"})
+    assert found == ["gateway-observability:scrapeInterval: given '1s'; expected a duration between 5s and 1m"]
+
+
+def test_a_reference_to_something_that_failed_is_not_reported_again():
+    services = [{"name": "api", "address": "api"}]
+    found = problems({"gatewayServices": services, "alerting": {"slos": {"api": {"availability": 0.999}}}})
+    assert found == ["gateway-observability:gatewayServices[0].address: given 'api'; expected host:port, e.g. 'unified-llm-api:8000' (port 1-65535)"]
+
+
+def test_a_secret_problem_says_how_to_set_it_on_the_projects_backend():
+    # `make secret` uses the backend and passphrase `make up` uses; a bare `pulumi config set` would not.
+    from stack.settings import validate_config
+
+    raw = {
+        "target": "docker",
+        "grafanaAdminPassword": "hunter2",
+        "alerting": {"routing": {"receivers": [{"name": "chat", "slack": {"channel": "#ops"}}]}},
+    }
+    with pytest.raises(SettingsError) as caught:
+        validate_config(raw, "dev", "Pulumi.dev.yaml", is_secret=lambda key: False)
+    assert caught.value.problems == [
+        "gateway-observability:grafanaAdminPassword: given in plain text; it is a secret (Grafana admin password; "
+        "generated (pulumi-random) when unset): set it with `make secret KEY=grafanaAdminPassword` "
+        "(`pulumi config set --secret grafanaAdminPassword` on the project's local backend)",
+        "gateway-observability:receiverSecrets.chat: required for the slack receiver 'chat' (its Slack incoming-webhook "
+        "URL); set it with `make secret KEY=receiverSecrets.chat` "
+        "(`pulumi config set --secret --path 'receiverSecrets.chat'` on the project's local backend)",
+    ]
+    assert "hunter2" not in str(caught.value)

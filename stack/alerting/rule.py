@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from stack.alerting_settings import SEVERITIES
+from stack.settings.alerting import SEVERITIES
 from stack.catalog import KONG
 from stack.settings import Settings
 

@@ -9,7 +9,7 @@ webhook URLs in the clear and their bearer token in a file.
 from __future__ import annotations
 
 from stack import alerting, topology
-from stack.alerting_settings import SEVERITIES, Receiver, Routing, SeverityRoutes, TeamRoute
+from stack.settings.alerting import SEVERITIES, Receiver, Routing, SeverityRoutes, TeamRoute
 from stack.components.service import service_spec
 from stack.document import render_yaml
 from stack.settings import Settings, receiver_secret

@@ -8,36 +8,44 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
-from stack.settings_types import Duration, DurationField, StrictModel, at_least
+from stack.settings.values import Duration, DurationField, Number, StrictModel, WholeNumber, at_least, matching
 
 # A LogQL stream selector: {label="value", other=~"regex"}; the LogQL parser
 # in the tests judges it fully, this catches typos at preview.
-_SELECTOR = re.compile(r'^\{\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"[^"]*"(\s*,\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"[^"]*")*\s*\}$')
-
-
-def _check_selector(value: str) -> str:
-    if not _SELECTOR.match(value):
-        raise ValueError('expected a LogQL stream selector such as \'{level="debug"}\'')
-    return value
+_MATCHER = r'\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"[^"]*"'
+StreamSelector = Annotated[
+    str, matching(rf"\{{{_MATCHER}(\s*,{_MATCHER})*\s*\}}", "expected a LogQL stream selector such as '{level=\"debug\"}'")
+]
 
 
 def _check_endpoint(value: str) -> str:
-    if not re.match(r"^(https?://)?[A-Za-z0-9.-]+(:\d{1,5})?$", value):
+    if not re.fullmatch(r"(https?://)?[A-Za-z0-9.-]+(:[0-9]{1,5})?", value):
         raise ValueError("expected an S3 endpoint such as 's3.eu-west-1.amazonaws.com' or 'http://minio:9000'")
     return value
 
 
 class StreamRetention(StrictModel):
-    selector: Annotated[str, AfterValidator(_check_selector)]
+    """Streams matching `selector` are kept for `period` (on top of retention.logs)."""
+
+    selector: StreamSelector
     period: Annotated[DurationField, at_least("24h")]
     # Higher wins when several selectors match a stream.
-    priority: Annotated[int, Field(ge=1, le=1000)] = 1
+    priority: Annotated[WholeNumber, Field(ge=1, le=1000)] = 1
 
 
 class S3Storage(StrictModel):
     endpoint: Annotated[str, AfterValidator(_check_endpoint)]
-    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
-    region: Annotated[str, Field(pattern=r"^[a-z0-9-]{2,30}$")] = "us-east-1"
+    bucket: Annotated[
+        str,
+        matching(
+            r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+            "expected an S3 bucket name: 3 to 63 lower-case letters, digits, '.' and '-', "
+            "starting and ending with a letter or digit",
+        ),
+    ]
+    region: Annotated[
+        str, matching(r"[a-z0-9-]{2,30}", "expected a region name such as 'eu-west-1' (lower-case letters, digits and '-')")
+    ] = "us-east-1"
     # MinIO and most S3-compatible stores want path-style URLs.
     force_path_style: bool = True
     insecure: bool = False
@@ -55,11 +63,11 @@ class LogStorage(StrictModel):
 
 
 class LokiLimits(StrictModel):
-    ingestion_rate_mb: Annotated[float, Field(gt=0, le=1024)] = 8
-    ingestion_burst_size_mb: Annotated[float, Field(gt=0, le=2048)] = 16
-    per_stream_rate_limit_mb: Annotated[float, Field(gt=0, le=1024)] = 4
-    max_query_series: Annotated[int, Field(ge=100, le=1_000_000)] = 5000
-    max_entries_limit_per_query: Annotated[int, Field(ge=100, le=1_000_000)] = 5000
+    ingestion_rate_mb: Annotated[Number, Field(gt=0, le=1024)] = 8
+    ingestion_burst_size_mb: Annotated[Number, Field(gt=0, le=2048)] = 16
+    per_stream_rate_limit_mb: Annotated[Number, Field(gt=0, le=1024)] = 4
+    max_query_series: Annotated[WholeNumber, Field(ge=100, le=1_000_000)] = 5000
+    max_entries_limit_per_query: Annotated[WholeNumber, Field(ge=100, le=1_000_000)] = 5000
     max_query_length: Annotated[DurationField, at_least("1h")] = Duration.parse("30d")
 
 
@@ -73,8 +81,18 @@ class Logs(StrictModel):
 
 
 class SearchBackend(StrictModel):
-    server_urls: list[Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?/?$")]] = Field(min_length=1)
-    index_prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$")] = "jaeger"
+    """An Elasticsearch or OpenSearch cluster Jaeger stores spans in."""
+
+    server_urls: list[
+        Annotated[str, matching(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?", "expected a server URL such as 'https://elasticsearch:9200'")]
+    ] = Field(min_length=1)
+    index_prefix: Annotated[
+        str,
+        matching(
+            r"[a-z0-9][a-z0-9_-]{0,40}",
+            "expected an index prefix: lower-case letters, digits, '_' and '-', starting with a letter or digit, at most 41 characters",
+        ),
+    ] = "jaeger"
     # With a username, the password is the traceStorePassword secret.
     username: Optional[str] = None
 

@@ -5,12 +5,11 @@ mounted files or secret environment variables."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import Any, Callable, Mapping
 
-from stack.settings_errors import PROJECT
-
-if TYPE_CHECKING:
-    from stack.settings import Settings
+from stack.settings.errors import PROJECT, kind_of
+from stack.settings.model import Settings
+from stack.settings.partial import Failed
 
 RECEIVER_SECRETS = "receiverSecrets"
 SECRET_KEYS = {
@@ -29,6 +28,7 @@ RECEIVER_CREDENTIALS = {
 
 
 def secret_placeholder(key: str) -> str:
+    """What `render` writes where a secret's value would go."""
     return f"<secret {key}: set with pulumi config set --secret>"
 
 
@@ -37,7 +37,15 @@ def receiver_secret(name: str) -> str:
     return f"{RECEIVER_SECRETS}.{name}"
 
 
+def _how_to_set(key: str) -> str:
+    # `make secret` runs pulumi on the project's local backend and passphrase,
+    # as `make up` does; a bare `pulumi config set` would use the user's default one.
+    path = f" --path '{key}'" if "." in key else f" {key}"
+    return f"`make secret KEY={key}` (`pulumi config set --secret{path}` on the project's local backend)"
+
+
 def is_encrypted(value: Any) -> bool:
+    """A value as Pulumi writes an encrypted one in Pulumi.<stack>.yaml: {secure: <ciphertext>}."""
     return isinstance(value, dict) and set(value) == {"secure"}
 
 
@@ -48,7 +56,7 @@ def all_leaves_encrypted(value: Any) -> bool:
     return is_encrypted(value)
 
 
-def split_secrets(raw: Mapping[str, Any], is_secret) -> tuple[dict, dict[str, Any], list[str]]:
+def split_secrets(raw: Mapping[str, Any], is_secret: Callable[[str], bool]) -> tuple[dict, dict[str, Any], list[str]]:
     """Plain settings, the secrets given (key -> value as configured) and problems."""
     plain, given, problems = {}, {}, []
     for key, value in raw.items():
@@ -56,41 +64,33 @@ def split_secrets(raw: Mapping[str, Any], is_secret) -> tuple[dict, dict[str, An
             plain[key] = value
             continue
         if not is_secret(key):
-            how = f"--path '{RECEIVER_SECRETS}.<receiver>'" if key == RECEIVER_SECRETS else key
-            problems.append(
-                f"{PROJECT}:{key}: given in plain text; set it with `pulumi config set --secret {how} ...` "
-                f"({SECRET_KEYS[key]})"
-            )
+            how = _how_to_set(receiver_secret("<receiver>") if key == RECEIVER_SECRETS else key)
+            problems.append(f"{PROJECT}:{key}: given in plain text; it is a secret ({SECRET_KEYS[key]}): set it with {how}")
         given[key] = value
     return plain, given, problems
 
 
-def _receiver_secret_names(value: Any) -> Optional[set[str]]:
-    """Receivers with a credential; None when the map is encrypted as a whole."""
+def _receiver_problems(settings: Settings, value: Any, failed: Failed) -> list[str]:
+    if value is not None and not isinstance(value, dict):
+        return [f"{PROJECT}:{RECEIVER_SECRETS}: given {kind_of(value)}; expected a mapping of receiver name -> credential"]
     if is_encrypted(value):
-        return None
-    return set(value) if isinstance(value, dict) else set()
-
-
-def receiver_secret_problems(settings: Settings, value: Any) -> list[str]:
-    names = _receiver_secret_names(value) if value is not None else set()
-    if names is None:
-        return []
+        return []  # encrypted as a whole: its names cannot be read before `pulumi up` decrypts them
+    names = set(value or {})
     needing = {r.name: r for r in settings.alerting.routing.receivers if r.needs_secret}
     problems = [
         f"{PROJECT}:{RECEIVER_SECRETS}.{name}: required for the {receiver.kind} receiver '{name}' "
-        f"({RECEIVER_CREDENTIALS[receiver.kind]}); set it with "
-        f"`pulumi config set --secret --path '{RECEIVER_SECRETS}.{name}' ...`"
+        f"({RECEIVER_CREDENTIALS[receiver.kind]}); set it with {_how_to_set(receiver_secret(name))}"
         for name, receiver in needing.items()
         if name not in names
     ]
-    problems += [
-        f"{PROJECT}:{RECEIVER_SECRETS}.{name}: no receiver needs a credential of that name "
-        f"(receivers that do: {', '.join(needing) or 'none'})"
-        for name in sorted(names - set(needing))
-    ]
-    if value is not None and not isinstance(value, dict):
-        problems.append(f"{PROJECT}:{RECEIVER_SECRETS}: expected an object of receiver name -> credential")
+    if not failed.whole("alerting", "routing", "receivers"):
+        # A receiver that failed validation may need this credential: its own problem is reported.
+        unknown = names - set(needing) - failed.names("alerting", "routing", "receivers")
+        problems += [
+            f"{PROJECT}:{RECEIVER_SECRETS}.{name}: no receiver needs a credential of that name "
+            f"(receivers that do: {', '.join(needing) or 'none'})"
+            for name in sorted(unknown, key=str)
+        ]
     return problems
 
 
@@ -106,7 +106,20 @@ def required_plain_secrets(settings: Settings) -> dict[str, str]:
     return required
 
 
+def secret_problems(settings: Settings, given: Mapping[str, Any], failed: Failed) -> list[str]:
+    """Secrets the (valid part of the) settings need but were not given, and receiver
+    credentials no receiver needs. `given` maps secret keys to their configured values."""
+    problems = _receiver_problems(settings, given.get(RECEIVER_SECRETS), failed)
+    problems += [
+        f"{PROJECT}:{key}: required because {why}; set it with {_how_to_set(key)}"
+        for key, why in required_plain_secrets(settings).items()
+        if key not in given
+    ]
+    return problems
+
+
 def secret_keys_needed(settings: Settings, given: Mapping[str, Any]) -> list[str]:
+    """The secrets the components get: given ones the settings use, receiver credentials one by one."""
     keys = [k for k in ("grafanaAdminPassword", *required_plain_secrets(settings)) if k in given]
     if RECEIVER_SECRETS in given:
         keys += [receiver_secret(r.name) for r in settings.alerting.routing.receivers if r.needs_secret]

@@ -1,0 +1,276 @@
+"""Alerting settings: thresholds, SLO objectives, runbook links, receivers and
+routes. Defaults differ per environment (ALERTING_DEFAULTS); a stack's config
+overrides them key by key."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Optional
+
+from pydantic import AfterValidator, Field, model_validator
+
+from stack.settings.errors import config_key
+from stack.settings.partial import Failed
+from stack.settings.values import DnsLabel, HostPort, Number, StrictModel, WholeNumber, matching, repeated
+
+SEVERITIES = ("critical", "warning", "info")
+
+Ratio = Annotated[Number, Field(gt=0, le=1)]
+Seconds = Annotated[Number, Field(gt=0, le=3600)]
+
+
+class Thresholds(StrictModel):
+    """Alert thresholds; the README's tuning table is generated from these defaults."""
+
+    kong_server_error_ratio: Ratio = 0.05
+    service_latency_p95_seconds: Seconds = 5.0
+    provider_latency_p95_seconds: Seconds = 30.0
+    time_to_first_token_p95_seconds: Seconds = 5.0
+    provider_error_ratio: Ratio = 0.1
+    fallback_ratio: Ratio = 0.2
+    # Token usage this many times the same hour last week is a spike...
+    token_spike_factor: Annotated[Number, Field(ge=1.1, le=100)] = 3.0
+    # ...once usage is above this floor (tokens/s), so quiet hours do not page.
+    token_spike_min_rate: Annotated[Number, Field(ge=0)] = 50.0
+    hourly_budget_usd: Annotated[Number, Field(gt=0)] = 100.0
+    # LogQL alerts on the gateway's logs.
+    error_logs_per_second: Annotated[Number, Field(gt=0)] = 1.0
+    provider_error_logs_per_5m: Annotated[WholeNumber, Field(ge=1)] = 20
+
+
+def _objective(value: float) -> float:
+    if not 0.9 <= value < 1:
+        raise ValueError("expected an objective between 0.9 and 0.9999 (e.g. 0.995 for 99.5%)")
+    return value
+
+
+Objective = Annotated[Number, AfterValidator(_objective)]
+
+
+class ServiceSlo(StrictModel):
+    """One service's objectives; the burn-rate alerts are generated from them."""
+
+    availability: Objective = 0.995
+    # Share of requests that must be faster than latencyThresholdSeconds.
+    latency: Objective = 0.99
+    latency_threshold_seconds: Seconds = 30.0
+
+
+def _check_url(value: str) -> str:
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/\S*)?", value):
+        raise ValueError("expected an http(s) URL such as 'https://hooks.example.com/alerts'")
+    return value
+
+
+def _check_runbook_url(value: str) -> str:
+    _check_url(value.replace("{alertname}", "x"))
+    if "{alertname}" not in value:
+        raise ValueError("expected a URL pattern containing {alertname}")
+    return value
+
+
+Email = Annotated[str, matching(r"[^@\s]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", "expected an e-mail address such as 'sre@example.com'")]
+Url = Annotated[str, AfterValidator(_check_url)]
+
+# What Alertmanager's slack_configs.channel passes on to Slack: a channel
+# '#name' or a user '@name' (Slack allows letters of any script, digits, '-',
+# '_' and '.'), or a conversation id: C (channel), G (private channel),
+# D (direct message), U/W (user), then upper-case letters and digits.
+SlackChannel = Annotated[
+    str,
+    matching(
+        r"[#@][\w.-]{1,80}|[CDGUW][A-Z0-9]{8,12}",
+        "expected a Slack channel '#name', a user '@name' (letters, digits, '-', '_' and '.', "
+        "at most 80), or a channel or user id such as 'C0123ABCD' or 'U012AB3CD'",
+    ),
+]
+
+
+class SlackReceiver(StrictModel):
+    channel: SlackChannel
+
+
+class PagerDutyReceiver(StrictModel):
+    pass
+
+
+class EmailReceiver(StrictModel):
+    to: Email
+    from_: Annotated[Email, Field(alias="from")]
+    smarthost: HostPort
+    # With a username, the password is the receiver's secret.
+    auth_username: Optional[str] = None
+    require_tls: bool = True
+
+
+class WebhookReceiver(StrictModel):
+    # The URL is not secret (Alertmanager 0.25, our checker, has no url_file);
+    # a secret bearer token is sent when `bearerToken` is true.
+    url: Url
+    bearer_token: bool = False
+
+
+RECEIVER_KINDS = ("slack", "pagerduty", "email", "webhook")
+
+
+class Receiver(StrictModel):
+    """One Alertmanager receiver: a name and exactly one kind."""
+
+    name: DnsLabel
+    slack: Optional[SlackReceiver] = None
+    pagerduty: Optional[PagerDutyReceiver] = None
+    email: Optional[EmailReceiver] = None
+    webhook: Optional[WebhookReceiver] = None
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> "Receiver":
+        kinds = [k for k in RECEIVER_KINDS if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                f"receiver '{self.name}' must have exactly one of slack, pagerduty, email, webhook "
+                f"(has {', '.join(kinds) or 'none'})"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in RECEIVER_KINDS if getattr(self, k) is not None)
+
+    @property
+    def needs_secret(self) -> bool:
+        """Slack webhook URL, PagerDuty routing key, SMTP password or bearer token."""
+        if self.email is not None:
+            return self.email.auth_username is not None
+        if self.webhook is not None:
+            return self.webhook.bearer_token
+        return True
+
+
+class SeverityRoutes(StrictModel):
+    """Receivers per severity; an empty list sends that severity nowhere."""
+
+    critical: list[DnsLabel] = []
+    warning: list[DnsLabel] = []
+    info: list[DnsLabel] = []
+
+
+class TeamRoute(SeverityRoutes):
+    """Alerts labelled team=<team>, or about one of `services`, go to the
+    team's receivers; a severity the team leaves empty uses the defaults."""
+
+    team: DnsLabel
+    services: list[DnsLabel] = []
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _weekdays(value: str) -> str:
+    # Alertmanager's time_intervals take a day or an inclusive range of days.
+    if not all(day in WEEKDAYS for day in value.split(":")) or value.count(":") > 1:
+        raise ValueError("expected a weekday or a range of them such as 'monday:friday' (lower case, English)")
+    return value
+
+
+class BusinessHours(StrictModel):
+    """When info alerts (tickets) are delivered."""
+
+    location: Annotated[
+        str,
+        matching(
+            r"UTC|Local|[A-Za-z_]+(/[A-Za-z0-9_+-]+)+",
+            "expected a time zone name such as 'UTC', 'Local' or 'Europe/Berlin'",
+        ),
+    ] = "UTC"
+    weekdays: Annotated[str, AfterValidator(_weekdays)] = "monday:friday"
+    start: Annotated[str, matching(r"([01][0-9]|2[0-3]):[0-5][0-9]", "expected a time of day from 00:00 to 23:59")] = "09:00"
+    end: Annotated[str, matching(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00", "expected a time of day from 00:00 to 24:00")] = "17:00"
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> "BusinessHours":
+        # Alertmanager refuses a time range that ends before it starts.
+        if self.start >= self.end:
+            raise ValueError(f"start ({self.start}) must be before end ({self.end})")
+        return self
+
+
+class Routing(SeverityRoutes):
+    """Receivers, and which of them each severity and team goes to."""
+
+    receivers: list[Receiver] = []
+    # Where the always-firing Watchdog goes (a dead man's switch service).
+    heartbeat: Optional[DnsLabel] = None
+    teams: list[TeamRoute] = []
+    business_hours: BusinessHours = BusinessHours()
+
+    def receiver(self, name: str) -> Receiver:
+        return next(r for r in self.receivers if r.name == name)
+
+
+class Alerting(StrictModel):
+    runbook_url: Annotated[str, AfterValidator(_check_runbook_url)] = (
+        "https://runbooks.example.com/ai-gateway/{alertname}"
+    )
+    thresholds: Thresholds = Thresholds()
+    # Per gateway service; services not named here get ServiceSlo defaults.
+    slos: dict[DnsLabel, ServiceSlo] = {}
+    routing: Routing = Routing()
+
+
+ROUTING = ("alerting", "routing")
+
+
+def routing_problems(routing: Routing, failed: Failed) -> list[str]:
+    """Receiver and team names unique, and every route naming a defined receiver.
+
+    Runs on the valid part of the routing; a reference to a receiver that
+    failed validation is not reported again (`failed` says which did)."""
+    problems = []
+    for key, names in (("receivers", [r.name for r in routing.receivers]), ("teams", [t.team for t in routing.teams])):
+        if repeated(names):
+            problems.append(f"{config_key((*ROUTING, key))}: names must be unique; repeated: {', '.join(repeated(names))}")
+    if failed.whole(*ROUTING, "receivers"):
+        return problems  # the receivers are unknown: nothing to check references against
+    # A receiver that failed validation is still one the operator defined.
+    defined = list(dict.fromkeys([*(r.name for r in routing.receivers), *sorted(failed.names(*ROUTING, "receivers"))]))
+    references = [((s,), getattr(routing, s)) for s in SEVERITIES]
+    references += [
+        (("teams", failed.index_given((*ROUTING, "teams"), i), s), getattr(team, s))
+        for i, team in enumerate(routing.teams)
+        for s in SEVERITIES
+    ]
+    references += [(("heartbeat",), [routing.heartbeat] if routing.heartbeat else [])]
+    for where, names in references:
+        for name in names:
+            if name not in defined:
+                problems.append(
+                    f"{config_key((*ROUTING, *where))}: names unknown receiver '{name}' (defined: {', '.join(defined) or 'none'})"
+                )
+    return problems
+
+
+# Looser in dev and staging, where nobody should be paged for a laptop.
+ALERTING_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dev": {
+        "thresholds": {"serviceLatencyP95Seconds": 10.0, "hourlyBudgetUsd": 5.0, "kongServerErrorRatio": 0.2},
+    },
+    "staging": {
+        "thresholds": {"serviceLatencyP95Seconds": 8.0, "hourlyBudgetUsd": 20.0, "kongServerErrorRatio": 0.1},
+    },
+}
+
+
+def alerting_defaults(environment: str) -> dict[str, Any]:
+    """Per-environment defaults; any other environment gets the production ones."""
+    return ALERTING_DEFAULTS.get(environment, {})
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """`override` over `base`, mapping by mapping; lists and values are replaced whole."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

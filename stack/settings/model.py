@@ -1,0 +1,203 @@
+"""The settings model: every key a stack sets and every default, once, plus
+the checks that span several keys (`settings_problems`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+
+from stack.catalog import KONG, latency_buckets_seconds
+from stack.settings.alerting import Alerting, ServiceSlo, alerting_defaults, deep_merge, routing_problems
+from stack.settings.errors import config_key
+from stack.settings.partial import Failed
+from stack.settings.storage import Logs, Traces
+from stack.settings.values import (
+    DnsLabel,
+    Duration,
+    DurationField,
+    HostPort,
+    ImageTag,
+    IpAddress,
+    MemoryBytes,
+    Number,
+    StrictModel,
+    at_least,
+    matching,
+    repeated,
+)
+from stack.versions import COMPONENTS, DEFAULT_IMAGE_TAGS
+
+ComponentName = Literal["prometheus", "alertmanager", "loki", "promtail", "jaeger", "grafana"]
+assert set(ComponentName.__args__) == set(COMPONENTS)  # type: ignore[attr-defined]
+
+
+class Retention(StrictModel):
+    """How long each signal is kept; below a day nothing useful survives a weekend."""
+
+    metrics: Annotated[DurationField, at_least("24h")] = Duration.parse("15d")
+    logs: Annotated[DurationField, at_least("24h")] = Duration.parse("7d")
+    traces: Annotated[DurationField, at_least("24h")] = Duration.parse("3d")
+
+
+class Resources(StrictModel):
+    """A container's limits: memory in bytes (given as '512Mi'), CPUs as a fraction of cores."""
+
+    memory: MemoryBytes = 512 * 2**20
+    cpus: Annotated[Number, Field(ge=0.05, le=16)] = 0.5
+
+
+DEFAULT_RESOURCES = {
+    "prometheus": Resources(memory="2Gi", cpus=1.0),
+    "alertmanager": Resources(memory="256Mi", cpus=0.25),
+    "loki": Resources(memory="2Gi", cpus=1.0),
+    "promtail": Resources(memory="256Mi", cpus=0.25),
+    "jaeger": Resources(memory="1Gi", cpus=0.5),
+    "grafana": Resources(memory="512Mi", cpus=0.5),
+}
+
+
+class GatewayService(StrictModel):
+    """One gateway service Prometheus scrapes and Promtail tails."""
+
+    name: DnsLabel
+    address: HostPort
+    metrics_path: Annotated[
+        str, matching(r"/[A-Za-z0-9._~/-]*", "expected a URL path starting with '/' (letters, digits and . _ ~ / -)")
+    ] = "/metrics"
+
+    @property
+    def host(self) -> str:
+        return self.address.rpartition(":")[0]
+
+
+DEFAULT_GATEWAY_SERVICES = (
+    # Kong serves /metrics on its Status API (KONG_STATUS_LISTEN), not the proxy port.
+    GatewayService(name=KONG.name, address="kong:8100"),
+    GatewayService(name="unified-llm-api", address="unified-llm-api:8000"),
+    GatewayService(name="intelligent-router", address="intelligent-router:8001"),
+    GatewayService(name="optimization-service", address="optimization-service:8002"),
+)
+
+
+DEFAULT_SLOS = {
+    # Kong's and the LLM API's latency includes the provider's generation time.
+    KONG.name: ServiceSlo(latency_threshold_seconds=30),
+    "unified-llm-api": ServiceSlo(latency_threshold_seconds=30),
+    "intelligent-router": ServiceSlo(latency_threshold_seconds=1),
+    "optimization-service": ServiceSlo(latency_threshold_seconds=1),
+}
+
+
+def _check_target(value: Any) -> str:
+    if value != "docker":
+        raise ValueError("expected 'docker' (the kubernetes target for staging and prod is not built yet)")
+    return value
+
+
+def _at_least_one(services: tuple) -> tuple:
+    if not services:
+        raise ValueError("expected at least one gateway service")
+    return services
+
+
+class Settings(StrictModel):
+    """Everything a stack is configured with, except its secrets (see stack.settings.secrets)."""
+
+    target: Annotated[str, BeforeValidator(_check_target)]
+    environment: DnsLabel
+    cluster: DnsLabel = "local"
+    # Prefix of every container, volume and network name, and so of the
+    # hostnames components use to reach each other.
+    name_prefix: Annotated[
+        str,
+        matching(r"[a-z][a-z0-9-]{0,19}", "expected lower-case letters, digits and '-', starting with a letter, at most 20 characters"),
+    ] = "obs"
+    bind_address: IpAddress = "127.0.0.1"
+    gateway_network: Optional[
+        Annotated[
+            str,
+            matching(
+                r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
+                "expected a Docker network name: letters, digits, '_', '.' and '-', starting with a letter or digit, "
+                "at most 64 characters",
+            ),
+        ]
+    ] = None
+    gateway_services: Annotated[tuple[GatewayService, ...], AfterValidator(_at_least_one)] = DEFAULT_GATEWAY_SERVICES
+    images: dict[ComponentName, ImageTag] = {}
+    retention: Retention = Retention()
+    # At most 1m: the rules' 5m rate windows need several samples each.
+    scrape_interval: Annotated[DurationField, at_least("5s", "1m")] = Duration.parse("15s")
+    scrape_timeout: Annotated[DurationField, at_least("1s", "1m")] = Duration.parse("10s")
+    evaluation_interval: Annotated[DurationField, at_least("5s", "1m")] = Duration.parse("15s")
+    resources: dict[ComponentName, Resources] = {}
+    alerting: Alerting = Alerting()
+    logs: Logs = Logs()
+    traces: Traces = Traces()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment_alerting_defaults(cls, values: Any) -> Any:
+        if isinstance(values, dict) and isinstance(values.get("environment"), str):
+            given = values.get("alerting", {})
+            if isinstance(given, dict):
+                values = {**values, "alerting": deep_merge(alerting_defaults(values["environment"]), given)}
+        return values
+
+    def slo_for(self, service: str) -> ServiceSlo:
+        """The service's defaults, overridden by whatever the stack set explicitly."""
+        default = DEFAULT_SLOS.get(service, ServiceSlo())
+        given = self.alerting.slos.get(service)
+        if given is None:
+            return default
+        return default.model_copy(update={f: getattr(given, f) for f in given.model_fields_set})
+
+    def image_tag(self, component: str) -> str:
+        return self.images.get(component, DEFAULT_IMAGE_TAGS[component])
+
+    def resources_for(self, component: str) -> Resources:
+        return self.resources.get(component, DEFAULT_RESOURCES[component])
+
+
+# Stand in for required keys that failed, so the rest can still be checked.
+STAND_INS = {"target": "docker", "environment": "unchecked"}
+
+
+def _service_problems(settings: Settings, failed: Failed) -> list[str]:
+    names = [s.name for s in settings.gateway_services]
+    problems = []
+    if repeated(names):
+        problems.append(f"{config_key(('gatewayServices',))}: service names must be unique; repeated: {', '.join(repeated(names))}")
+    if not failed.whole("gatewayServices"):
+        # A service that failed validation is still one the operator defined.
+        known = list(dict.fromkeys([*names, *sorted(failed.names("gatewayServices"))]))
+        problems += [
+            f"{config_key(('alerting', 'slos', name))}: no such gateway service (services: {', '.join(known)})"
+            for name in settings.alerting.slos
+            if name not in known
+        ]
+    for name in dict.fromkeys(names):
+        threshold = settings.slo_for(name).latency_threshold_seconds
+        buckets = latency_buckets_seconds(name)
+        if threshold not in buckets:
+            problems.append(
+                f"{config_key(('alerting', 'slos', name, 'latencyThresholdSeconds'))}: given {threshold:g}; must be one of "
+                f"the service's histogram buckets so the SLI is exact: {', '.join(f'{b:g}' for b in buckets)}"
+            )
+    return problems
+
+
+def settings_problems(settings: Settings, failed: Failed) -> list[str]:
+    """The problems that span several keys, found on the valid part of the settings.
+
+    `failed` says which values failed validation (and were replaced by their
+    defaults), so a comparison with a value the operator did not set is skipped."""
+    problems = _service_problems(settings, failed)
+    if not failed.touches("scrapeTimeout") and not failed.touches("scrapeInterval"):
+        if settings.scrape_timeout > settings.scrape_interval:
+            problems.append(
+                f"{config_key(('scrapeTimeout',))}: given {settings.scrape_timeout}; must not exceed "
+                f"scrapeInterval ({settings.scrape_interval})"
+            )
+    return problems + routing_problems(settings.alerting.routing, failed)

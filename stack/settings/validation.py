@@ -1,0 +1,64 @@
+"""From raw config to Settings: every problem of every kind in one SettingsError,
+whichever stage finds it (field checks, checks across keys, secrets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from stack.settings.errors import SettingsError, describe
+from stack.settings.model import STAND_INS, Settings, settings_problems
+from stack.settings.partial import validate_what_is_valid
+from stack.settings.secrets import secret_problems, split_secrets
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """Settings plus the secrets the stack was given.
+
+    `secrets` maps a SECRET_KEYS key (or `receiverSecrets.<receiver>`) to a
+    Pulumi secret Output under Pulumi, or to a visible placeholder string in
+    `render`; unset secrets are absent.
+    """
+
+    settings: Settings
+    secrets: Mapping[str, Any]
+
+
+def _settings_and_problems(plain: Mapping[str, Any], stack: str):
+    values = {"environment": stack, **plain}
+    settings, errors, failed = validate_what_is_valid(Settings, values, STAND_INS)
+    problems = [describe(Settings, e) for e in errors]
+    if settings is not None:
+        problems += settings_problems(settings, failed)
+    return settings, failed, problems
+
+
+def parse_settings(raw: Mapping[str, Any], stack: str, source: str) -> Settings:
+    """Validate raw config (keys without the project prefix, secrets left out) into Settings.
+
+    `stack` is the default `environment`; `source` names the config in the
+    error. Raises SettingsError listing every problem found."""
+    settings, _, problems = _settings_and_problems(raw, stack)
+    if problems or settings is None:
+        raise SettingsError(problems, source)
+    return settings
+
+
+def validate_config(
+    raw: Mapping[str, Any], stack: str, source: str, is_secret: Callable[[str], bool], problems: Sequence[str] = ()
+) -> tuple[Settings, dict[str, Any]]:
+    """Settings and the secrets given (key -> value as configured) from a stack's
+    project config, `raw` (keys without the project prefix).
+
+    `is_secret(key)` says whether the config holds that key encrypted;
+    `problems` are any found while reading the config, reported with the rest.
+    Raises SettingsError listing every problem: settings, secrets and those."""
+    plain, given, secret_given_plainly = split_secrets(raw, is_secret)
+    settings, failed, found = _settings_and_problems(plain, stack)
+    found = [*problems, *found, *secret_given_plainly]
+    if settings is not None:
+        found += secret_problems(settings, given, failed)
+    if found or settings is None:
+        raise SettingsError(found, source)
+    return settings, given
