@@ -262,4 +262,7 @@ LOG_FIELDS = (
     LogField("error_type", "exception class or provider error code when the request failed", "line"),
     LogField("path", "HTTP path of access-log lines (health checks are dropped)", "line"),
 )
-LOG_LABELS = ("service", "level", "provider", "environment")
+# Every label a log stream carries: the JSON fields stored as labels, plus
+# `service` (from the container), `environment` (Promtail's client) and
+# `stream` (the container's stdout or stderr).
+LOG_LABELS = ("service", "level", "provider", "environment", "stream")

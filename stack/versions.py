@@ -11,8 +11,9 @@ IMAGE_REPOSITORIES = {
     "prometheus": "prom/prometheus",
     "alertmanager": "prom/alertmanager",
     "loki": "grafana/loki",
-    # Promtail reached end of life on 2026-03-02 and left the Loki repository
-    # with 3.7; 3.6.11 is its last image. Grafana Alloy is the successor.
+    # Promtail reached end of life on 2026-03-02 and is not part of Loki 3.7;
+    # the 3.6 line still gets patch releases (tags v3.6.x of grafana/loki).
+    # Grafana Alloy is the successor.
     "promtail": "grafana/promtail",
     "jaeger": "jaegertracing/jaeger",
     "grafana": "grafana/grafana",
@@ -22,7 +23,7 @@ DEFAULT_IMAGE_TAGS = {
     "prometheus": "v3.13.4",  # the 3.13 LTS line
     "alertmanager": "v0.34.1",
     "loki": "3.7.8",
-    "promtail": "3.6.11",  # the last Promtail image ever published (no 3.7.x exists)
+    "promtail": "3.6.15",  # the newest 3.6 patch (tag v3.6.15, August 2026); there is no 3.7
     "jaeger": "2.22.0",
     "grafana": "13.2.0",
 }

@@ -45,7 +45,7 @@ def test_every_stateful_component_keeps_its_data_on_a_volume(settings):
         "alertmanager": ["/alertmanager"],
         "loki": ["/loki"],
         "promtail": ["/var/lib/promtail"],
-        "jaeger": ["/tmp"],
+        "jaeger": ["/var/tmp"],
         "grafana": ["/var/lib/grafana"],
     }
 
@@ -112,7 +112,7 @@ def test_promtail_ships_to_loki_and_keeps_positions_on_its_volume(settings):
         }
     ]
     spec = next(s for s in build_services(settings) if s.name == "promtail")
-    assert {h.mount_path for h in spec.host_paths} == {"/var/run/docker.sock", "/var/lib/docker/containers"}
+    assert {h.mount_path for h in spec.host_paths} == {"/var/run/docker.sock"}
 
 
 def test_jaeger_pipelines_reference_defined_receivers_exporters_connectors_and_storage(settings):
@@ -135,7 +135,7 @@ def test_jaeger_pipelines_reference_defined_receivers_exporters_connectors_and_s
     badger = storage["backends"][query["traces"]]["badger"]
     assert badger["ephemeral"] is False
     assert badger["ttl"]["spans"] == "72h"
-    assert badger["directories"]["keys"].startswith("/tmp/")
+    assert badger["directories"]["keys"].startswith("/var/tmp/")
     protocols = config["receivers"]["otlp"]["protocols"]
     assert protocols["grpc"]["endpoint"] == "0.0.0.0:4317"
     assert protocols["http"]["endpoint"] == "0.0.0.0:4318"

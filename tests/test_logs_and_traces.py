@@ -4,9 +4,12 @@ Loki retention and limits, Grafana's log-trace-metric links, the Kong side."""
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import re
 import subprocess
+from pathlib import PurePosixPath
 import sys
 
 import promql_parser
@@ -14,14 +17,17 @@ import pytest
 import re2
 import yaml
 from conftest import ROOT, require_tool, tool_missing
-from promtail_pipeline import run_pipeline
+from promtail_pipeline import GoTemplate, Pipeline, Selector, docker_entry_labels, run_pipeline, run_stream
 
 from stack import catalog, topology
 from stack.alerting import loki_rule_files
 from stack.components.grafana import DATASOURCE_UIDS, correlations, render_datasources
+from stack.components.jaeger import jaeger_service, render_jaeger_config
 from stack.components.kong import METRIC_GROUPS, SENSITIVE_HEADERS, render_kong_declarative, render_kong_env
+from stack.components.kong import LOG_TRACE_ID_FORMATS
 from stack.components.loki import loki_service, render_loki_config
-from stack.components.promtail import FIRST_LINE, pipeline_stages, render_promtail_config
+from stack.components.prometheus import render_prometheus_config
+from stack.components.promtail import FIRST_LINE, PROBE_ENDPOINTS, pipeline_stages, promtail_service, render_promtail_config
 from stack.settings import SettingsError, parse_settings
 
 LOGQL_CHECKER = ROOT / "tests" / "logql"
@@ -97,12 +103,25 @@ def test_a_gateway_json_line_is_parsed_labelled_and_redacted(service):
     assert json.loads(entry.line)["latency_ms"] == 1532.7  # still valid JSON, fields intact
 
 
-def test_only_low_cardinality_fields_become_labels():
-    labels = next(s["labels"] for s in pipeline_stages() if "labels" in s)
-    assert set(labels) | {"service", "environment"} == set(catalog.LOG_LABELS)
-    metadata = next(s["structured_metadata"] for s in pipeline_stages() if "structured_metadata" in s)
+def _all_stages(stages: list[dict]):
+    for stage in stages:
+        yield stage
+        if "match" in stage:
+            yield from _all_stages(stage["match"].get("stages", []))
+
+
+def test_only_the_contracts_low_cardinality_labels_reach_loki(prod):
+    config = yaml.safe_load(render_promtail_config(prod))
+    job = config["scrape_configs"][0]
+    stages = list(_all_stages(job["pipeline_stages"]))
+    relabelled = {r["target_label"] for r in job["relabel_configs"] if not r.get("target_label", "__").startswith("__")}
+    dropped = {name for s in stages for name in s.get("labeldrop", [])}
+    set_by_stages = {name for s in stages for kind in ("labels", "static_labels") for name in s.get(kind, {})}
+    from_client = set(config["clients"][0]["external_labels"])
+    assert (relabelled - dropped) | set_by_stages | from_client == set(catalog.LOG_LABELS)
+    metadata = next(s["structured_metadata"] for s in stages if "structured_metadata" in s)
     assert {"request_id", "trace_id", "span_id"} <= set(metadata)
-    assert not {"request_id", "trace_id", "span_id", "model"} & set(labels)
+    assert not set(metadata) & set(catalog.LOG_LABELS)
 
 
 def test_every_log_field_of_the_contract_is_handled():
@@ -119,21 +138,163 @@ def test_redaction_runs_before_parsing():
     assert kinds[0] == "multiline"
 
 
+# --- Real line shapes: what the services and Kong's file-log write ---------------------
+
+KONG_TRACE_ID = {"w3c": TRACE_ID}
+
+
+def service_access_line(path: str, trace_id=TRACE_ID, **extra) -> str:
+    """An access-log line as the gateway's services write it (the contract's JSON fields)."""
+    return json.dumps(
+        {
+            "timestamp": "2026-11-22T08:01:55.123456Z",
+            "level": "INFO",
+            "service": "unified-llm-api",
+            "message": "request finished",
+            "request_id": "3f2b8c1e-9a4d-4e6f-b1c2-7d8e9f0a1b2c",
+            "trace_id": trace_id,
+            "span_id": "00f067aa0ba902b7",
+            "path": path,
+            "status": 200,
+            "latency_ms": 2.4,
+            **extra,
+        }
+    )
+
+
+def kong_access_line(uri: str, trace_id=KONG_TRACE_ID) -> str:
+    """One line of Kong 3.9's file-log (kong/pdk/log.lua serialize): the
+    request URI as the client sent it, `trace_id` keyed by propagation format."""
+    line = {
+        "request": {
+            "id": "9c3e6b0a7f3d4d1e8a0b5c6d7e8f9a0b",
+            "uri": uri,
+            "url": f"http://gateway:8000{uri}",
+            "method": "GET",
+            "size": 118,
+            "querystring": {},
+            "headers": {"host": "gateway:8000", "user-agent": "kube-probe/1.33", "accept": "*/*"},
+        },
+        "upstream_uri": uri,
+        "response": {"status": 200, "size": 312, "headers": {"content-type": "application/json", "x-kong-upstream-latency": "2"}},
+        "latencies": {"kong": 1, "proxy": 2, "request": 3, "receive": 0},
+        "tries": [{"ip": "172.18.0.5", "port": 8001, "balancer_latency": 0}],
+        "client_ip": "172.18.0.1",
+        "started_at": 1795334515120,
+        "service": {"name": "unified-llm-api", "host": "unified-llm-api", "port": 8001, "protocol": "http"},
+        "route": {"name": "llm", "paths": ["/"]},
+        "workspace_name": "default",
+        "source": "upstream",
+    }
+    if trace_id is not None:
+        line["trace_id"] = trace_id
+    return json.dumps(line)
+
+
+# Probe and scrape paths in every shape each source logs them.
+SERVICE_PROBE_PATHS = [f"/{p}" for p in PROBE_ENDPOINTS] + ["/health/", "/metrics/", "/health?verbose=1", "/metrics?name[]=up"]
+KONG_PROBE_URIS = [f"/{p}" for p in PROBE_ENDPOINTS] + ["/healthz/", "/health?", "/health?probe=lb&t=1", "/metrics?format=prometheus"]
+# Decision: only the probe endpoints at the root are noise. A prefixed route
+# ("/api/health", "/v1/metrics-report") is an API call, a longer word is
+# another route, a probe path in a query string is just a parameter; case
+# counts, as in the services' routes.
+REAL_REQUEST_PATHS = [
+    "/v1/chat/completions",
+    "/v1/chat/completions?x=/health",
+    "/v1/chat/completions?next=/metrics&retry=1",
+    "/healthcare",
+    "/health-report",
+    "/metricsx",
+    "/v1/metrics-report",
+    "/v1/health",
+    "/api/health",
+    "/api/health/details",
+    "/health/live",
+    "/Health",
+    "/",
+]
+
+
+@pytest.mark.parametrize("path", SERVICE_PROBE_PATHS)
+def test_service_probe_lines_are_dropped_in_every_shape(path):
+    entry = run_pipeline(pipeline_stages(), service_access_line(path), {"service": "unified-llm-api"})
+    assert entry.dropped == "health_check"
+
+
+@pytest.mark.parametrize("uri", KONG_PROBE_URIS)
+def test_kong_probe_lines_are_dropped_in_every_shape(uri):
+    assert run_pipeline(pipeline_stages(), kong_access_line(uri), {"service": "kong"}).dropped == "health_check"
+
+
+@pytest.mark.parametrize("path", REAL_REQUEST_PATHS)
+def test_real_requests_are_never_dropped(path):
+    assert run_pipeline(pipeline_stages(), service_access_line(path), {"service": "unified-llm-api"}).dropped is None
+    assert run_pipeline(pipeline_stages(), kong_access_line(path), {"service": "kong"}).dropped is None
+
+
+def test_only_access_lines_can_be_dropped_as_probes():
+    # A path elsewhere in the line (a message, Kong's upstream_uri) decides nothing.
+    message = json.dumps({"level": "info", "message": "GET /health 200", "service": "unified-llm-api"})
+    assert run_pipeline(pipeline_stages(), message, {"service": "unified-llm-api"}).dropped is None
+    kong = json.loads(kong_access_line("/v1/chat/completions"))
+    kong["upstream_uri"] = "/health"
+    assert run_pipeline(pipeline_stages(), json.dumps(kong), {"service": "kong"}).dropped is None
+
+
+# --- One trace id shape from every source ------------------------------------------------
+
+
 @pytest.mark.parametrize(
-    "line, labels",
+    "source, line",
     [
-        (json.dumps({"level": "info", "message": "GET", "path": "/health", "status": 200}), {"service": "unified-llm-api"}),
-        (json.dumps({"level": "info", "path": "/metrics"}), {"service": "intelligent-router"}),
-        (json.dumps({"request": {"uri": "/healthz", "method": "GET"}, "response": {"status": 200}}), {"service": "kong"}),
+        ("service", service_access_line("/v1/chat/completions")),
+        ("service, upper-case hex", service_access_line("/v1/chat/completions", trace_id=TRACE_ID.upper())),
+        ("kong, w3c (this stack's propagation)", kong_access_line("/v1/chat/completions")),
+        *(
+            (f"kong, {f} only", kong_access_line("/v1/chat/completions", trace_id={f: TRACE_ID}))
+            for f in LOG_TRACE_ID_FORMATS
+        ),
+        ("kong, w3c and a 64-bit ot", kong_access_line("/v1", trace_id={"ot": TRACE_ID[16:], "w3c": TRACE_ID})),
+        ("kong, b3 and datadog", kong_access_line("/v1", trace_id={"b3": TRACE_ID, "datadog": "11803532876627986230"})),
     ],
 )
-def test_health_check_noise_is_dropped(line, labels):
-    assert run_pipeline(pipeline_stages(), line, labels).dropped == "health_check"
+def test_every_source_gives_the_same_trace_id_in_structured_metadata(source, line):
+    service = "kong" if source.startswith("kong") else "unified-llm-api"
+    entry = run_pipeline(pipeline_stages(), line, {"service": service})
+    assert entry.dropped is None
+    assert entry.metadata["trace_id"] == TRACE_ID
+    assert entry.line == line  # the line keeps what the source wrote
 
 
-def test_real_requests_are_not_dropped():
-    line = json.dumps({"request": {"uri": "/v1/chat/completions"}, "response": {"status": 200}})
-    assert run_pipeline(pipeline_stages(), line, {"service": "kong"}).dropped is None
+@pytest.mark.parametrize(
+    "trace_id",
+    [
+        {"datadog": "11803532876627986230"},  # decimal 64-bit: no Jaeger trace has it
+        {"b3": TRACE_ID[16:]},  # a 64-bit id: truncated or padded, nobody can tell
+        {"ot": TRACE_ID[16:]},
+        {"b3": ""},  # Kong's b3 injector with no trace id
+        {},
+        "not-a-trace-id",
+        TRACE_ID + "00",
+        12345,
+        None,
+    ],
+)
+def test_a_trace_id_that_names_no_trace_is_left_out(trace_id):
+    for service, line in (
+        ("kong", kong_access_line("/v1/chat/completions", trace_id=trace_id)),
+        ("unified-llm-api", service_access_line("/v1/chat/completions", trace_id=trace_id)),
+    ):
+        entry = run_pipeline(pipeline_stages(), line, {"service": service})
+        assert entry.dropped is None
+        assert "trace_id" not in entry.metadata, (service, entry.metadata)
+
+
+def test_a_kong_line_links_to_its_trace_through_grafana(prod):
+    # The derived field reads the structured metadata Promtail wrote.
+    entry = run_pipeline(pipeline_stages(), kong_access_line("/v1/chat/completions"), {"service": "kong"})
+    derived = next(f for f in correlations(prod)["loki"]["derivedFields"] if f["matcherType"] == "label")
+    assert entry.metadata[derived["matcherRegex"]] == TRACE_ID
 
 
 def test_plain_text_and_traceback_entries_get_an_error_level():
@@ -160,6 +321,90 @@ def test_multiline_joins_traceback_frames_to_their_entry(line, starts_entry):
     assert bool(re2.search(FIRST_LINE, line)) is starts_entry
 
 
+# --- One multiline buffer per stream -----------------------------------------------------
+
+PYTHON_TRACEBACK = (
+    "Traceback (most recent call last):",
+    '  File "/app/unified_llm_api/providers.py", line 88, in call_provider',
+    "    response = await client.post(url, json=payload, timeout=30)",
+    '  File "/usr/local/lib/python3.12/site-packages/httpx/_client.py", line 1859, in post',
+    "    return await self.request(",
+    "httpx.ReadTimeout: timed out",
+)
+
+
+def _container(compose_service: str, number: int = 1, project: str = "gateway") -> dict[str, str]:
+    """What docker_sd discovers for a compose container (Prometheus' moby
+    discovery: name, id, and every container label)."""
+    name = f"{project}-{compose_service}-{number}"
+    return {
+        "__meta_docker_container_name": f"/{name}",
+        "__meta_docker_container_id": hashlib.sha256(name.encode()).hexdigest(),
+        "__meta_docker_container_label_com_docker_compose_project": project,
+        "__meta_docker_container_label_com_docker_compose_service": compose_service,
+        "__meta_docker_container_label_com_docker_compose_container_number": str(number),
+    }
+
+
+def _ship(settings, lines: list[tuple[dict, str, str]]):
+    """(container, log stream, line) in the order Promtail reads them, a
+    millisecond apart, through the rendered relabelling (which may drop a
+    container's lines) and pipeline."""
+    job = yaml.safe_load(render_promtail_config(settings))["scrape_configs"][0]
+    events = [
+        (i / 1000, docker_entry_labels(job["relabel_configs"], container, stream), line)
+        for i, (container, stream, line) in enumerate(lines)
+    ]
+    return run_stream(job["pipeline_stages"], [e for e in events if e[1] is not None])
+
+
+def test_stdout_json_and_stderr_tracebacks_of_one_container_stay_whole(prod):
+    api = _container("unified-llm-api")
+    access = [service_access_line(f"/v1/chat/completions?n={i}", trace_id=f"{i + 1:032x}") for i in range(2 * len(PYTHON_TRACEBACK))]
+    stderr = ["ERROR:    Exception in ASGI application", *PYTHON_TRACEBACK, *PYTHON_TRACEBACK]
+    # Line by line: stderr, stdout, stderr, stdout, ... as Docker interleaves them under load.
+    from_stderr = [(api, "stderr", line) for line in stderr]
+    from_stdout = [(api, "stdout", line) for line in access]
+    shipped = _ship(prod, [item for pair in itertools.zip_longest(from_stderr, from_stdout) for item in pair if item])
+    assert not shipped.dropped
+    traceback = "\n".join(PYTHON_TRACEBACK)
+    assert sorted(e.line for e in shipped.output) == sorted([*access, stderr[0], traceback, traceback])
+    for entry in shipped.output:
+        if entry.line in access:
+            assert entry.labels == {"service": "unified-llm-api", "stream": "stdout", "level": "info"}
+            assert entry.metadata["trace_id"] == json.loads(entry.line)["trace_id"]
+        else:
+            assert entry.labels == {"service": "unified-llm-api", "stream": "stderr", "level": "error"}
+
+
+def test_replicas_of_one_service_keep_their_tracebacks_apart(prod):
+    replicas = [_container("unified-llm-api", n) for n in (1, 2)]
+    first = PYTHON_TRACEBACK
+    second = (*PYTHON_TRACEBACK[:-1], "openai.RateLimitError: Error code: 429")
+    lines = [item for pair in zip(first, second) for item in ((replicas[0], "stderr", pair[0]), (replicas[1], "stderr", pair[1]))]
+    shipped = _ship(prod, lines)
+    assert sorted(e.line for e in shipped.output) == sorted(["\n".join(first), "\n".join(second)])
+    # The replica number only kept the buffers apart: both entries share one Loki stream.
+    assert [e.labels for e in shipped.output] == [{"service": "unified-llm-api", "stream": "stderr", "level": "error"}] * 2
+
+
+def test_every_line_reaches_loki_with_its_docker_stream_as_a_label(prod):
+    api = _container("unified-llm-api")
+    shipped = _ship(prod, [(api, "stdout", service_access_line("/v1/models")), (api, "stderr", "WARNING:  Invalid HTTP request received.")])
+    assert [e.labels for e in shipped.output] == [
+        {"service": "unified-llm-api", "stream": "stdout", "level": "info"},
+        {"service": "unified-llm-api", "stream": "stderr", "level": "warning"},
+    ]
+    assert all(set(e.labels) <= set(catalog.LOG_LABELS) for e in shipped.output)
+
+
+def test_a_container_started_without_compose_is_known_by_its_name(prod):
+    plain = {"__meta_docker_container_name": "/kong", "__meta_docker_container_id": "f" * 64}
+    other = {"__meta_docker_container_name": "/postgres", "__meta_docker_container_id": "e" * 64}
+    shipped = _ship(prod, [(plain, "stdout", kong_access_line("/v1/models")), (other, "stdout", '{"msg": "x"}')])
+    assert [(e.labels, e.metadata["trace_id"]) for e in shipped.output] == [({"service": "kong", "stream": "stdout"}, TRACE_ID)]
+
+
 def test_promtail_keeps_only_gateway_containers(prod):
     config = yaml.safe_load(render_promtail_config(prod))
     keep = next(r for r in config["scrape_configs"][0]["relabel_configs"] if r.get("action") == "keep")
@@ -168,16 +413,40 @@ def test_promtail_keeps_only_gateway_containers(prod):
     assert not regex.match("obs-loki") and not regex.match("postgres")
 
 
+def test_promtail_mounts_only_the_docker_socket_it_reads(prod):
+    spec = promtail_service(prod)
+    text = render_promtail_config(prod)
+    config = yaml.safe_load(text)
+    assert [(h.host_path, h.mount_path) for h in spec.host_paths] == [("/var/run/docker.sock", "/var/run/docker.sock")]
+    # Logs come through the Docker API: no job reads files from the host.
+    assert all(set(job) - {"job_name", "pipeline_stages", "relabel_configs"} == {"docker_sd_configs"} for job in config["scrape_configs"])
+    assert "__path__" not in text
+    hosts = {sd["host"] for job in config["scrape_configs"] for sd in job["docker_sd_configs"]}
+    assert hosts == {f"unix://{h.mount_path}" for h in spec.host_paths}
+
+
 def _promtail_regexes(config: dict) -> list[str]:
     job = config["scrape_configs"][0]
     found = [r["regex"] for r in job["relabel_configs"] if "regex" in r]
-    for stage in job["pipeline_stages"]:
+    for stage in _all_stages(job["pipeline_stages"]):
         (kind, body), = stage.items()
         if kind == "multiline":
             found.append(body["firstline"])
         elif kind in {"replace", "regex", "drop"}:
             found.append(body["expression"])
     return found
+
+
+def test_every_promtail_stage_loads_as_promtail_would(prod):
+    # The interpreter refuses what Promtail 3.6.15 refuses (selector syntax,
+    # Go string escapes, stage options) and what it does not know itself.
+    job = yaml.safe_load(render_promtail_config(prod))["scrape_configs"][0]
+    Pipeline(job["pipeline_stages"])
+    for stage in _all_stages(job["pipeline_stages"]):
+        if "match" in stage:
+            Selector.parse(stage["match"]["selector"])
+        if "template" in stage:
+            GoTemplate(stage["template"]["template"])
 
 
 def test_every_promtail_and_grafana_regex_compiles_under_re2(prod):
@@ -272,6 +541,25 @@ def test_loki_ruler_reads_the_generated_rules_and_sends_to_alertmanager(prod):
     assert config["ruler"]["alertmanager_url"] == topology.url(prod, "alertmanager")
 
 
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_log_alerts_carry_the_labels_metric_alerts_carry(environment):
+    settings = parse_settings({"target": "docker", "cluster": "eu-west-1"}, environment, "test")
+    ruler = yaml.safe_load(render_loki_config(settings))["ruler"]["external_labels"]
+    prometheus = yaml.safe_load(render_prometheus_config(settings))["global"]["external_labels"]
+    assert ruler == prometheus == {"environment": environment, "cluster": "eu-west-1"}
+
+
+def test_every_label_a_notification_shows_is_on_every_log_alert(prod):
+    from stack.components.alertmanager import NOTIFICATION_TEMPLATE
+
+    shown = set(re.findall(r"\.Labels\.(\w+)", NOTIFICATION_TEMPLATE))
+    assert {"environment", "severity"} <= shown
+    external = yaml.safe_load(render_loki_config(prod))["ruler"]["external_labels"]
+    rules = [r for text in loki_rule_files(prod).values() for g in yaml.safe_load(text)["groups"] for r in g["rules"]]
+    for rule in rules:
+        assert shown <= set(rule["labels"]) | set(external), rule["alert"]
+
+
 def test_loki_uses_s3_with_credentials_only_from_secret_environment():
     settings = parse_settings(
         {"target": "docker", "logs": {"storage": {"type": "s3", "s3": {"endpoint": "http://minio:9000", "bucket": "gateway-logs"}}}},
@@ -306,6 +594,36 @@ def test_bad_log_settings_are_clear_errors(logs, message):
     with pytest.raises(SettingsError) as caught:
         parse_settings({"target": "docker", "logs": logs}, "prod", "test")
     assert message in str(caught.value)
+
+
+# --- Jaeger's trace store ----------------------------------------------------------------
+
+# The image directories its user (uid 10001) can write. cmd/jaeger/Dockerfile
+# (jaegertracing/jaeger, v2 line) adds none to its alpine base, whose
+# alpine-baselayout makes /tmp and /var/tmp mode 1777 and every other
+# directory root's 0755. A fresh named volume copies the mode and owner of the
+# image directory it is mounted on, and is root's 0755 where the image has none.
+JAEGER_IMAGE_DIRS_ITS_USER_CAN_WRITE = ("/tmp", "/var/tmp")
+
+
+def test_badger_keeps_traces_on_a_volume_of_their_own_that_jaeger_can_write(prod):
+    spec = jaeger_service(prod)
+    [volume] = spec.volumes
+    assert volume.mount_path != "/tmp" and not volume.mount_path.startswith("/tmp/")
+    assert spec.user.partition(":")[0] == "10001"
+    assert volume.mount_path in JAEGER_IMAGE_DIRS_ITS_USER_CAN_WRITE
+    badger = yaml.safe_load(render_jaeger_config(prod))["extensions"]["jaeger_storage"]["backends"]["traces"]["badger"]
+    assert badger["ephemeral"] is False
+    assert all(d.startswith(volume.mount_path + "/") for d in badger["directories"].values())
+
+
+def test_traces_stored_before_the_move_off_tmp_are_still_found(prod):
+    # The same named volume, mounted elsewhere: Badger's directories keep their
+    # place inside it (they were /tmp/jaeger/keys and /tmp/jaeger/values).
+    [volume] = jaeger_service(prod).volumes
+    badger = yaml.safe_load(render_jaeger_config(prod))["extensions"]["jaeger_storage"]["backends"]["traces"]["badger"]
+    inside = {name: str(PurePosixPath(d).relative_to(volume.mount_path)) for name, d in badger["directories"].items()}
+    assert (volume.name, inside) == ("data", {"keys": "jaeger/keys", "values": "jaeger/values"})
 
 
 # --- Grafana correlations -------------------------------------------------------------

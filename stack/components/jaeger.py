@@ -12,9 +12,15 @@ from stack.settings import Settings
 from stack.spec import DataVolume, HttpProbe, Port, SecretFile, ServiceSpec
 
 CONFIG_DIR = "/etc/jaeger"
-# The image runs as uid 10001 and declares /tmp a volume; a named volume there
-# inherits /tmp's world-writable mode, so Badger can create its directories.
-DATA_DIR = "/tmp"
+# Badger's volume, kept apart from /tmp (where Go and Jaeger write temporary
+# files, and which the image declares a VOLUME of its own). The image runs as
+# uid 10001 and owns no directory: a fresh named volume copies the mode and
+# owner of the image directory at its mount path, or is root-owned 0755 when
+# the path is not in the image, so "/var/lib/jaeger" or "/badger" would leave
+# Badger unable to write. /var/tmp is in the image, world-writable (1777, from
+# alpine-baselayout under the alpine base of cmd/jaeger/Dockerfile) and
+# unused by Jaeger, so the volume there is Badger's alone.
+DATA_DIR = "/var/tmp"
 BADGER_DIR = f"{DATA_DIR}/jaeger"
 PASSWORD_FILE = f"{CONFIG_DIR}/secrets/trace-store-password"
 TRACE_STORE = "traces"

@@ -61,6 +61,12 @@ def _limits(settings: Settings) -> dict:
     }
 
 
+def ruler_external_labels(settings: Settings) -> dict[str, str]:
+    """The labels the ruler adds to each alert: the same `environment` and
+    `cluster` Prometheus attaches (prometheus.yml global.external_labels)."""
+    return {"environment": settings.environment, "cluster": settings.cluster}
+
+
 def render_loki_config(settings: Settings) -> str:
     storage, object_store = _storage(settings)
     config = {
@@ -106,6 +112,10 @@ def render_loki_config(settings: Settings) -> str:
             "storage": {"type": "local", "local": {"directory": RULES_DIR}},
             "rule_path": f"{DATA_DIR}/rules-temp",
             "evaluation_interval": str(settings.evaluation_interval),
+            # Added to every alert the ruler sends, as Prometheus adds its
+            # global external_labels: LogQL alerts route and render like metric
+            # alerts (`ruler.external_labels`, pkg/ruler/base/ruler.go, Loki 3.7).
+            "external_labels": ruler_external_labels(settings),
         },
         "analytics": {"reporting_enabled": False},
     }

@@ -6,17 +6,34 @@ from __future__ import annotations
 from stack import topology
 from stack.catalog import LOG_FIELDS
 from stack.components.kong import LOG_PATH_FIELD as KONG_LOG_PATH_FIELD
+from stack.components.kong import LOG_TRACE_ID_FORMATS as KONG_TRACE_ID_FORMATS
 from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
 from stack.components.service import service_spec
 from stack.document import render_yaml
-from stack.redaction import REDACTIONS
+from stack.redaction import redaction_stages
 from stack.settings import Settings
 from stack.spec import DataVolume, HostPath, HttpProbe, Port, ServiceSpec
 
 CONFIG_DIR = "/etc/promtail"
 DATA_DIR = "/var/lib/promtail"
+# The only host path Promtail needs: docker_sd discovers containers and reads
+# their logs through the Docker API (ContainerLogs in
+# clients/pkg/promtail/targets/docker/target.go, Promtail 3.6.15), never from
+# the json-file logs under /var/lib/docker/containers.
 DOCKER_SOCKET = "/var/run/docker.sock"
-DOCKER_CONTAINERS_DIR = "/var/lib/docker/containers"
+
+
+# The multiline stage keeps one buffer per label set (multiline.go keys it by
+# the labels' fingerprint), so lines that must not share a buffer must differ
+# in their labels when that stage runs: a container's stdout and stderr (a
+# JSON line from one would land inside a traceback from the other) and the
+# replicas of one compose service (`docker compose --scale`, numbered 1, 2,
+# ...). `stream` stays a label (two values). The replica number only keys the
+# buffers and is dropped before shipping. Not the container id: the stage
+# never forgets a label set (a goroutine each, for Promtail's lifetime), and
+# a replica number outlives the container it numbers.
+COMPOSE_REPLICA = "__meta_docker_container_label_com_docker_compose_container_number"
+REPLICA_LABEL = "replica"
 
 
 def _literal(text: str) -> str:
@@ -25,7 +42,9 @@ def _literal(text: str) -> str:
 
 
 def _gateway_container_relabels(settings: Settings) -> list[dict]:
-    """Keep only the gateway's containers and label each with its service.
+    """Keep only the gateway's containers and label each line with its
+    service, its Docker log stream and (for the multiline stage only) its
+    compose replica number.
 
     A container is the gateway service whose host it is, matched on its
     docker compose service name when it has one (compose names containers
@@ -50,11 +69,21 @@ def _gateway_container_relabels(settings: Settings) -> list[dict]:
             }
             for service in settings.gateway_services
         ),
+        # The Docker target sets this per line ("stdout" or "stderr").
+        {"source_labels": ["__meta_docker_container_log_stream"], "target_label": "stream"},
+        {"source_labels": [COMPOSE_REPLICA], "target_label": REPLICA_LABEL},
     ]
 
 
-# Health checks and scrapes hit every service every few seconds: pure noise.
-HEALTH_PATHS = r"^/(health|healthz|ready|readyz|live|livez|metrics)/?$"
+# Health checks and scrapes hit every service every few seconds: pure noise,
+# dropped in every shape their path takes in the logs. Services log the route
+# ("/health", "/health/", maybe with a query string); Kong logs the URI as the
+# client sent it, query string included (request.uri is nginx's $request_uri,
+# kong/pdk/log.lua). Only these endpoints at the root are probes: "/api/health"
+# or "/v1/metrics-report" is an API call, "/healthcare" is another route, and a
+# probe path inside a query string ("/v1/chat?next=/health") is kept too.
+PROBE_ENDPOINTS = ("health", "healthz", "ready", "readyz", "live", "livez", "metrics")
+HEALTH_PATHS = r"^/(?:" + "|".join(PROBE_ENDPOINTS) + r")/?(?:\?.*)?$"
 # A new entry starts with a JSON object, a plain `LEVEL:` line (uvicorn), a
 # bare traceback or an nginx error-log line (Kong's stderr); anything else
 # (traceback frames) continues the entry above.
@@ -72,29 +101,43 @@ FIRST_LINE = "^(" + "|".join(
 # The JSON level in lower case, else the plain-text one, else none.
 LEVEL_TEMPLATE = "{{ if .Value }}{{ ToLower .Value }}{{ else if .plain_level }}{{ ToLower .plain_level }}{{ end }}"
 
+# One trace id shape from every source: the services write `trace_id` as 32
+# hex digits, Kong's file-log as an object keyed by propagation format. The
+# json stage reads the first format Kong wrote (go-jmespath: a field of a
+# string is null, `||` skips null and ""), else the value itself, which for an
+# object of none of these formats is its JSON text; the template then keeps
+# only a 128-bit id, in lower case, and drops anything else (an empty result
+# deletes the key), so structured metadata never holds a half id or an object.
+TRACE_ID_PATH = " || ".join((*(f"trace_id.{f}" for f in KONG_TRACE_ID_FORMATS), "trace_id"))
+TRACE_ID_TEMPLATE = '{{ if regexMatch "^[0-9a-fA-F]{32}$" .Value }}{{ ToLower .Value }}{{ end }}'
+
 
 def pipeline_stages() -> list[dict]:
-    """Order matters: join tracebacks, redact the raw line, then parse."""
+    """Order matters: join tracebacks (a buffer per stream), redact the raw
+    line, then parse, label and drop noise."""
     metadata = [f.name for f in LOG_FIELDS if f.stored_as == "metadata"]
     labelled = [f.name for f in LOG_FIELDS if f.stored_as == "label"]
     return [
         {"multiline": {"firstline": FIRST_LINE, "max_wait_time": "3s", "max_lines": 500}},
-        *({"replace": {"expression": r.pattern, "replace": r.replacement}} for r in REDACTIONS),
+        *redaction_stages(),
         {
             "json": {
                 "expressions": {
                     **{name: name for name in dict.fromkeys(("timestamp", "path", *labelled, *metadata))},
                     # Kong's file-log writes its own shape.
                     "kong_path": KONG_LOG_PATH_FIELD,
+                    "trace_id": TRACE_ID_PATH,
                 }
             }
         },
         # Plain-text lines (uvicorn's "ERROR:    ...") still get a level.
         {"regex": {"expression": rf"^(?P<plain_level>{PLAIN_LEVEL}):\s"}},
         {"template": {"source": "level", "template": LEVEL_TEMPLATE}},
+        {"template": {"source": "trace_id", "template": TRACE_ID_TEMPLATE}},
         {"match": {"selector": '{service=~".+"} |~ "^Traceback"', "stages": [{"static_labels": {"level": "error"}}]}},
         {"drop": {"source": "path", "expression": HEALTH_PATHS, "drop_counter_reason": "health_check"}},
         {"drop": {"source": "kong_path", "expression": HEALTH_PATHS, "drop_counter_reason": "health_check"}},
+        {"labeldrop": [REPLICA_LABEL]},
         {"labels": {name: None for name in labelled}},
         {"structured_metadata": {name: None for name in metadata}},
         # The log's own time, not the time Promtail read it; Docker's when absent.
@@ -142,7 +185,7 @@ def promtail_service(settings: Settings) -> ServiceSpec:
         readiness=HttpProbe(port, "/ready"),
         files={f"{CONFIG_DIR}/promtail.yaml": render_promtail_config(settings)},
         volumes=(DataVolume("positions", DATA_DIR),),
-        host_paths=(HostPath(DOCKER_SOCKET, DOCKER_SOCKET), HostPath(DOCKER_CONTAINERS_DIR, DOCKER_CONTAINERS_DIR)),
+        host_paths=(HostPath(DOCKER_SOCKET, DOCKER_SOCKET),),
         # Reading the Docker socket needs root; the image runs as root already.
         user="0:0",
         health_command=("bash", "-c", _READY_OVER_DEV_TCP.format(port=port)),
