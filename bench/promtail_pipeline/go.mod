@@ -1,0 +1,3 @@
+module gateway-observability/bench/promtail_pipeline
+
+go 1.27
