@@ -1,39 +1,60 @@
-# make up    - deploy the dev stack on local Docker (Pulumi local backend, passphrase secrets)
-# make test  - install everything the tests need, then run them
-# make plan / make render - what `pulumi up` would create / every generated file, offline
+# `make` or `make help` lists the targets: each one's `## ` comment is its help line.
+# ENV=<stack> picks the stack (default dev); every pulumi command runs on the
+# project's local backend and passphrase (scripts/local-backend.sh).
 
 VENV    := .venv
 PYTHON  := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 ENV     ?= dev
 
-.PHONY: up down test tools plan render bench clean
+.DEFAULT_GOAL := help
+.PHONY: help up down secret config plan render rules test tools bench clean
+
+help: ## list the targets (ENV=<stack> picks the stack; default dev)
+	@echo "make <target> [ENV=<stack>]"
+	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / { printf "  make %-7s %s\n", $$1, $$2 }' $(firstword $(MAKEFILE_LIST))
 
 $(STAMP): requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-up: $(STAMP)
+up: $(STAMP) ## deploy the stack on local Docker (pulumi up; no Pulumi Cloud account)
 	@bash scripts/up.sh $(ENV)
 
-down: $(STAMP)
+down: $(STAMP) ## remove the deployed stack (pulumi destroy)
 	@bash scripts/up.sh $(ENV) --destroy
 
-tools:
-	@bash scripts/install-tools.sh
+secret: ## store a secret: make secret KEY=grafanaAdminPassword (value from stdin or a prompt)
+	@bash scripts/config.sh $(ENV) secret
 
-test: $(STAMP) tools
-	$(PYTHON) -m pytest
+config: ## set a plain setting: make config KEY=alerting.thresholds.hourlyBudgetUsd VALUE=250
+	@bash scripts/config.sh $(ENV) plain
 
-plan: $(STAMP)
+plan: $(STAMP) ## what pulumi up would create, and a digest of what each container gets (offline)
 	$(PYTHON) -m stack plan $(ENV)
 
-render: $(STAMP)
+render: $(STAMP) ## write every generated file into rendered/<env>/ (offline)
 	$(PYTHON) -m stack render $(ENV)
 
-clean:
-	rm -rf $(VENV) rendered .pytest_cache
+rules: $(STAMP) ## rewrite the reference rule files in alerts/ from the generator
+	$(PYTHON) -m stack rules
 
-bench: $(STAMP)
-	$(PYTHON) scripts/bench.py
+test: $(STAMP) tools ## install what the tests need and run them (what CI runs)
+	$(PYTHON) -m pytest
+
+tools: ## install the real checkers (promtool, amtool, the LogQL grammar) when missing
+	@bash scripts/install-tools.sh
+
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) ## measure: Promtail's redaction cost (Go regexp), plan and render times
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PYTHON) bench/log_redaction.py
+	$(PYTHON) bench/offline_commands.py
+
+clean: ## remove the virtualenv, rendered/ and pytest's cache
+	rm -rf $(VENV) rendered .pytest_cache

@@ -1,33 +1,69 @@
-"""Offline CLI: `python -m stack render <env> [--out DIR]`, `python -m stack plan <env>`
-and `python -m stack rules`."""
+"""The stack's offline commands: render the generated files, plan what
+`pulumi up` would create, rewrite the reference rules, print the README tables.
+
+Every failure the user can cause is one message on stderr and exit code 2:
+bad settings as the settings layer words them (the same block for `render` and
+`plan`), anything else (a missing stack file, an unusable output folder) as one
+line naming the command.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import Callable
 
 from stack.settings import SettingsError, load_from_stack_file
 
 ROOT = Path(__file__).resolve().parents[1]
+EXIT_OK, EXIT_INVALID = 0, 2  # 2, as argparse uses for a bad command line
+
+
+class CommandError(Exception):
+    """A problem with the command line itself (a path, a folder): one line."""
+
+
+class ProgramRefused(Exception):
+    """The Pulumi program, run by `plan`, refused settings the stack file's
+    loader let through (the program reads config as strings); the message is
+    the settings layer's own block."""
+
+
+def stack_name(stack_file: Path) -> str:
+    """Pulumi.<stack>.yaml -> <stack>."""
+    return stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
 
 
 def _stack_file(env: str) -> Path:
-    """An environment name (dev), or the path of a Pulumi.<env>.yaml to check."""
-    path = Path(env) if env.endswith(".yaml") else ROOT / f"Pulumi.{env}.yaml"
-    if not path.is_file():
-        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml"))
-        raise SettingsError([f"no stack file {path.name}; known environments: {', '.join(known)}"], path.name)
-    return path
+    """An environment name (dev), or the path of a Pulumi.<env>.yaml to check:
+    anything with a folder separator or ending in .yaml is a path."""
+    is_path = env.endswith((".yaml", ".yml")) or "/" in env or (sys.platform == "win32" and "\\" in env)
+    path = Path(env) if is_path else ROOT / f"Pulumi.{env}.yaml"
+    if path.is_file():
+        return path
+    known = ", ".join(sorted(stack_name(p) for p in ROOT.glob("Pulumi.*.yaml"))) or "none"
+    if is_path:
+        what = "is a folder, not a stack file" if path.is_dir() else "does not exist"
+        raise CommandError(f"{env} {what}; give an environment ({known}) or the path of a Pulumi.<env>.yaml")
+    raise CommandError(f"no stack file {path.name}; known environments: {known}")
 
 
 def _render(args: argparse.Namespace) -> None:
-    from stack.render import write_rendered
+    from stack.render import OutputFolderError, write_rendered
 
-    loaded = load_from_stack_file(_stack_file(args.env))
-    out = Path(args.out or ROOT / "rendered" / _stack_file(args.env).name.removeprefix("Pulumi.").removesuffix(".yaml"))
-    written = write_rendered(loaded, out)
-    print(f"Wrote {len(written)} files for {args.env} to {out}")
+    stack_file = _stack_file(args.env)
+    loaded = load_from_stack_file(stack_file)
+    out = Path(args.out) if args.out is not None else ROOT / "rendered" / stack_name(stack_file)
+    try:
+        result = write_rendered(loaded, out)
+    except OutputFolderError as error:
+        raise CommandError(str(error)) from None
+    count = len(result.removed)
+    removed = f"; removed {count} file{'' if count == 1 else 's'} these settings no longer produce" if count else ""
+    print(f"Wrote {len(result.written)} files for {args.env} to {out}{removed}")
+    for path in result.removed:
+        print(f"  removed {path}")
 
 
 def _plan(args: argparse.Namespace) -> None:
@@ -35,10 +71,13 @@ def _plan(args: argparse.Namespace) -> None:
 
     from stack.plan import describe, plan_stack
 
+    stack_file = _stack_file(args.env)
+    # The same loader and message as `render`, before the program runs under the mocks.
+    load_from_stack_file(stack_file)
     try:
-        resources = plan_stack(_stack_file(args.env))
+        resources = plan_stack(stack_file)
     except pulumi.RunError as error:
-        raise SystemExit(f"{error}") from None
+        raise ProgramRefused(str(error)) from None
     print(describe(resources), end="")
 
 
@@ -55,27 +94,50 @@ def _docs(args: argparse.Namespace) -> None:
     print("\n\n".join(all_tables()))
 
 
+# name -> (one-line help shown by --help, handler, whether it takes an environment)
+COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], bool]] = {
+    "render": ("write every generated file of an environment to a folder", _render, True),
+    "plan": ("what `pulumi up` would create, with what each container gets", _plan, True),
+    "rules": ("rewrite the reference rule files in alerts/", _rules, False),
+    "docs": ("print the README's contract and alert tables", _docs, False),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per COMMANDS entry."""
+    parser = argparse.ArgumentParser(
+        prog="python -m stack",
+        description=__doc__.split("\n\n")[0],
+        # A fixed width: the same help on every terminal, each command on one line.
+        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(prog, width=100),
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="<command>", title="commands")
+    for name, (help_text, handler, takes_env) in COMMANDS.items():
+        command = commands.add_parser(name, help=help_text, description=help_text, formatter_class=parser.formatter_class)
+        if takes_env:
+            command.add_argument("env", help="environment name (dev) or path of a Pulumi.<env>.yaml")
+        if name == "render":
+            command.add_argument("--out", metavar="DIR", help="output folder: empty, new, or an earlier render's (default rendered/<env>)")
+        command.set_defaults(handler=handler)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    render = commands.add_parser("render", help="write every generated file for an environment")
-    render.add_argument("env")
-    render.add_argument("--out", help="output folder (default: rendered/<env>)")
-    render.set_defaults(handler=_render)
-    plan = commands.add_parser("plan", help="list what `pulumi up` would create, under the SDK's mocks")
-    plan.add_argument("env")
-    plan.set_defaults(handler=_plan)
-    rules = commands.add_parser("rules", help="rewrite the reference rule files in alerts/prometheus")
-    rules.set_defaults(handler=_rules)
-    docs = commands.add_parser("docs", help="print the README's contract and alert tables")
-    docs.set_defaults(handler=_docs)
-    args = parser.parse_args(argv)
+    """Run one command; returns the exit code (0, or 2 for any bad input)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:  # --help (0) or a bad command line (2), already printed
+        return int(exit.code or 0)
     try:
         args.handler(args)
-    except SettingsError as error:
+    except (SettingsError, ProgramRefused) as error:
         print(error, file=sys.stderr)
-        return 2
-    return 0
+        return EXIT_INVALID
+    except CommandError as error:
+        print(f"python -m stack {args.command}: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK
 
 
 if __name__ == "__main__":

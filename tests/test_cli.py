@@ -5,9 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import yaml
 from conftest import ROOT
 
+from stack.__main__ import COMMANDS
 from stack.versions import COMPONENTS, DEFAULT_IMAGE_TAGS, image_reference
 
 
@@ -64,7 +66,7 @@ def test_bad_stack_file_gives_one_message_listing_every_problem(tmp_path):
     }}))
     for command in ("render", "plan"):
         result = stack_cli(command, str(stack_file), "--out", str(tmp_path / "o")) if command == "render" else stack_cli(command, str(stack_file))
-        assert result.returncode != 0
+        assert result.returncode == 2
         assert "Traceback" not in result.stderr
         assert "Invalid configuration" in result.stderr and "(4 problems)" in result.stderr, result.stderr
         for key in ("scrapeInterval", "retention.logs", "grafanaAdminPassword", "unknownKey"):
@@ -72,7 +74,56 @@ def test_bad_stack_file_gives_one_message_listing_every_problem(tmp_path):
         assert "plain-text" not in result.stderr
 
 
+def test_plan_and_render_report_bad_settings_with_the_same_message_and_exit_code(tmp_path):
+    stack_file = tmp_path / "Pulumi.qa.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": {
+        "gateway-observability:scrapeInterval": "1s",
+        "gateway-observability:bindAddress": "localhost",
+    }}))
+    render = stack_cli("render", str(stack_file), "--out", str(tmp_path / "out"))
+    plan = stack_cli("plan", str(stack_file))
+    assert render.stderr.startswith("Invalid configuration in Pulumi.qa.yaml (3 problems):"), render.stderr
+    assert plan.stderr == render.stderr
+    assert plan.returncode == render.returncode == 2
+    assert plan.stdout == render.stdout == ""
+    assert not (tmp_path / "out").exists()
+
+
 def test_unknown_environment_names_the_known_ones():
     result = stack_cli("render", "nope")
     assert result.returncode == 2
-    assert "no stack file Pulumi.nope.yaml; known environments: dev" in result.stderr
+    assert result.stderr == "python -m stack render: no stack file Pulumi.nope.yaml; known environments: dev\n"
+
+
+@pytest.mark.parametrize("command", ["render", "plan"])
+def test_a_missing_stack_file_path_is_one_line_naming_it(command):
+    result = stack_cli(command, "./nope.yaml")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"python -m stack {command}: ./nope.yaml does not exist; give an environment (dev) or the path of a Pulumi.<env>.yaml\n"
+    )
+
+
+def test_help_lists_every_command_with_its_one_line_help():
+    result = stack_cli("--help")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    for name, (help_text, _, _) in COMMANDS.items():
+        assert help_text and "\n" not in help_text
+        assert sum(1 for line in lines if line.split() == [name, *help_text.split()]) == 1, (name, result.stdout)
+    assert set(COMMANDS) == {"render", "plan", "rules", "docs"}
+
+
+def test_every_command_has_its_own_help():
+    for name, (help_text, _, _) in COMMANDS.items():
+        result = stack_cli(name, "--help")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"usage: python -m stack {name}")
+        assert help_text in result.stdout
+
+
+def test_no_command_is_a_usage_error_not_a_traceback():
+    result = stack_cli()
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "usage: python -m stack" in result.stderr and "<command>" in result.stderr

@@ -1,9 +1,11 @@
-"""`make up` with stand-in `pulumi` and `docker` executables: the exact commands
-it runs, the local backend and passphrase it uses, and its message when a
-prerequisite is missing."""
+"""`make up`, `make secret` and `make config` with stand-in `pulumi` and
+`docker` executables: the exact commands they run, the local backend and
+passphrase every pulumi command uses, secrets kept off command lines, and the
+message when a prerequisite is missing. Also `make help`."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import stat
 import subprocess
@@ -15,8 +17,10 @@ from conftest import ROOT
 # What scripts/up.sh and make need from the system, linked into an otherwise empty PATH.
 SYSTEM_TOOLS = ("bash", "make", "mkdir", "head", "base64", "tr", "dirname", "cat", "env")
 
+# Logs its command line and environment; `pulumi config set` also keeps what it read on stdin.
 STAND_IN = """#!/bin/bash
 echo "${0##*/} $* | backend=${PULUMI_BACKEND_URL:-} passphrase_file=${PULUMI_CONFIG_PASSPHRASE_FILE:-}" >> "$CALLS"
+[ "${0##*/} $1 $2" != "pulumi config set" ] || cat >> "$CALLS.stdin"
 [ "${0##*/} $1" != "docker info" ] || exit "${DOCKER_INFO_EXIT:-0}"
 """
 
@@ -38,7 +42,7 @@ def add_stand_in(sandbox: Path, name: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
 
 
-def make_up(sandbox: Path, **env) -> subprocess.CompletedProcess:
+def run_make(sandbox: Path, *arguments: str, stdin: str = "", **env) -> subprocess.CompletedProcess:
     environment = {
         "PATH": str(sandbox / "bin"),
         "HOME": str(sandbox),
@@ -48,13 +52,18 @@ def make_up(sandbox: Path, **env) -> subprocess.CompletedProcess:
     }
     # -o: treat the virtualenv as up to date; the test runs inside it already.
     return subprocess.run(
-        ["make", "--no-print-directory", "-o", ".venv/.installed", "up"],
+        ["make", "--no-print-directory", "-o", ".venv/.installed", *arguments],
         cwd=ROOT,
         env=environment,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def make_up(sandbox: Path, **env) -> subprocess.CompletedProcess:
+    return run_make(sandbox, "up", **env)
 
 
 def calls(sandbox: Path) -> list[str]:
@@ -122,3 +131,139 @@ def test_passphrase_and_state_are_git_ignored():
         ["git", "check-ignore", ".pulumi-state/passphrase", ".venv/x"], cwd=ROOT, capture_output=True, text=True
     )
     assert ignored.stdout.split() == [".pulumi-state/passphrase", ".venv/x"]
+
+
+# --- make secret / make config: the same backend and passphrase -------------
+
+SECRET = "hunter2-s3cret-value"
+
+
+def local_backend(sandbox: Path) -> str:
+    state = sandbox / "state"
+    return f"| backend=file://{state} passphrase_file={state}/passphrase"
+
+
+def test_make_secret_reads_the_value_from_stdin_and_stores_it_on_the_local_backend(sandbox):
+    add_stand_in(sandbox, "pulumi")
+    result = run_make(sandbox, "secret", "KEY=grafanaAdminPassword", stdin=SECRET + "\n")
+    assert result.returncode == 0, result.stderr
+    context = local_backend(sandbox)
+    assert calls(sandbox) == [
+        f"pulumi stack select dev --create --secrets-provider passphrase {context}",
+        f"pulumi config set --stack dev --secret -- grafanaAdminPassword {context}",
+    ]
+    assert (sandbox / "calls.log.stdin").read_text() == SECRET + "\n"
+    # Never on a command line, never echoed.
+    assert SECRET not in (sandbox / "calls.log").read_text()
+    assert SECRET not in result.stdout + result.stderr
+    assert "created the secrets passphrase" in result.stdout
+
+
+def test_make_secret_sets_a_receiver_credential_by_path(sandbox):
+    add_stand_in(sandbox, "pulumi")
+    result = run_make(sandbox, "secret", "ENV=prod", "KEY=receiverSecrets.oncall-pager", stdin=SECRET)
+    assert result.returncode == 0, result.stderr
+    context = local_backend(sandbox)
+    assert calls(sandbox) == [
+        f"pulumi stack select prod --create --secrets-provider passphrase {context}",
+        f"pulumi config set --stack prod --secret --path -- receiverSecrets.oncall-pager {context}",
+    ]
+    assert SECRET not in (sandbox / "calls.log").read_text()
+
+
+def test_make_secret_and_make_up_share_one_backend_and_passphrase(sandbox):
+    add_stand_in(sandbox, "pulumi")
+    add_stand_in(sandbox, "docker")
+    run_make(sandbox, "secret", "KEY=grafanaAdminPassword", stdin=SECRET)
+    passphrase = (sandbox / "state/passphrase").read_text()
+    up = make_up(sandbox)
+    assert up.returncode == 0, up.stderr
+    assert (sandbox / "state/passphrase").read_text() == passphrase
+    assert "created the secrets passphrase" not in up.stdout
+    pulumi_calls = [c for c in calls(sandbox) if c.startswith("pulumi ")]
+    assert len(pulumi_calls) == 4
+    assert all(c.endswith(local_backend(sandbox)) for c in pulumi_calls), pulumi_calls
+
+
+def test_make_secret_without_a_key_says_how_and_runs_nothing(sandbox):
+    add_stand_in(sandbox, "pulumi")
+    result = run_make(sandbox, "secret", stdin=SECRET)
+    assert result.returncode != 0
+    assert "make secret: say which secret: make secret KEY=grafanaAdminPassword" in result.stderr
+    assert calls(sandbox) == []
+
+
+def test_make_secret_without_pulumi_says_what_to_install(sandbox):
+    result = run_make(sandbox, "secret", "KEY=grafanaAdminPassword", stdin=SECRET)
+    assert result.returncode != 0
+    assert "make secret: the Pulumi CLI is not installed" in result.stderr
+
+
+def test_make_config_sets_a_plain_setting_on_the_local_backend(sandbox):
+    add_stand_in(sandbox, "pulumi")
+    result = run_make(sandbox, "config", "KEY=alerting.thresholds.hourlyBudgetUsd", "VALUE=250")
+    assert result.returncode == 0, result.stderr
+    context = local_backend(sandbox)
+    assert calls(sandbox) == [
+        f"pulumi stack select dev --create --secrets-provider passphrase {context}",
+        f"pulumi config set --stack dev --path -- alerting.thresholds.hourlyBudgetUsd 250 {context}",
+    ]
+
+
+def test_make_config_passes_values_with_shell_characters_unchanged(sandbox):
+    add_stand_in(sandbox, "pulumi")
+    # (make itself expands $(...) in command-line variables, as in any makefile.)
+    value = "https://wiki.example.com/`id`; echo 'x' \"{alertname}\""
+    result = run_make(sandbox, "config", "KEY=alerting.runbookUrl", f"VALUE={value}")
+    assert result.returncode == 0, result.stderr
+    assert calls(sandbox)[-1].startswith(f"pulumi config set --stack dev --path -- alerting.runbookUrl {value} |")
+
+
+def test_make_config_without_a_value_says_how_and_runs_nothing(sandbox):
+    add_stand_in(sandbox, "pulumi")
+    result = run_make(sandbox, "config", "KEY=gatewayNetwork")
+    assert result.returncode != 0
+    assert "make config: say the value: make config KEY=gatewayNetwork VALUE=<value>" in result.stderr
+    assert calls(sandbox) == []
+
+
+# --- make help ---------------------------------------------------------------
+
+
+def makefile_targets() -> list[str]:
+    text = (ROOT / "Makefile").read_text()
+    return re.findall(r"^([a-z][a-z-]*):", text, flags=re.MULTILINE)
+
+
+def test_make_help_lists_every_target_with_one_line_each():
+    result = subprocess.run(["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    targets = makefile_targets()
+    assert {"up", "down", "secret", "config", "plan", "render", "rules", "test", "help"} <= set(targets)
+    lines = result.stdout.splitlines()
+    for target in targets:
+        described = [line for line in lines if line.split()[:2] == ["make", target]]
+        assert len(described) == 1, (target, result.stdout)
+        assert len(described[0].split()) > 3, f"make {target} has no description"
+    assert len(lines) == len(targets) + 1  # a usage line, then one line per target
+
+
+def test_make_without_a_target_prints_the_help():
+    plain = subprocess.run(["make", "--no-print-directory"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    help_ = subprocess.run(["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 0
+    assert plain.stdout == help_.stdout
+
+
+# --- the README ----------------------------------------------------------------
+
+
+def test_the_readme_sets_config_and_secrets_only_through_make():
+    """`pulumi config set` on its own uses the user's default backend, not the
+    project's: every command the README tells a user to run goes through make."""
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"`([^`\n]+)`", readme) + re.findall(r"^\s*(pulumi .*)$", readme, flags=re.MULTILINE)
+    # A command to run has arguments; the bare name in prose only explains what make runs.
+    bare = [c for c in commands if c.startswith("pulumi config set ")]
+    assert not bare, f"README tells users to run {bare}; use make secret / make config"
+    assert "make secret KEY=" in readme

@@ -1,0 +1,123 @@
+"""`plan` shows a change: per container, a digest of the files, environment
+and command it gets (what makes `pulumi up` replace it), so a settings change
+that only moves rendered files still changes `make plan`'s output, and shows
+which containers it touches. Secrets stay secret."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import yaml
+
+from stack.__main__ import main
+
+BASE = {
+    "gateway-observability:target": "docker",
+    "gateway-observability:alerting": {
+        "routing": {
+            "receivers": [{"name": "gateway-slack", "slack": {"channel": "#ai-gateway-alerts"}}],
+            "warning": ["gateway-slack"],
+        }
+    },
+    "gateway-observability:receiverSecrets": {"gateway-slack": {"secure": "v1:CIPHERTEXT-OF-THE-SLACK-URL"}},
+}
+DEFAULT_SERVICES = [
+    {"name": "kong", "address": "kong:8100"},
+    {"name": "unified-llm-api", "address": "unified-llm-api:8000"},
+    {"name": "intelligent-router", "address": "intelligent-router:8001"},
+    {"name": "optimization-service", "address": "optimization-service:8002"},
+]
+
+
+def plan(tmp_path, config: dict) -> str:
+    path = tmp_path / "Pulumi.qa.yaml"
+    path.write_text(yaml.safe_dump({"config": config}))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["plan", str(path)]) == 0
+    return out.getvalue()
+
+
+def digests(plan_output: str) -> dict[str, tuple[str, ...]]:
+    """Container name -> (files, env, command) cells of the plan's digest table."""
+    lines = plan_output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:1] == ["CONTAINER"])
+    assert lines[start].split() == ["CONTAINER", "FILES", "ENV", "COMMAND"]
+    table = {}
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        name, cells = line.split(None, 1)
+        table[name] = tuple(cell.strip() for cell in cells.split("  ") if cell.strip())
+    return table
+
+
+def changed(before: str, after: str) -> set[str]:
+    old, new = digests(before), digests(after)
+    assert set(old) == set(new)
+    return {name for name in old if old[name] != new[name]}
+
+
+def test_every_container_has_a_files_env_and_command_digest(tmp_path):
+    table = digests(plan(tmp_path, BASE))
+    assert set(table) == {"obs-prometheus", "obs-alertmanager", "obs-loki", "obs-promtail", "obs-jaeger", "obs-grafana"}
+    for name, cells in table.items():
+        assert len(cells) == 3, (name, cells)
+        files = cells[0].split()
+        assert files[1] in ("file", "files") and len(files[2].rstrip("*")) == 12, cells
+    assert table["obs-grafana"][1].split()[1] == "vars"  # Grafana is configured by environment
+
+
+def test_adding_a_receiver_changes_only_alertmanagers_digest(tmp_path):
+    before = plan(tmp_path, BASE)
+    routing = BASE["gateway-observability:alerting"]["routing"]
+    with_pager = {
+        **BASE,
+        "gateway-observability:alerting": {"routing": {
+            **routing,
+            "receivers": [*routing["receivers"], {"name": "oncall-pager", "pagerduty": {}}],
+            "critical": ["oncall-pager"],
+        }},
+        "gateway-observability:receiverSecrets": {
+            **BASE["gateway-observability:receiverSecrets"],
+            "oncall-pager": {"secure": "v1:CIPHERTEXT-OF-THE-ROUTING-KEY"},
+        },
+    }
+    after = plan(tmp_path, with_pager)
+    assert changed(before, after) == {"obs-alertmanager"}
+    # The new receiver's credential is one more file; its files digest covers a secret.
+    old_files, new_files = digests(before)["obs-alertmanager"][0], digests(after)["obs-alertmanager"][0]
+    assert int(new_files.split()[0]) == int(old_files.split()[0]) + 1
+    assert new_files.endswith("*")
+
+
+def test_adding_a_gateway_service_changes_prometheus_and_promtail_digests(tmp_path):
+    before = plan(tmp_path, {**BASE, "gateway-observability:gatewayServices": DEFAULT_SERVICES})
+    after = plan(tmp_path, {**BASE, "gateway-observability:gatewayServices": [
+        *DEFAULT_SERVICES, {"name": "embeddings-api", "address": "embeddings-api:8003"},
+    ]})
+    touched = changed(before, after)
+    assert {"obs-prometheus", "obs-promtail"} <= touched
+    assert "obs-alertmanager" not in touched and "obs-jaeger" not in touched
+    # The resource table alone is identical: only the digests show the change.
+    assert before.split("\n\n")[0] == after.split("\n\n")[0]
+
+
+def test_a_retention_change_shows_in_the_command_digest_of_that_container_only(tmp_path):
+    before = plan(tmp_path, BASE)
+    after = plan(tmp_path, {**BASE, "gateway-observability:retention": {"metrics": "30d"}})
+    assert changed(before, after) == {"obs-prometheus"}
+    assert digests(before)["obs-prometheus"][:2] == digests(after)["obs-prometheus"][:2]
+
+
+def test_the_plan_shows_no_secret_value_or_ciphertext(tmp_path):
+    output = plan(tmp_path, BASE)
+    assert "CIPHERTEXT" not in output
+    assert "mock-generated-password" not in output
+    assert "<secret" not in output
+    assert "* includes secrets, digested as their placeholders" in output
+
+
+def test_the_same_settings_give_the_same_plan(tmp_path):
+    assert plan(tmp_path, BASE) == plan(tmp_path, BASE)
