@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from stack.components.promtail import pipeline_stages  # noqa: E402
-from stack.redaction import REDACTIONS, redaction_stages  # noqa: E402
+from gateway_telemetry.redaction import REDACTIONS, redaction_stages  # noqa: E402
 
 LINES = 20_000
 ROUNDS = 7

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from stack import catalog
+from gateway_telemetry import contract
 from stack.alerting import WATCHDOG, reference_settings, rule_groups
 from stack.alerting.loki_rules import loki_rule_groups
-from stack.redaction import REDACTIONS, literal_start
+from gateway_telemetry.redaction import REDACTIONS, literal_start
 
 _WHERE_IT_GOES = {
     "critical": "pages: `critical` receivers (PagerDuty and Slack)",
@@ -17,7 +17,7 @@ _WHERE_IT_GOES = {
 
 def contract_table() -> str:
     lines = ["| service | metric | type | unit | labels |", "|---|---|---|---|---|"]
-    for service in catalog.GATEWAY_SERVICES:
+    for service in contract.GATEWAY_SERVICES:
         for metric in service.metrics:
             labels = ", ".join(f"`{label}`" for label in metric.labels) or "—"
             lines.append(f"| {service.name} | `{metric.name}` | {metric.type} | {metric.unit} | {labels} |")
@@ -58,7 +58,7 @@ def thresholds_table() -> str:
 def log_fields_table() -> str:
     stored = {"label": "label", "metadata": "structured metadata", "line": "in the line (LogQL `json` parser)"}
     lines = ["| JSON field | meaning | stored as |", "|---|---|---|"]
-    lines += [f"| `{f.name}` | {f.meaning} | {stored[f.stored_as]} |" for f in catalog.LOG_FIELDS]
+    lines += [f"| `{f.name}` | {f.meaning} | {stored[f.stored_as]} |" for f in contract.LOG_FIELDS]
     return "\n".join(lines)
 
 

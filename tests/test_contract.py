@@ -9,7 +9,7 @@ import re
 import promql_parser
 import pytest
 
-from stack import catalog
+from gateway_telemetry import contract
 from stack.alerting import reference_settings, rule_groups
 from stack.components.grafana import dashboard_files
 from stack.settings import parse_settings
@@ -50,10 +50,10 @@ def contract_violations(expr: str, recorded: set[str]) -> list[str]:
     for name, matchers in selectors(expr):
         if name in recorded:
             continue
-        if name not in catalog.known_series_names():
-            problems.append(f"{name!r} is not in stack/catalog.py")
+        if name not in contract.known_series_names():
+            problems.append(f"{name!r} is not in stack/contract.py")
             continue
-        problems += [f"{name} has no label {label!r}" for label, _ in matchers if label not in catalog.labels_of(name)]
+        problems += [f"{name} has no label {label!r}" for label, _ in matchers if label not in contract.labels_of(name)]
     return problems
 
 
@@ -69,7 +69,7 @@ def test_every_rule_and_dashboard_query_names_only_contract_metrics(env):
 
 def test_the_check_catches_unknown_metrics_and_labels():
     assert contract_violations('sum(rate(gateway_made_up_total{service="x"}[5m]))', set()) == [
-        "'gateway_made_up_total' is not in stack/catalog.py"
+        "'gateway_made_up_total' is not in stack/contract.py"
     ]
     assert contract_violations('rate(gateway_router_fallbacks_total{user_id="42"}[5m])', set()) == [
         "gateway_router_fallbacks_total has no label 'user_id'"
@@ -77,12 +77,12 @@ def test_the_check_catches_unknown_metrics_and_labels():
 
 
 def test_no_metric_has_an_unbounded_label():
-    for metric in catalog.all_metrics():
+    for metric in contract.all_metrics():
         assert not FORBIDDEN_LABELS & set(metric.labels), metric.name
 
 
 def test_metric_names_follow_prometheus_conventions():
-    for metric in catalog.all_metrics():
+    for metric in contract.all_metrics():
         assert re.fullmatch(r"[a-z_][a-z0-9_]*", metric.name)
         assert metric.type in {"counter", "gauge", "histogram"}
         # Kong's upstream name kong_bandwidth_bytes predates the _total rule; keep upstream names.
@@ -93,9 +93,9 @@ def test_metric_names_follow_prometheus_conventions():
 
 
 def test_genai_metrics_use_the_opentelemetry_names():
-    names = {m.name for s in catalog.GATEWAY_SERVICES for m in s.metrics}
+    names = {m.name for s in contract.GATEWAY_SERVICES for m in s.metrics}
     assert {"gen_ai_client_operation_duration_seconds", "gen_ai_client_token_usage", "http_server_request_duration_seconds"} <= names
-    api = catalog.service_contract("unified-llm-api")
+    api = contract.service_contract("unified-llm-api")
     duration = next(m for m in api.metrics if m.name == "gen_ai_client_operation_duration_seconds")
     assert {"gen_ai_provider_name", "gen_ai_request_model", "error_type"} <= set(duration.labels)
 
@@ -106,8 +106,8 @@ def test_every_contract_service_is_scraped_by_default():
     from stack.components.prometheus import render_prometheus_config
 
     jobs = {j["job_name"] for j in yaml.safe_load(render_prometheus_config(SETTINGS["prod"]))["scrape_configs"]}
-    assert {s.name for s in catalog.GATEWAY_SERVICES} <= jobs
-    assert set(catalog.STACK_METRICS) <= jobs
+    assert {s.name for s in contract.GATEWAY_SERVICES} <= jobs
+    assert set(contract.STACK_METRICS) <= jobs
 
 
 def test_recording_rules_are_named_level_metric_operations():

@@ -19,7 +19,8 @@ import yaml
 from conftest import ROOT, require_tool, tool_missing
 from promtail_pipeline import GoTemplate, Pipeline, Selector, docker_entry_labels, run_pipeline, run_stream
 
-from stack import catalog, topology
+from gateway_telemetry import contract
+from stack import topology
 from stack.alerting import loki_rule_files
 from stack.components.grafana import DATASOURCE_UIDS, correlations, render_datasources
 from stack.components.jaeger import jaeger_service, render_jaeger_config
@@ -77,8 +78,8 @@ GATEWAY_LINE = {
     "model": "gpt-4o-mini",
     "status": 502,
     "latency_ms": 1532.7,
-    "tokens_input": 1234,
-    "tokens_output": 0,
+    "input_tokens": 1234,
+    "output_tokens": 0,
     "cost_usd": 0.0042,
     "error_type": "APITimeoutError",
     "path": "/v1/chat/completions",
@@ -118,16 +119,16 @@ def test_only_the_contracts_low_cardinality_labels_reach_loki(prod):
     dropped = {name for s in stages for name in s.get("labeldrop", [])}
     set_by_stages = {name for s in stages for kind in ("labels", "static_labels") for name in s.get(kind, {})}
     from_client = set(config["clients"][0]["external_labels"])
-    assert (relabelled - dropped) | set_by_stages | from_client == set(catalog.LOG_LABELS)
+    assert (relabelled - dropped) | set_by_stages | from_client == set(contract.LOG_LABELS)
     metadata = next(s["structured_metadata"] for s in stages if "structured_metadata" in s)
     assert {"request_id", "trace_id", "span_id"} <= set(metadata)
-    assert not set(metadata) & set(catalog.LOG_LABELS)
+    assert not set(metadata) & set(contract.LOG_LABELS)
 
 
 def test_every_log_field_of_the_contract_is_handled():
     stages = pipeline_stages()
     extracted = next(s["json"]["expressions"] for s in stages if "json" in s)
-    for field in catalog.LOG_FIELDS:
+    for field in contract.LOG_FIELDS:
         if field.stored_as in {"label", "metadata"} or field.name in {"timestamp", "path"}:
             assert field.name in extracted, field.name
 
@@ -395,7 +396,7 @@ def test_every_line_reaches_loki_with_its_docker_stream_as_a_label(prod):
         {"service": "unified-llm-api", "stream": "stdout", "level": "info"},
         {"service": "unified-llm-api", "stream": "stderr", "level": "warning"},
     ]
-    assert all(set(e.labels) <= set(catalog.LOG_LABELS) for e in shipped.output)
+    assert all(set(e.labels) <= set(contract.LOG_LABELS) for e in shipped.output)
 
 
 def test_a_container_started_without_compose_is_known_by_its_name(prod):
@@ -653,7 +654,7 @@ def test_trace_to_logs_finds_the_trace_in_every_service(prod):
 
 
 def test_trace_to_metrics_queries_are_valid_promql_on_contract_metrics(prod):
-    known = catalog.known_series_names()
+    known = contract.known_series_names()
     for entry in correlations(prod)["jaeger"]["tracesToMetrics"]["queries"]:
         names = []
         promql_parser.walk(
@@ -673,7 +674,7 @@ def _kong_metrics_used(settings) -> set[str]:
     texts = [r["expr"] for groups in rule_groups(settings).values() for g in groups for r in g["rules"]]
     for text in dashboard_files().values():
         texts += [t["expr"] for p in json.loads(text)["panels"] for t in p.get("targets", [])]
-    kong = {m.name for m in catalog.KONG.metrics}
+    kong = {m.name for m in contract.KONG.metrics}
     return {name for name in kong for text in texts if name in text}
 
 
@@ -684,7 +685,7 @@ def test_kong_enables_every_metric_group_the_rules_and_dashboards_use(prod):
     assert needed and needed <= enabled
     assert set(METRIC_GROUPS) <= enabled  # every group on, as the contract says
     assert plugins["prometheus"]["per_consumer"] is False
-    assert {m.name for m in catalog.KONG.metrics} == {m for ms in METRIC_GROUPS.values() for m in ms}
+    assert {m.name for m in contract.KONG.metrics} == {m for ms in METRIC_GROUPS.values() for m in ms}
 
 
 def test_kong_sends_w3c_traces_to_jaeger_over_otlp_http(prod):

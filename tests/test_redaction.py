@@ -18,7 +18,7 @@ import re2
 import yaml
 from promtail_pipeline import run_pipeline
 
-from stack.redaction import (
+from gateway_telemetry.redaction import (
     LEAK_PATTERN,
     REDACTIONS,
     SENSITIVE_KEY_LITERALS,

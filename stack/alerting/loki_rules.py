@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stack.alerting.rule import alert, fill, number
-from stack.redaction import LEAK_PATTERN
+from gateway_telemetry.redaction import LEAK_PATTERN
 from stack.settings import Settings
 
 ERROR_LEVELS = 'level=~"error|critical"'
@@ -48,7 +48,7 @@ def loki_alerts(settings: Settings) -> list[dict]:
             description=(
                 "{{ $value }} log lines from {{ $labels.service }} in the last 5 minutes contain what looks like an "
                 "API key, JWT or bearer token despite redaction: rotate the credential, then fix the redaction "
-                "rules in stack/redaction.py and delete the lines."
+                "rules in telemetry/gateway_telemetry/redaction.py and delete the lines."
             ),
         ),
     ]

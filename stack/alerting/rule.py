@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Optional
 
 from stack.settings.alerting import SEVERITIES
-from stack.catalog import KONG
+from gateway_telemetry.contract import KONG
 from stack.settings import Settings
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from stack.alerting.rule import alert, fill, number, ratio, record, sum_rate
-from stack.catalog import KONG
+from gateway_telemetry.contract import KONG
 from stack.settings import Settings
 
 

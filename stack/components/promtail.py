@@ -4,13 +4,13 @@ tails the gateway's containers through the Docker API and ships to Loki."""
 from __future__ import annotations
 
 from stack import topology
-from stack.catalog import LOG_FIELDS
+from gateway_telemetry.contract import LOG_FIELDS
 from stack.components.kong import LOG_PATH_FIELD as KONG_LOG_PATH_FIELD
 from stack.components.kong import LOG_TRACE_ID_FORMATS as KONG_TRACE_ID_FORMATS
 from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
 from stack.components.service import service_spec
 from stack.document import render_yaml
-from stack.redaction import redaction_stages
+from gateway_telemetry.redaction import redaction_stages
 from stack.settings import Settings
 from stack.spec import DataVolume, HostPath, HttpProbe, Port, ServiceSpec
 

@@ -98,8 +98,10 @@ def kind_of(value: Any) -> str:
 # --- where a location points in the model ------------------------------------
 
 
-def _unwrap(annotation: Any) -> Any:
-    """Drop Annotated[...] and Optional[...] around a type."""
+def unwrap_annotation(annotation: Any) -> Any:
+    """The type inside Annotated[...] and Optional[...] layers, in any nesting:
+    Optional[Annotated[str, Field(...)]] -> str. A union of two or more types
+    besides None comes back as it is, since no one of them is the type."""
     while True:
         origin = typing.get_origin(annotation)
         if origin is typing.Annotated:
@@ -122,7 +124,7 @@ def _type_at(root: type[BaseModel], location: tuple) -> Any:
     """The type expected at a config location, or None when it cannot be known."""
     current: Any = root
     for part in location:
-        current = _unwrap(current)
+        current = unwrap_annotation(current)
         origin = typing.get_origin(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
             field = _field_by_key(current, part)
@@ -135,7 +137,7 @@ def _type_at(root: type[BaseModel], location: tuple) -> Any:
             current = typing.get_args(current)[1]
         else:
             return None
-    return _unwrap(current)
+    return unwrap_annotation(current)
 
 
 def _allowed_keys(root: type[BaseModel], location: tuple) -> list[str]:

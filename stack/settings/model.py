@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from stack.catalog import KONG, latency_buckets_seconds
+from gateway_telemetry.contract import KONG, latency_buckets_seconds
 from stack.settings.alerting import Alerting, ServiceSlo, alerting_defaults, deep_merge, routing_problems
 from stack.settings.errors import config_key
 from stack.settings.partial import Failed

@@ -146,6 +146,30 @@ OPTIMIZATION_SERVICE = ServiceContract(
 
 GATEWAY_SERVICES = (KONG, UNIFIED_LLM_API, INTELLIGENT_ROUTER, OPTIMIZATION_SERVICE)
 
+# What every service instrumented with the kit exposes besides its own
+# metrics: the OpenTelemetry SDK's span pipeline, named by the OTel semantic
+# conventions for SDK self-observability (otel.sdk.processor.span.*,
+# otel.sdk.exporter.span.exported), so dropped spans are seen, not hidden.
+_SDK_COMPONENT = ("otel_component_type", "otel_component_name")
+KIT_METRICS = (
+    Metric("otel_sdk_processor_span_queue_size", "gauge", "spans", _SDK_COMPONENT, "Spans waiting in the batch processor's queue"),
+    Metric("otel_sdk_processor_span_queue_capacity", "gauge", "spans", _SDK_COMPONENT, "Most spans the batch processor's queue holds"),
+    Metric(
+        "otel_sdk_processor_span_processed_total",
+        "counter",
+        "spans",
+        (*_SDK_COMPONENT, "error_type"),
+        "Spans the batch processor handed on; error_type=queue_full counts spans dropped because the queue was full",
+    ),
+    Metric(
+        "otel_sdk_exporter_span_exported_total",
+        "counter",
+        "spans",
+        (*_SDK_COMPONENT, "error_type"),
+        "Spans the OTLP exporter sent; error_type set when the export failed",
+    ),
+)
+
 _SPAN_METRICS = ("service_name", "span_name", "span_kind", "status_code")
 
 # The stack's own metrics that its rules and dashboards use, by component.
@@ -214,6 +238,7 @@ def all_metrics() -> tuple[Metric, ...]:
     for metric in (
         *SCRAPE_METRICS,
         *(m for s in GATEWAY_SERVICES for m in s.metrics),
+        *KIT_METRICS,
         *(m for ms in STACK_METRICS.values() for m in ms),
     ):
         seen.setdefault(metric.name, metric)
@@ -243,25 +268,34 @@ class LogField:
     stored_as: str
 
 
-# The JSON fields every gateway service writes, one object per line.
+# The JSON fields every gateway service writes, one object per line: the kit
+# writes exactly these (plus fields a call adds), the Promtail pipeline parses
+# them. Names follow the OTel conventions where they have one.
 LOG_FIELDS = (
-    LogField("timestamp", "RFC 3339 time with sub-second precision; becomes the entry's time", "line"),
+    LogField("timestamp", "UTC time, ISO 8601 with microseconds (`2026-11-30T12:00:00.123456Z`); becomes the entry's time", "line"),
     LogField("level", "debug, info, warning, error or critical (any case; stored lower case)", "label"),
     LogField("service", "the service name, as in gatewayServices (the label comes from the container)", "line"),
+    LogField("environment", "deployment environment (dev, staging, prod)", "line"),
+    LogField("version", "the service's version", "line"),
+    LogField("logger", "name of the logger that wrote the line (`uvicorn.error`, `gateway.access`)", "line"),
     LogField("message", "what happened", "line"),
     LogField("request_id", "the gateway request id (X-Request-ID)", "metadata"),
     LogField("trace_id", "W3C trace id, 32 hex digits: the link to Jaeger", "metadata"),
     LogField("span_id", "W3C span id, 16 hex digits", "metadata"),
     LogField("provider", "LLM provider (gen_ai.provider.name): openai, anthropic, ...", "label"),
     LogField("model", "requested model (gen_ai.request.model)", "metadata"),
+    LogField("method", "HTTP method of access-log lines", "line"),
+    LogField("path", "HTTP path of access-log lines (health checks are dropped)", "line"),
     LogField("status", "HTTP status code of the request", "line"),
     LogField("latency_ms", "request duration in milliseconds", "line"),
-    LogField("tokens_input", "input tokens of the LLM call", "line"),
-    LogField("tokens_output", "output tokens of the LLM call", "line"),
+    LogField("input_tokens", "input tokens of the LLM call (gen_ai.usage.input_tokens)", "line"),
+    LogField("output_tokens", "output tokens of the LLM call (gen_ai.usage.output_tokens)", "line"),
     LogField("cost_usd", "cost of the LLM call in US dollars", "line"),
-    LogField("error_type", "exception class or provider error code when the request failed", "line"),
-    LogField("path", "HTTP path of access-log lines (health checks are dropped)", "line"),
+    LogField("error_type", "exception class or provider error code when something failed (error.type)", "line"),
+    LogField("error_source", "where it failed: provider, internal, client, timeout or rate_limit", "line"),
+    LogField("upstream_status", "HTTP status the LLM provider answered, on provider errors", "line"),
 )
+ERROR_SOURCES = ("provider", "internal", "client", "timeout", "rate_limit")
 # Every label a log stream carries: the JSON fields stored as labels, plus
 # `service` (from the container), `environment` (Promtail's client) and
 # `stream` (the container's stdout or stderr).
