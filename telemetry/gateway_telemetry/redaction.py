@@ -36,6 +36,8 @@ from re import _constants, _parser
 from dataclasses import dataclass
 from typing import Callable, Union
 
+from gateway_telemetry import json_patterns as J
+
 
 @dataclass(frozen=True)
 class Redaction:
@@ -49,44 +51,23 @@ class Redaction:
         when `pattern` starts with a literal (Go scans for it itself); a tuple
         of literals, any of which may be present (one `|=` gate each, i.e.
         bytes.Contains); or one RE2 pattern (a `|~` gate: a full regex pass).
-    quoted: the captured text is a bare JSON value, so the mask is a JSON string.
+    quote: the captured text is a bare JSON value; the mask is wrapped in this
+        quote (json_patterns.quote_text of the value's depth) to stay a string.
     """
 
     kind: str
     pattern: str
     what: str
     trigger: Union[None, tuple[str, ...], str] = None
-    quoted: bool = False
+    quote: str = ""
 
     @property
     def replacement(self) -> str:
-        # No backslash or space: a mask inside a JSON string keeps it valid.
-        mask = f"[REDACTED:{self.kind}]"
-        return f'"{mask}"' if self.quoted else mask
+        # No backslash or space inside: a mask within a JSON string keeps it valid.
+        return f"{self.quote}[REDACTED:{self.kind}]{self.quote}"
 
 
-# --- fragments ---------------------------------------------------------------
-
-# The body of a JSON string: any character but a quote or backslash, or an
-# escape pair (so a capture never splits `\"` or `\\`).
-_STRING_BODY = r'(?:[^"\\]|\\.)'
-# The body of a JSON string inside a JSON string (`"{\"password\":\"x\\\"y\"}"`):
-# its quote is `\"`, its escaped quote `\\\"`, its escaped backslash `\\\\`.
-_NESTED_BODY = r'(?:[^"\\]|\\[^"\\]|\\\\(?:[^"\\]|\\.))'
-_NUMBER = r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
-
-
-def _container(depth: int) -> str:
-    """A JSON array or object nested at most `depth` levels, strings inside
-    it read as JSON strings (so a `]` in a string does not end it)."""
-    inner = r'[^\[\]{}"]|"' + _STRING_BODY + r'*"'
-    for _ in range(depth - 1):
-        inner += "|" + _container_of(inner)
-    return _container_of(inner)
-
-
-def _container_of(inner: str) -> str:
-    return rf"\[(?:{inner})*\]|\{{(?:{inner})*\}}"
+# --- where a value stands ------------------------------------------------------
 
 
 def _left_of(first_chars: str) -> str:
@@ -95,8 +76,17 @@ def _left_of(first_chars: str) -> str:
     `\\njane@x.com` masks `jane@x.com`, never `njane...`), the line's start,
     or any other character that is not a backslash. Replaces `\\b`, which
     sees no boundary in `\\nAKIA...`."""
-    return rf"(?:(?:\\.)+|^|[^{first_chars}\\])"
+    # The backslash first: a `-` ending `first_chars` must stay last in the
+    # class, or `+-\\` is a range (`+` to `\`) that holds `=`, `:`, `/`, `<`.
+    return rf"(?:(?:\\.)+|^|[^\\{first_chars}])"
 
+
+# A value under a key that names an id (`span_id`, `request_id`, Kong's
+# `request.id`) is consumed whole, without a capture group, so the number
+# rules never take an all-digit id for a card or phone number.
+_ID_VALUE = r'(?i:id)\\*"\s*:\s*\\*"[0-9A-Fa-f-]*\\*"'
+
+# --- secret keys ---------------------------------------------------------------
 
 # Key names whose value is a secret, case-insensitive, matched at the END of
 # the key (`db_password`, `x-api-key`, `accessToken`), so `input_tokens`,
@@ -104,6 +94,7 @@ def _left_of(first_chars: str) -> str:
 SENSITIVE_KEY_SUFFIXES = (
     r"pass(?:word|wd)s?",
     r"secrets?",
+    r"token",  # never "tokens": token counts are not secrets
     r"api[_-]?keys?",
     r"(?:secret|access|private)[_-]?(?:access[_-]?)?key",
     r"authorization",
@@ -111,78 +102,89 @@ SENSITIVE_KEY_SUFFIXES = (
     r"credentials?",
 )
 _KEY = "(?i:" + "|".join(SENSITIVE_KEY_SUFFIXES) + ")"
-# `token` (access_token, accessToken, X-Auth-Token) is matched from its
-# literal tail instead, so Go scans for it: every access line has
-# `input_tokens`, which a gate on "token" would let through.
-_TOKEN_KEYS = ("oken", "OKEN")
-# A bare JSON value after a key: a number, an array or an object (true, false
-# and null carry no secret and are left alone).
-_BARE = rf"(?:{_NUMBER}|{_container(3)})"
-# An unquoted value in free text (`password=hunter2&`, `X-Api-Key: abc`):
-# up to whitespace, a quote or a separator; escape pairs other than a quote
-# or a control character belong to it.
-_PLAIN_CHAR = r"""(?:[^\s"'&,;}\]\\]|\\[\\/]|\\u[0-9a-fA-F]{4})"""
-# An earlier mask is taken whole (so masking twice changes nothing);
-# anything else never starts with "[".
-_PLAIN = r"\[REDACTED:[a-z_]+\]|" + _PLAIN_CHAR.replace(r"\\]", r"\\\[]", 1) + _PLAIN_CHAR + "*"
-# The scheme of an Authorization header (`Basic dXNlcjpwYXNz`) stays visible.
-_SCHEME = r"(?:(?i:bearer|basic|token|digest)(?:\s|\\[tn])+)?"
+
 # The gate of the key rules: every key above in lower case, Title case, UPPER
-# case or camelCase contains one of these (tests prove it).
+# case or camelCase contains one of these (tests prove it). `token` only with
+# what may follow a key, since every access line has `input_tokens`.
 SENSITIVE_KEY_LITERALS = (
     "assw", "ASSW",  # password, passwd
     "ecret", "ECRET",  # secret, client_secret, secret_key
     "key", "Key", "KEY",  # api_key, apiKey, X-Api-Key, access_key, private_key
+    "Token", "TOKEN", 'token"', "token\\", "token'", "token=", "token:", "token ",
     "uthoriz", "UTHORIZ",  # authorization
     "ookie", "OOKIE",  # cookie
     "redential", "REDENTIAL",  # credentials
 )
 
+# An unquoted value in free text (`password=hunter2&`, `X-Api-Key: abc`): up
+# to whitespace, a quote or a separator; escape pairs other than a quote or a
+# control character belong to it. It never starts with "[", so an earlier
+# mask is taken whole instead (masking twice changes nothing).
+_PLAIN_FIRST = r"""(?:[^\s"'&,;}\]\\\[]|\\[\\/]|\\u[0-9a-fA-F]{4})"""
+_PLAIN_NEXT = r"""(?:[^\s"'&,;}\]\\]|\\[\\/]|\\u[0-9a-fA-F]{4})"""
+_PLAIN = rf"\[REDACTED:[a-z_]+\]|{_PLAIN_FIRST}{_PLAIN_NEXT}*"
+# The scheme of an Authorization header (`Basic dXNlcjpwYXNz`) stays visible.
+_SCHEME = r"(?:(?i:bearer|basic|token|digest)(?:\s|\\[tn])+)?"
+# What may follow a quoted logfmt value (`password="x" user=bob`): in a JSON
+# line, a `"` after `password=` closes the string instead, and what follows
+# its next quote is a key, never one of these.
+_LOGFMT_END = r"(?:[\s,;&)}\]]|$)"
+
+
+def _member(depth: int) -> str:
+    """A secret key's end, its closing quote at `depth` and the colon."""
+    return rf"{_KEY}{J.quote(depth)}\s*:\s*"
+
+
+def _key_value_rules() -> list[Redaction]:
+    """Values after a secret key: bare JSON values at each string depth
+    first (quoted mask), then every string and free-text form."""
+    depths = range(J.MAX_STRING_DEPTH + 1)
+    bare = [
+        Redaction(
+            "secret_value",
+            _member(depth) + f"({J.bare_value(depth)})",
+            "bare JSON values (numbers, arrays, objects) of secret keys, also in JSON held in a string",
+            trigger=SENSITIVE_KEY_LITERALS,
+            quote=J.quote_text(depth),
+        )
+        for depth in depths
+    ]
+    members = [f"{J.quote(d)}\\s*:\\s*{J.quote(d)}({J.string_body(d)}){J.quote(d)}" for d in depths]  # {"password": "..."}
+    free_text = (
+        r"'?\s*[:=]\s*(?:"
+        + r"'((?:[^'\\]|\\.)+)'"  # {'password': '...'}
+        + f'|"({J.string_body(0)})"{_LOGFMT_END}'  # password="..." (logfmt)
+        + "".join(f"|{J.quote(d)}({J.string_body(d)}){J.quote(d)}" for d in depths[1:])  # password=\"...\"
+        + f"|{_SCHEME}({_PLAIN})"  # password=..., Authorization: Bearer ...
+        + ")"
+    )
+    strings = Redaction(
+        "secret_value",
+        _KEY + "(?:" + "|".join([*members, free_text]) + ")",
+        "values of keys ending in password, passwd, secret, token, api_key, secret_key, access_key, private_key, "
+        "authorization, cookie or credentials (lower, Title, UPPER or camelCase; JSON, JSON in strings, headers, "
+        "logfmt, query strings)",
+        trigger=SENSITIVE_KEY_LITERALS,
+    )
+    return [*bare, strings]
+
+
+# --- personal data -----------------------------------------------------------
+
 _CARD = r"(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|6011|65\d{2})(?:[ -]?\d{4}){3}|3[47]\d{2}[ -]?\d{6}[ -]?\d{5}"
 _CARD_DIGITS = r"(?:(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|6011|65\d{2})\d{12}|3[47]\d{13})"
 # The one regex pass a clean line pays: card numbers and dashed phone numbers
 # have no literal to look for. Factored on the shared first three digits:
-# Go's regexp costs per position and per alternative.
-# Whole card lengths only: a 32-hex trace id often holds ten digits in a row.
+# Go's regexp costs per position and per alternative. Whole card lengths
+# only: a 32-hex trace id often holds ten digits in a row.
 _DIGITS_TRIGGER = r"\d{3}(?:\d[ -]?(?:\d{4}[ -]?\d{4}[ -]?\d{4}|\d{6}[ -]?\d{5})|[-.]\d{3}[-.]\d{4})"
-# A structural JSON member: the key's closing quote is not escaped.
-_MEMBER = r'[^\\]"\s*:\s*'
 _TOKEN_CHARS = "A-Za-z0-9._~+/=-"
-
-def _key_value_rules(key: str, trigger) -> tuple[Redaction, Redaction]:
-    """The value after a secret key (an RE2 fragment matching the key's end):
-    bare JSON values first (quoted mask), then every string form."""
-    bare = Redaction(
-        "secret_value",
-        key + _MEMBER.removeprefix(r"[^\\]") + f"({_BARE})",
-        "bare JSON values (numbers, arrays, objects) of secret keys",
-        trigger=trigger,
-        quoted=True,
-    )
-    strings = Redaction(
-        "secret_value",
-        key
-        + "(?:"
-        + rf'"\s*:\s*"({_STRING_BODY}+)"'  # {"password": "..."}
-        + rf'|\\"\s*:\s*\\"({_NESTED_BODY}+)\\"'  # "{\"password\": \"...\"}"
-        + rf'|\\"\s*:\s*({_NUMBER})'  # "{\"password\": 1234}"
-        + rf"""|(?:\\"|')?\s*[:=]\s*(?:'((?:[^'\\]|\\.)+)'|\\"({_NESTED_BODY}+)\\"|{_SCHEME}({_PLAIN}))"""  # password=...
-        + ")",
-        "values of keys ending in password, passwd, secret, token, api_key, secret_key, access_key, private_key, "
-        "authorization, cookie or credentials (lower, Title, UPPER or camelCase; JSON, nested JSON, headers, "
-        "query strings)",
-        trigger=trigger,
-    )
-    return bare, strings
-
 
 REDACTIONS = (
     # Keys first: a header's whole value (`Authorization: Bearer ...`) is one
     # secret, and a key's mask says secret_value whatever the value looks like.
-    # Bare values before the string forms of the same key: once quoted, the
-    # string forms see a string.
-    *_key_value_rules(_KEY, SENSITIVE_KEY_LITERALS),
-    *(rule for key in _TOKEN_KEYS for rule in _key_value_rules(key, None)),
+    *_key_value_rules(),
     # Literal prefixes (A, earer): no gate needed. Without a left boundary an
     # AKIA inside a longer word, or "wearer <token>", is masked too: harmless.
     Redaction("aws_access_key", r"(A(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16})\b", "AWS access key ids (`AKIA...`, `ASIA...`)"),
@@ -192,20 +194,21 @@ REDACTIONS = (
     ),
     Redaction(
         "card_number",
-        _MEMBER + rf"({_CARD_DIGITS}(?:\.\d+)?(?:[eE][+-]?\d+)?\b|\[[-0-9.eE+,\s]*\b{_CARD_DIGITS}\b[-0-9.eE+,\s]*\])",
+        r'[^\\]"\s*:\s*'
+        + rf"({_CARD_DIGITS}(?:\.\d+)?(?:[eE][+-]?\d+)?\b|\[[-0-9.eE+,\s]*\b{_CARD_DIGITS}\b[-0-9.eE+,\s]*\])",
         "payment card numbers as bare JSON numbers (or arrays of them)",
         trigger=_DIGITS_TRIGGER,
-        quoted=True,
+        quote='"',
     ),
     Redaction(
         "card_number",
-        _left_of("A-Za-z0-9_") + rf"({_CARD})\b",
+        f"{_ID_VALUE}|" + _left_of("A-Za-z0-9_") + rf"({_CARD})\b",
         "payment card numbers (Visa, Mastercard, Amex, Discover; with or without separators)",
         trigger=_DIGITS_TRIGGER,
     ),
     Redaction(
         "phone_number",
-        _left_of("A-Za-z0-9_") + r"(\d{3}[-.]\d{3}[-.]\d{4})\b",
+        f"{_ID_VALUE}|" + _left_of("A-Za-z0-9_") + r"(\d{3}[-.]\d{3}[-.]\d{4})\b",
         "phone numbers (`555-123-4567`, `555.123.4567`)",
         trigger=_DIGITS_TRIGGER,
     ),
@@ -227,8 +230,9 @@ REDACTIONS = (
     Redaction("jwt", r"(eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,})", "JSON Web Tokens"),
     Redaction(
         "url_password",
-        r'://[^:/\s@\["\\]+:((?:[^@/\s\["\\]|\\.)+)@',
-        "passwords in URLs (`scheme://user:password@host`)",
+        # The user may be empty (`redis://:password@host`).
+        r'://[^:/\s@\["\\]*:((?:[^@/\s\["\\]|\\.)+)@',
+        "passwords in URLs (`scheme://user:password@host`, `redis://:password@host`)",
         trigger=("@",),  # starts with a literal, but shares the e-mail rule's gate: one stage less
     ),
     Redaction(
