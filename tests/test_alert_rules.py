@@ -1,5 +1,6 @@
-"""Rules judged by promtool: they load, their unit tests pass, and every alert
-has unit tests that prove it both fires and stays silent."""
+"""Rules judged by promtool: they load, their unit tests pass, every alert
+has unit tests that prove it both fires and stays silent, and per-alert
+pending periods (alerting.forDurations) load and take effect."""
 
 from __future__ import annotations
 
@@ -83,3 +84,69 @@ def test_firing_cases_assert_the_full_annotation_set():
                     annotations = set(expected.get("exp_annotations", {}))
                     assert annotations == {"summary", "description", "runbook_url"}, (path.name, case["alertname"])
                     assert "severity" in expected.get("exp_labels", {}), (path.name, case["alertname"])
+
+
+# --- alerting.forDurations, judged by promtool ------------------------------------
+
+
+def _write_rules(tmp_path: Path, settings) -> list[str]:
+    paths = []
+    for name, text in rule_files(settings).items():
+        (tmp_path / name).write_text(text)
+        paths.append(str(tmp_path / name))
+    return paths
+
+
+def test_promtool_accepts_the_rules_with_every_alert_given_a_pending_period(tmp_path):
+    # Every alert that takes one, half of them 0s (no `for` at all), half 30s.
+    from stack.settings.alerting import PENDING_ALERTS
+
+    pending = {name: ("0s" if i % 2 else "30s") for i, name in enumerate(PENDING_ALERTS)}
+    settings = parse_settings({"target": "docker", "alerting": {"forDurations": pending}}, "prod", "test")
+    result = promtool("check", "rules", *_write_rules(tmp_path, settings))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _expected_alert(rule: dict, series_labels: dict[str, str]) -> dict:
+    """What promtool must report for `rule` firing on a series: its labels and
+    annotations with the {{ $labels.x }} the templates use filled in."""
+    labels = {**series_labels, **rule["labels"]}
+    annotations = {}
+    for key, template in rule["annotations"].items():
+        for name, value in labels.items():
+            template = template.replace("{{ $labels." + name + " }}", value)
+        assert "{{" not in template, template
+        annotations[key] = template
+    return {"exp_labels": labels, "exp_annotations": annotations}
+
+
+def test_promtool_fires_alerts_after_their_overridden_pending_period(tmp_path):
+    # The generated `for` is 2m and 5m: firing at 30s and at 0s proves Prometheus reads the overrides.
+    settings = parse_settings(
+        {"target": "docker", "alerting": {"forDurations": {"GatewayServiceDown": "30s", "LokiDown": "0s"}}}, "prod", "test"
+    )
+    _write_rules(tmp_path, settings)
+    rules = {r["alert"]: r for text in rule_files(settings).values() for g in yaml.safe_load(text)["groups"] for r in g["rules"] if "alert" in r}
+    api = {"job": "unified-llm-api", "service": "unified-llm-api", "instance": "unified-llm-api:8000"}
+    loki = {"job": "loki", "instance": "loki:3100"}
+    series = lambda labels: "up{" + ", ".join(f'{k}="{v}"' for k, v in labels.items()) + "}"  # noqa: E731
+    unit_test = {
+        "rule_files": ["gateway-alerts.yml", "stack-alerts.yml"],
+        "evaluation_interval": "15s",
+        "tests": [
+            {
+                "interval": "15s",
+                "input_series": [{"series": series(api), "values": "0x8"}, {"series": series(loki), "values": "0x8"}],
+                "alert_rule_test": [
+                    {"eval_time": "15s", "alertname": "GatewayServiceDown", "exp_alerts": []},
+                    {"eval_time": "30s", "alertname": "GatewayServiceDown", "exp_alerts": [_expected_alert(rules["GatewayServiceDown"], api)]},
+                    {"eval_time": "0s", "alertname": "LokiDown", "exp_alerts": [_expected_alert(rules["LokiDown"], loki)]},
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "pending.test.yml"
+    path.write_text(yaml.safe_dump(unit_test, sort_keys=False))
+    result = promtool("test", "rules", str(path))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "SUCCESS" in result.stdout

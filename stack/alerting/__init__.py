@@ -6,17 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stack.alerting.gateway import (  # noqa: F401  (names Alertmanager's inhibitions use)
-    PROVIDER_DOWN,
-    PROVIDER_SYMPTOMS,
-    SERVICE_ABSENT,
-    SERVICE_DOWN,
-    gateway_alert_groups,
-)
+# Names Alertmanager's routes and inhibitions use (stack/components/alertmanager.py).
+from stack.alert_names import COMPONENT_DOWN, PROVIDER_DOWN, SERVICE_ABSENT, SERVICE_DOWN, WATCHDOG  # noqa: F401
+from stack.alerting.gateway import PROVIDER_SYMPTOMS, gateway_alert_groups  # noqa: F401
 from stack.alerting.loki_rules import loki_rule_groups
 from stack.alerting.recording import recording_groups
+from stack.alerting.rule import with_pending_periods
 from stack.alerting.slo import slo_groups
-from stack.alerting.stack_health import DOWN_SEVERITY, WATCHDOG, down_alert_name, stack_alert_groups  # noqa: F401
+from stack.alerting.stack_health import DOWN_SEVERITY, stack_alert_groups  # noqa: F401
 from stack.document import render_yaml
 from stack.settings import Settings, parse_settings
 
@@ -29,16 +26,20 @@ REFERENCE_ENVIRONMENT = "prod"
 
 
 # A service or component that is down: its other alerts are noise until it is back.
-DOWN_ALERTS = (SERVICE_DOWN, SERVICE_ABSENT, *(down_alert_name(c) for c in DOWN_SEVERITY))
+DOWN_ALERTS = (SERVICE_DOWN, SERVICE_ABSENT, *(COMPONENT_DOWN[c] for c in DOWN_SEVERITY))
 
 
 def rule_groups(settings: Settings) -> dict[str, list[dict]]:
-    """File name -> rule groups."""
+    """Prometheus rule file name -> its rule groups, with the pending periods of
+    alerting.forDurations (the Loki ruler's are in loki_rule_groups)."""
     return {
-        "gateway-recording.yml": recording_groups(settings),
-        "gateway-alerts.yml": gateway_alert_groups(settings),
-        "gateway-slo.yml": slo_groups(settings),
-        "stack-alerts.yml": stack_alert_groups(settings),
+        name: with_pending_periods(settings, groups)
+        for name, groups in {
+            "gateway-recording.yml": recording_groups(settings),
+            "gateway-alerts.yml": gateway_alert_groups(settings),
+            "gateway-slo.yml": slo_groups(settings),
+            "stack-alerts.yml": stack_alert_groups(settings),
+        }.items()
     }
 
 

@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
+from stack import alert_names as names
 from stack.alerting.rule import alert, fill, gateway_jobs, has_kong, number, percent
 from stack.settings import Settings
 
-# Names Alertmanager's inhibitions refer to (stack/components/alertmanager.py).
-SERVICE_DOWN = "GatewayServiceDown"
-SERVICE_ABSENT = "GatewayServiceAbsent"
-PROVIDER_DOWN = "GatewayProviderDown"
-# What a dead provider also causes: silenced while PROVIDER_DOWN fires.
-PROVIDER_SYMPTOMS = ("GatewayProviderHighErrorRate", "GatewayProviderHighLatency", "GatewayTimeToFirstTokenHigh")
+# What a dead provider also causes: silenced while PROVIDER_DOWN fires
+# (Alertmanager's inhibitions, stack/components/alertmanager.py).
+PROVIDER_SYMPTOMS = (names.PROVIDER_HIGH_ERROR_RATE, names.PROVIDER_HIGH_LATENCY, names.TIME_TO_FIRST_TOKEN_HIGH)
 
 
 def availability_alerts(settings: Settings) -> list[dict]:
     rules = [
         alert(
             settings,
-            SERVICE_DOWN,
+            names.SERVICE_DOWN,
             f'up{{job=~"{gateway_jobs(settings)}"}} == 0',
             for_="2m",
             severity="critical",
             summary="A gateway service is down.",
-            description="{{ $labels.service }} at {{ $labels.instance }} has not answered Prometheus for 2 minutes.",
+            description="{{ $labels.service }} at {{ $labels.instance }} has not answered Prometheus for {pending}.",
         )
     ]
     rules += [
         alert(
             settings,
-            SERVICE_ABSENT,
+            names.SERVICE_ABSENT,
             f'absent(up{{job="{service.name}"}})',
             for_="5m",
             severity="critical",
@@ -37,7 +35,7 @@ def availability_alerts(settings: Settings) -> list[dict]:
             summary="A gateway service has no scrape target.",
             description=(
                 # Templates see the expression's labels, before the rule's service label is added.
-                "Prometheus has had no target for {{ $labels.job }} for 5 minutes: "
+                "Prometheus has had no target for {{ $labels.job }} for {pending}: "
                 "the service is gone or gatewayServices does not match the deployment."
             ),
         )
@@ -48,7 +46,7 @@ def availability_alerts(settings: Settings) -> list[dict]:
         rules.append(
             alert(
                 settings,
-                "KongHighServerErrorRate",
+                names.KONG_HIGH_SERVER_ERROR_RATE,
                 f"kong_service:kong_http_requests_5xx:ratio_rate5m > {number(threshold)}",
                 for_="5m",
                 severity="critical",
@@ -68,7 +66,7 @@ def latency_alerts(settings: Settings) -> list[dict]:
     return [
         alert(
             settings,
-            "GatewayServiceHighLatency",
+            names.SERVICE_HIGH_LATENCY,
             f"service:http_server_request_duration_seconds:p95_rate5m > {number(thresholds.service_latency_p95_seconds)}",
             for_="10m",
             severity="warning",
@@ -80,7 +78,7 @@ def latency_alerts(settings: Settings) -> list[dict]:
         ),
         alert(
             settings,
-            PROVIDER_SYMPTOMS[1],
+            names.PROVIDER_HIGH_LATENCY,
             "provider:gen_ai_client_operation_duration_seconds:p95_rate5m > "
             + number(thresholds.provider_latency_p95_seconds),
             for_="10m",
@@ -94,7 +92,7 @@ def latency_alerts(settings: Settings) -> list[dict]:
         ),
         alert(
             settings,
-            PROVIDER_SYMPTOMS[2],
+            names.TIME_TO_FIRST_TOKEN_HIGH,
             "provider_model:gateway_llm_time_to_first_token_seconds:p95_rate5m > "
             + number(thresholds.time_to_first_token_p95_seconds),
             for_="10m",
@@ -114,7 +112,7 @@ def provider_alerts(settings: Settings) -> list[dict]:
     return [
         alert(
             settings,
-            PROVIDER_SYMPTOMS[0],
+            names.PROVIDER_HIGH_ERROR_RATE,
             f"provider_model:gen_ai_client_operation_errors:ratio_rate5m > {number(thresholds.provider_error_ratio)}",
             for_="10m",
             severity="warning",
@@ -127,7 +125,7 @@ def provider_alerts(settings: Settings) -> list[dict]:
         ),
         alert(
             settings,
-            PROVIDER_DOWN,
+            names.PROVIDER_DOWN,
             # Fully failing while at least one other provider still succeeds:
             # the provider is down, not the gateway.
             "provider:gen_ai_client_operation_errors:ratio_rate5m >= 0.99"
@@ -136,13 +134,13 @@ def provider_alerts(settings: Settings) -> list[dict]:
             severity="critical",
             summary="An LLM provider is failing every call while others serve.",
             description=(
-                "Every call to {{ $labels.gen_ai_provider_name }} has failed for 5 minutes while other providers "
+                "Every call to {{ $labels.gen_ai_provider_name }} has failed for {pending} while other providers "
                 "answer; the router should be failing over."
             ),
         ),
         alert(
             settings,
-            "GatewayRouterFallbackStorm",
+            names.ROUTER_FALLBACK_STORM,
             f"service:gateway_router_fallbacks:ratio_rate5m > {number(thresholds.fallback_ratio)}",
             for_="10m",
             severity="warning",
@@ -162,7 +160,7 @@ def cost_alerts(settings: Settings) -> list[dict]:
     return [
         alert(
             settings,
-            "GatewayLLMSpendOverBudget",
+            names.LLM_SPEND_OVER_BUDGET,
             f"service:gateway_llm_cost_usd:increase1h > {number(thresholds.hourly_budget_usd)}",
             for_="5m",
             severity="warning",
@@ -175,7 +173,7 @@ def cost_alerts(settings: Settings) -> list[dict]:
         ),
         alert(
             settings,
-            "GatewayTokenUsageSpike",
+            names.TOKEN_USAGE_SPIKE,
             f"{fill(usage, offset='')} > {number(thresholds.token_spike_factor)} * {fill(usage, offset=' offset 1w')}"
             f" and {fill(usage, offset='')} > {number(thresholds.token_spike_min_rate)}",
             for_="15m",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from stack.alerting.rule import alert, fill, number
+from stack import alert_names as names
+from stack.alerting.rule import alert, fill, number, with_pending_periods
 from gateway_telemetry.redaction import LEAK_PATTERN
 from stack.settings import Settings
 
@@ -14,7 +15,7 @@ def loki_alerts(settings: Settings) -> list[dict]:
     return [
         alert(
             settings,
-            "GatewayErrorLogRateHigh",
+            names.ERROR_LOG_RATE_HIGH,
             f'sum by (service) (rate({{service=~".+", {ERROR_LEVELS}}}[5m])) > {number(thresholds.error_logs_per_second)}',
             for_="10m",
             severity="warning",
@@ -26,7 +27,7 @@ def loki_alerts(settings: Settings) -> list[dict]:
         ),
         alert(
             settings,
-            "GatewayRepeatedProviderErrors",
+            names.REPEATED_PROVIDER_ERRORS,
             f'sum by (service, provider) (count_over_time({{service=~".+", provider=~".+", {ERROR_LEVELS}}}[5m]))'
             f" > {thresholds.provider_error_logs_per_5m}",
             for_="5m",
@@ -40,7 +41,7 @@ def loki_alerts(settings: Settings) -> list[dict]:
         ),
         alert(
             settings,
-            "GatewaySecretLeakedToLogs",
+            names.SECRET_LEAKED_TO_LOGS,
             # A raw-string regex (backticks): no LogQL escaping to get wrong.
             f'sum by (service) (count_over_time({{service=~".+"}} |~ `{LEAK_PATTERN}` [5m])) > 0',
             severity="critical",
@@ -55,4 +56,5 @@ def loki_alerts(settings: Settings) -> list[dict]:
 
 
 def loki_rule_groups(settings: Settings) -> list[dict]:
-    return [{"name": "gateway-logs.alerts", "rules": loki_alerts(settings)}]
+    """The Loki ruler's rule groups, with the pending periods of alerting.forDurations."""
+    return with_pending_periods(settings, [{"name": "gateway-logs.alerts", "rules": loki_alerts(settings)}])

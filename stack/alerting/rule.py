@@ -11,7 +11,7 @@ from typing import Optional
 
 from stack.settings.alerting import SEVERITIES
 from gateway_telemetry.contract import KONG
-from stack.settings import Settings
+from stack.settings import Duration, Settings
 
 
 def fill(template: str, **values) -> str:
@@ -54,6 +54,44 @@ def alert(
         "runbook_url": settings.alerting.runbook_url.replace("{alertname}", name),
     }
     return rule
+
+
+def with_pending_periods(settings: Settings, groups: list[dict]) -> list[dict]:
+    """`groups` (rule groups as written to a rule file) with the `for:` of every
+    alert named in `alerting.forDurations` replaced: 0s removes it (the alert
+    fires on the first evaluation that matches). Every rule of that name is
+    changed (the SLO burn-rate alerts have one per window and service); nothing
+    else is. Then every `{pending}` in a description becomes the alert's final
+    pending period, so the text never promises a wait the rule does not have.
+    The one place both happen, for Prometheus and Loki rules alike; `groups`
+    is left as it was."""
+    pending = settings.alerting.for_durations
+    return [
+        {**group, "rules": [_described(_with_for(rule, pending.get(rule.get("alert")))) for rule in group["rules"]]}
+        for group in groups
+    ]
+
+
+def _with_for(rule: dict, duration: Optional[Duration]) -> dict:
+    """`rule` with `for: duration` (none for 0s); `rule` itself when it is not overridden."""
+    if duration is None:
+        return rule
+    changed: dict = {}
+    for key, value in rule.items():
+        if key != "for":
+            changed[key] = value
+        # Right after expr, where alert() writes it: the file's diff is that one line.
+        if key == "expr" and duration.seconds:
+            changed["for"] = duration.prometheus()
+    return changed
+
+
+def _described(rule: dict) -> dict:
+    description = rule.get("annotations", {}).get("description", "")
+    if "{pending}" not in description:
+        return rule
+    wait = rule.get("for", "one evaluation")
+    return {**rule, "annotations": {**rule["annotations"], "description": description.replace("{pending}", wait)}}
 
 
 def record(name: str, expr: str, labels: Optional[dict[str, str]] = None) -> dict:

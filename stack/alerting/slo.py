@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from stack import alert_names as names
 from stack.alerting.rule import alert, fill, number, ratio, record, sum_rate
 from gateway_telemetry.contract import KONG
 from stack.settings import Settings
@@ -119,7 +120,7 @@ def slo_alerts(settings: Settings) -> list[dict]:
                 rules.append(
                     alert(
                         settings,
-                        f"Gateway{sli.capitalize()}ErrorBudgetBurn",
+                        names.ERROR_BUDGET_BURN[sli],
                         expr,
                         for_=window.for_,
                         severity=window.severity,

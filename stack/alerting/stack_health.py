@@ -6,10 +6,12 @@ where they exist.
 
 from __future__ import annotations
 
+from stack import alert_names as names
 from stack.alerting.rule import alert
 from stack.settings import Settings
 
-# component -> (severity when down, what is lost)
+# component -> (severity when down, what is lost); its alert is named in
+# stack.alert_names.COMPONENT_DOWN.
 DOWN_SEVERITY = {
     "alertmanager": ("critical", "no alert reaches anyone"),
     "loki": ("critical", "gateway logs are not stored and LogQL alerts do not run"),
@@ -19,17 +21,10 @@ DOWN_SEVERITY = {
 }
 
 
-WATCHDOG = "Watchdog"
-
-
-def down_alert_name(component: str) -> str:
-    return f"{component.capitalize()}Down"
-
-
 def watchdog(settings: Settings) -> dict:
     return alert(
         settings,
-        WATCHDOG,
+        names.WATCHDOG,
         "vector(1)",
         severity="info",
         summary="An alert that always fires, to prove the alerting pipeline works.",
@@ -44,14 +39,14 @@ def component_down_alerts(settings: Settings) -> list[dict]:
     return [
         alert(
             settings,
-            down_alert_name(component),
+            names.COMPONENT_DOWN[component],
             f'up{{job="{component}"}} == 0 or absent(up{{job="{component}"}})',
             for_="5m",
             severity=severity,
             # absent() keeps only the job label; routing and inhibition need the service.
             labels={"service": component},
             summary=f"{component.capitalize()} is down.",
-            description=f"Prometheus has not scraped {component} for 5 minutes: {lost}.",
+            description=f"Prometheus has not scraped {component} for {{pending}}: {lost}.",
         )
         for component, (severity, lost) in DOWN_SEVERITY.items()
     ]
@@ -61,7 +56,7 @@ def pipeline_alerts(settings: Settings) -> list[dict]:
     return [
         alert(
             settings,
-            "PrometheusRuleFailures",
+            names.PROMETHEUS_RULE_FAILURES,
             'increase(prometheus_rule_evaluation_failures_total{job="prometheus"}[5m]) > 0',
             for_="15m",
             severity="critical",
@@ -73,7 +68,7 @@ def pipeline_alerts(settings: Settings) -> list[dict]:
         ),
         alert(
             settings,
-            "PrometheusBadConfig",
+            names.PROMETHEUS_BAD_CONFIG,
             'max_over_time(prometheus_config_last_reload_successful{job="prometheus"}[5m]) == 0',
             for_="10m",
             severity="critical",
@@ -82,7 +77,7 @@ def pipeline_alerts(settings: Settings) -> list[dict]:
         ),
         alert(
             settings,
-            "AlertmanagerFailedToSendAlerts",
+            names.ALERTMANAGER_FAILED_TO_SEND_ALERTS,
             'rate(alertmanager_notifications_failed_total{job="alertmanager"}[5m])'
             ' / ignoring (reason) group_left rate(alertmanager_notifications_total{job="alertmanager"}[5m]) > 0.01',
             for_="5m",
@@ -95,7 +90,7 @@ def pipeline_alerts(settings: Settings) -> list[dict]:
         ),
         alert(
             settings,
-            "LokiRequestErrors",
+            names.LOKI_REQUEST_ERRORS,
             '100 * sum by (service, route) (rate(loki_request_duration_seconds_count{job="loki", status_code=~"5.."}[5m]))'
             ' / sum by (service, route) (rate(loki_request_duration_seconds_count{job="loki"}[5m])) > 10',
             for_="15m",
@@ -105,7 +100,7 @@ def pipeline_alerts(settings: Settings) -> list[dict]:
         ),
         alert(
             settings,
-            "PromtailRequestsErrors",
+            names.PROMTAIL_REQUESTS_ERRORS,
             "100 * sum by (service, host) "
             # Promtail records status_code="-1" when Loki cannot be reached at all.
             '(rate(promtail_request_duration_seconds_count{job="promtail", status_code=~"5..|-1"}[5m]))'
@@ -117,7 +112,7 @@ def pipeline_alerts(settings: Settings) -> list[dict]:
         ),
         alert(
             settings,
-            "PromtailDroppingEntries",
+            names.PROMTAIL_DROPPING_ENTRIES,
             'sum by (service, reason) (increase(promtail_dropped_entries_total{job="promtail"}[10m])) > 0',
             for_="5m",
             severity="warning",
@@ -126,7 +121,7 @@ def pipeline_alerts(settings: Settings) -> list[dict]:
         ),
         alert(
             settings,
-            "JaegerExporterSendFailures",
+            names.JAEGER_EXPORTER_SEND_FAILURES,
             'sum by (service, exporter) (rate(otelcol_exporter_send_failed_spans_total{job="jaeger"}[5m])) > 0',
             for_="10m",
             severity="warning",

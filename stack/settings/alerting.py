@@ -1,17 +1,29 @@
-"""Alerting settings: thresholds, SLO objectives, runbook links, receivers and
-routes. Defaults differ per environment (ALERTING_DEFAULTS); a stack's config
+"""Alerting settings: thresholds, SLO objectives, pending periods, runbook
+links, receivers and routes. Defaults differ per environment (ALERTING_DEFAULTS); a stack's config
 overrides them key by key."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Annotated, Any, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
+from stack.alert_names import ALERT_NAMES, WATCHDOG
 from stack.settings.errors import config_key
 from stack.settings.partial import Failed
-from stack.settings.values import DnsLabel, HostPort, Number, StrictModel, WholeNumber, matching, repeated
+from stack.settings.values import (
+    DnsLabel,
+    DurationField,
+    HostPort,
+    Number,
+    StrictModel,
+    WholeNumber,
+    at_least,
+    matching,
+    repeated,
+)
 
 SEVERITIES = ("critical", "warning", "info")
 
@@ -207,6 +219,30 @@ class Routing(SeverityRoutes):
         return next(r for r in self.receivers if r.name == name)
 
 
+# The alerts whose pending period an operator may set: all but the Watchdog,
+# a dead man's switch that must fire from the first evaluation on (a `for`
+# would only delay the heartbeat the receiver waits for).
+PENDING_ALERTS = tuple(name for name in ALERT_NAMES if name != WATCHDOG)
+
+
+def _pending_alert(value: str) -> str:
+    if value == WATCHDOG:
+        raise ValueError(
+            "the Watchdog takes no pending period: as a dead man's switch it must fire from the first evaluation on"
+        )
+    if value not in PENDING_ALERTS:
+        close = difflib.get_close_matches(value, PENDING_ALERTS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ValueError(f"expected the name of an alert the stack generates{hint}: {', '.join(PENDING_ALERTS)}")
+    return value
+
+
+PendingAlert = Annotated[str, AfterValidator(_pending_alert)]
+# At most an hour: an override makes an alert faster (tests, dev) or calmer,
+# not silent; 0s fires on the first evaluation that matches (no `for`).
+PendingPeriod = Annotated[DurationField, at_least("0s", "1h")]
+
+
 class Alerting(StrictModel):
     runbook_url: Annotated[str, AfterValidator(_check_runbook_url)] = (
         "https://runbooks.example.com/ai-gateway/{alertname}"
@@ -215,6 +251,9 @@ class Alerting(StrictModel):
     # Per gateway service; services not named here get ServiceSlo defaults.
     slos: dict[DnsLabel, ServiceSlo] = {}
     routing: Routing = Routing()
+    # Alert name -> its `for:` in place of the generated one (every rule of
+    # that name, Prometheus or Loki); alerts not named keep their own.
+    for_durations: dict[PendingAlert, PendingPeriod] = {}
 
 
 ROUTING = ("alerting", "routing")
@@ -249,7 +288,10 @@ def routing_problems(routing: Routing, failed: Failed) -> list[str]:
     return problems
 
 
-# Looser in dev and staging, where nobody should be paged for a laptop.
+# Looser in dev and staging, where nobody should be paged for a laptop. Any
+# key of `alerting` may have a per-environment default here, `forDurations`
+# included ({"forDurations": {"GatewayServiceDown": "30s"}}); a stack's own
+# forDurations then add to it alert by alert.
 ALERTING_DEFAULTS: dict[str, dict[str, Any]] = {
     "dev": {
         "thresholds": {"serviceLatencyP95Seconds": 10.0, "hourlyBudgetUsd": 5.0, "kongServerErrorRatio": 0.2},

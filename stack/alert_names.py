@@ -1,0 +1,91 @@
+"""The name of every alert the stack generates, once.
+
+The rule generators (stack/alerting) write these names; the settings
+(`alerting.forDurations`) check the names an operator gives against them;
+Alertmanager's routes and inhibitions refer to them. This module imports
+nothing of the stack, so stack.settings can import it without a cycle.
+
+Names follow the monitoring mixins: CamelCase, component first, upstream
+names where they exist (PrometheusRuleFailures, AlertmanagerFailedToSendAlerts,
+LokiRequestErrors, PromtailRequestsErrors). `ALERT_NAMES` equals the set of
+alerts the generators produce (tests/test_settings_for_durations.py checks it
+for the reference settings and for settings with every optional part on).
+"""
+
+from __future__ import annotations
+
+# --- the gateway (stack/alerting/gateway.py) ----------------------------------
+SERVICE_DOWN = "GatewayServiceDown"
+SERVICE_ABSENT = "GatewayServiceAbsent"
+# Only generated when a gateway service named kong is configured.
+KONG_HIGH_SERVER_ERROR_RATE = "KongHighServerErrorRate"
+SERVICE_HIGH_LATENCY = "GatewayServiceHighLatency"
+PROVIDER_HIGH_LATENCY = "GatewayProviderHighLatency"
+TIME_TO_FIRST_TOKEN_HIGH = "GatewayTimeToFirstTokenHigh"
+PROVIDER_HIGH_ERROR_RATE = "GatewayProviderHighErrorRate"
+PROVIDER_DOWN = "GatewayProviderDown"
+ROUTER_FALLBACK_STORM = "GatewayRouterFallbackStorm"
+LLM_SPEND_OVER_BUDGET = "GatewayLLMSpendOverBudget"
+TOKEN_USAGE_SPIKE = "GatewayTokenUsageSpike"
+
+# --- SLO burn rates (stack/alerting/slo.py): SLI -> alert name ---------------
+# Each name is used by four rules (one per burn-rate window) per service.
+ERROR_BUDGET_BURN = {
+    "availability": "GatewayAvailabilityErrorBudgetBurn",
+    "latency": "GatewayLatencyErrorBudgetBurn",
+}
+
+# --- the stack itself (stack/alerting/stack_health.py) -----------------------
+# Always fires: the dead man's switch.
+WATCHDOG = "Watchdog"
+PROMETHEUS_RULE_FAILURES = "PrometheusRuleFailures"
+PROMETHEUS_BAD_CONFIG = "PrometheusBadConfig"
+ALERTMANAGER_FAILED_TO_SEND_ALERTS = "AlertmanagerFailedToSendAlerts"
+LOKI_REQUEST_ERRORS = "LokiRequestErrors"
+PROMTAIL_REQUESTS_ERRORS = "PromtailRequestsErrors"
+PROMTAIL_DROPPING_ENTRIES = "PromtailDroppingEntries"
+JAEGER_EXPORTER_SEND_FAILURES = "JaegerExporterSendFailures"
+# Component -> its `<Component>Down` alert. Prometheus has none: it cannot
+# report its own absence (the Watchdog stopping is that signal).
+COMPONENT_DOWN = {
+    "alertmanager": "AlertmanagerDown",
+    "loki": "LokiDown",
+    "promtail": "PromtailDown",
+    "jaeger": "JaegerDown",
+    "grafana": "GrafanaDown",
+}
+
+# --- LogQL alerts the Loki ruler runs (stack/alerting/loki_rules.py) ---------
+ERROR_LOG_RATE_HIGH = "GatewayErrorLogRateHigh"
+REPEATED_PROVIDER_ERRORS = "GatewayRepeatedProviderErrors"
+SECRET_LEAKED_TO_LOGS = "GatewaySecretLeakedToLogs"
+
+PROMETHEUS_ALERT_NAMES: frozenset[str] = frozenset(
+    {
+        SERVICE_DOWN,
+        SERVICE_ABSENT,
+        KONG_HIGH_SERVER_ERROR_RATE,
+        SERVICE_HIGH_LATENCY,
+        PROVIDER_HIGH_LATENCY,
+        TIME_TO_FIRST_TOKEN_HIGH,
+        PROVIDER_HIGH_ERROR_RATE,
+        PROVIDER_DOWN,
+        ROUTER_FALLBACK_STORM,
+        LLM_SPEND_OVER_BUDGET,
+        TOKEN_USAGE_SPIKE,
+        *ERROR_BUDGET_BURN.values(),
+        WATCHDOG,
+        PROMETHEUS_RULE_FAILURES,
+        PROMETHEUS_BAD_CONFIG,
+        ALERTMANAGER_FAILED_TO_SEND_ALERTS,
+        LOKI_REQUEST_ERRORS,
+        PROMTAIL_REQUESTS_ERRORS,
+        PROMTAIL_DROPPING_ENTRIES,
+        JAEGER_EXPORTER_SEND_FAILURES,
+        *COMPONENT_DOWN.values(),
+    }
+)
+LOKI_ALERT_NAMES: frozenset[str] = frozenset({ERROR_LOG_RATE_HIGH, REPEATED_PROVIDER_ERRORS, SECRET_LEAKED_TO_LOGS})
+
+# Every alert name, sorted: what error messages list.
+ALERT_NAMES: tuple[str, ...] = tuple(sorted(PROMETHEUS_ALERT_NAMES | LOKI_ALERT_NAMES))
