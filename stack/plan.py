@@ -1,13 +1,16 @@
 """Run the real Pulumi program under the SDK's mock engine: what `pulumi up`
 would create, with no CLI, no engine and no cloud.
 
-Besides the resources, the plan shows per container a digest of what it is
-given (its uploaded files, environment and command): the Docker provider
-replaces a container when any of them changes, so a changed digest between two
-plans is what `pulumi up` would replace, even when only a rendered file moved.
+Besides the resources, the plan shows per container a digest of every input
+`pulumi up` would diff (its uploaded files, environment, command, and all the
+rest: limits, health check, user, mounts, ports, networks, labels, restart
+policy), so a changed digest between two plans is a container `pulumi up`
+would update or replace, even when only a rendered file or a limit moved.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 import hashlib
 import json
@@ -19,7 +22,7 @@ import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks, set_all_config, set_mocks
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
-from stack.settings import PROJECT, stack_config
+from stack.settings import PROJECT, stack_config, stack_of
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class RecordingMocks(Mocks):
         outputs = dict(args.inputs)
         if args.typ == "docker:index/remoteImage:RemoteImage":
             outputs["imageId"] = f"sha256:mock-{args.name}"
+        if args.typ == "docker:index/image:Image":  # a local build: repoDigest is the image id
+            outputs["repoDigest"] = f"sha256:mock-{args.name}"
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = "mock-generated-password"
         self.resources.append(PlannedResource(args.typ, args.name, dict(args.inputs)))
@@ -66,8 +71,11 @@ def plan_stack(stack_file: Path) -> list[PlannedResource]:
     loads them first); the program raises pulumi.RunError for any it refuses."""
     from stack.program import run
 
-    stack = stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    mocks = configure_mocks(stack, *stack_config(stack_file))
+    # The SDK's mock runner drives the main thread's event loop; asyncio.run()
+    # elsewhere in the process (a server, a test) leaves none behind, so give
+    # this run its own.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    mocks = configure_mocks(stack_of(stack_file), *stack_config(stack_file))
 
     @pulumi.runtime.test
     def construct():
@@ -79,7 +87,7 @@ def plan_stack(stack_file: Path) -> list[PlannedResource]:
 
 
 # The engine registers resources concurrently; print them in a fixed order.
-_DISPLAY_ORDER = ("DockerTarget", "Network", "Volume", "RemoteImage", "Container", "RandomPassword")
+_DISPLAY_ORDER = ("DockerTarget", "Network", "Volume", "RemoteImage", "Image", "Container", "RandomPassword")
 
 
 def _display_key(resource: PlannedResource) -> tuple:
@@ -88,9 +96,18 @@ def _display_key(resource: PlannedResource) -> tuple:
     return rank, resource.name
 
 
-# What the Docker provider replaces a container for, as the inputs name them.
-# (column, Container input, what one item of it is)
+# Container inputs the plan shows elsewhere, left out of the digests: the name
+# is the row's key; the image is the image row's pinned tag (or build), since
+# the container's own `image` input is the image id, which under the mocks
+# names the resource and would digest nothing.
+SHOWN_ELSEWHERE = ("name", "image")
+# The digest table's columns: (column, Container input, what one item of it
+# is). The last column, OTHER, digests every input in no other column and not
+# shown elsewhere (limits, health check, user, mounts, ports, networks,
+# labels, restart policy, wait ...): all of them, found in the inputs, so an
+# input the Docker target starts to set is covered without a change here.
 DIGESTED_INPUTS = (("files", "uploads", "file"), ("env", "envs", "var"), ("command", "command", "arg"))
+OTHER_COLUMN = ("other", "input")
 
 
 def _plain(value: Any) -> tuple[Any, bool]:
@@ -121,8 +138,15 @@ def input_digest(value: Any, unit: str) -> tuple[str, bool]:
     return f"{len(plain)} {unit}{'' if len(plain) == 1 else 's'} {digest}", secret
 
 
+def other_inputs(inputs: dict) -> dict:
+    """A container's inputs that the OTHER column digests: all of them except
+    those of the other columns and those shown elsewhere (SHOWN_ELSEWHERE)."""
+    taken = {key for _, key, _ in DIGESTED_INPUTS} | set(SHOWN_ELSEWHERE)
+    return {key: value for key, value in inputs.items() if key not in taken}
+
+
 def container_digests(resources: list[PlannedResource]) -> dict[str, dict[str, str]]:
-    """Container name -> {"files"|"env"|"command": "<count> <unit>s <digest>"};
+    """Container name -> {"files"|"env"|"command"|"other": "<count> <unit>s <digest>"};
     a digest ending in '*' covers secrets (digested as their placeholders)."""
     table = {}
     for resource in resources:
@@ -132,6 +156,9 @@ def container_digests(resources: list[PlannedResource]) -> dict[str, dict[str, s
         for column, key, unit in DIGESTED_INPUTS:
             digest, secret = input_digest(resource.inputs.get(key), unit)
             row[column] = digest + ("*" if secret else "")
+        column, unit = OTHER_COLUMN
+        digest, secret = input_digest(other_inputs(resource.inputs), unit)
+        row[column] = digest + ("*" if secret else "")
         table[str(resource.inputs.get("name"))] = row
     return dict(sorted(table.items()))
 
@@ -153,6 +180,9 @@ def describe(resources: list[PlannedResource]) -> str:
             detail = f"{inputs.get('name')}  ports [{ports}]  volumes [{volumes}]"
         elif resource.type.endswith("RemoteImage"):
             detail = inputs.get("name", "")
+        elif resource.type == "docker:index/image:Image":
+            build = inputs.get("build") or {}
+            detail = f"{inputs.get('imageName')}  built from {build.get('context')} with {build.get('dockerfile')}, not pushed"
         else:
             detail = str(inputs.get("name", ""))
         rows.append((resource.type, resource.name, detail))
@@ -160,11 +190,13 @@ def describe(resources: list[PlannedResource]) -> str:
 
     digests = container_digests(resources)
     if digests:
-        header = ("CONTAINER", *(column.upper() for column, _, _ in DIGESTED_INPUTS))
+        header = ("CONTAINER", *(column.upper() for column, _, _ in DIGESTED_INPUTS), OTHER_COLUMN[0].upper())
         table = [header] + [(name, *row.values()) for name, row in digests.items()]
         lines += ["", *_columns(table), ""]
-        lines.append("`pulumi up` replaces a container when its files, environment or command change: compare")
-        lines.append("these digests between two plans to see which ones a settings change touches.")
+        others = sorted({key for r in resources if r.type == "docker:index/container:Container" for key in other_inputs(r.inputs)})
+        lines.append("`pulumi up` updates or replaces a container when any of these change: compare the digests")
+        lines.append("between two plans to see which containers a settings change touches.")
+        lines.append(f"OTHER covers {', '.join(others)}.")
         if any(d.endswith("*") for row in digests.values() for d in row.values()):
             lines.append("* includes secrets, digested as their placeholders: plan never reads a secret's value.")
     return "\n".join(lines) + f"\n\n{len(resources)} resources would be created.\n"

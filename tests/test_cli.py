@@ -111,7 +111,7 @@ def test_help_lists_every_command_with_its_one_line_help():
     for name, (help_text, _, _) in COMMANDS.items():
         assert help_text and "\n" not in help_text
         assert sum(1 for line in lines if line.split() == [name, *help_text.split()]) == 1, (name, result.stdout)
-    assert set(COMMANDS) == {"render", "plan", "rules", "docs"}
+    assert set(COMMANDS) == {"render", "plan", "rules", "docs", "verify"}
 
 
 def test_every_command_has_its_own_help():
@@ -127,3 +127,32 @@ def test_no_command_is_a_usage_error_not_a_traceback():
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "usage: python -m stack" in result.stderr and "<command>" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["render", "plan"])
+@pytest.mark.parametrize("name", ["stack.yaml", "Pulumi.yaml", "pulumi.dev.yaml", "Pulumi.dev.yml"])
+def test_a_stack_file_not_named_after_its_stack_is_refused_in_one_line(tmp_path, command, name):
+    # The stack's name, and so its environment, comes from the file name: no silent "stack" environment.
+    stack_file = tmp_path / name
+    stack_file.write_text("config:\n  gateway-observability:target: docker\n")
+    result = stack_cli(command, str(stack_file), *(["--out", str(tmp_path / "out")] if command == "render" else []))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"python -m stack {command}: {stack_file}: a stack file must be named Pulumi.<stack>.yaml: "
+        "the stack's name, and so its environment, is taken from it\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_render_names_the_environment_it_wrote_files_for(tmp_path):
+    stack_file = tmp_path / "Pulumi.qa.yaml"
+    stack_file.write_text("config:\n  gateway-observability:target: docker\n")
+    result = stack_cli("render", str(stack_file), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Wrote ") and f" files for qa to {tmp_path / 'out'}\n" in result.stdout
+    assert "Pulumi.qa.yaml" not in result.stdout
+    # An environment set in the file is the one named, whatever the stack is called.
+    stack_file.write_text("config:\n  gateway-observability:target: docker\n  gateway-observability:environment: staging\n")
+    result = stack_cli("render", str(stack_file), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Wrote ") and " files for staging to " in result.stdout

@@ -1,31 +1,28 @@
 """No input gives a traceback: every bad command line, stack file, output
 folder and settings value ends in one message on stderr and exit code 2.
 
-The settings cases are generated: every path of the `Settings` model (through
-nested models, lists and maps) and every secret key gets a set of malformed
-values, each written into a temporary Pulumi.<env>.yaml and run through the
-CLI's entry point in-process (`stack.__main__.main`), plus a few through a
-real `python -m stack` process.
+The settings cases are generated (tests/settings_paths.py): every path of the
+`Settings` model (through nested models, lists and maps) and every secret key
+gets every malformed value, each written into an otherwise valid temporary
+Pulumi.<env>.yaml and run through the CLI's entry point in-process
+(`stack.__main__.main`), plus a few through a real `python -m stack` process.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import io
 import subprocess
 import sys
-import types
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any
 
 import pytest
 import yaml
 from conftest import ROOT
-from pydantic import BaseModel
+from settings_paths import KINDS, MALFORMED_VALUES, key_of, settings_paths_with_kinds, stack_file_config
 
 from stack.__main__ import main
-from stack.settings import PROJECT, SECRET_KEYS, Settings
 
 EXIT_INVALID = 2
 
@@ -136,129 +133,12 @@ def test_a_malformed_stack_file_is_one_message_with_exit_code_2(tmp_path, comman
 # --- generated: malformed values at every settings path -------------------
 
 
-def _unwrap(annotation: Any) -> tuple[Any, list, bool]:
-    """(bare type, Annotated metadata, optional) of an annotation."""
-    metadata, optional = [], False
-    while True:
-        if get_origin(annotation) is Annotated:
-            metadata += list(annotation.__metadata__)
-            annotation = get_args(annotation)[0]
-        elif get_origin(annotation) in (Union, types.UnionType):
-            args = [a for a in get_args(annotation) if a is not type(None)]
-            optional = optional or len(args) < len(get_args(annotation))
-            assert len(args) == 1, f"a union the generator does not know: {annotation}"
-            annotation = args[0]
-        else:
-            return annotation, metadata, optional
-
-
-def _kind(annotation: Any, metadata: list) -> tuple[str, bool]:
-    """What a field holds, as far as which values are certainly wrong for it:
-    model, list, dict, bool, number, text (any string) or checked (a string
-    or value with a pattern or validator); and whether null is allowed."""
-    bare, inner, optional = _unwrap(annotation)
-    metadata = metadata + inner
-    if isinstance(bare, type) and issubclass(bare, BaseModel):
-        return "model", optional
-    if get_origin(bare) in (list, tuple):
-        return "list", optional
-    if get_origin(bare) is dict:
-        return "dict", optional
-    if bare is bool:
-        return "bool", optional
-    if bare in (int, float):
-        parses_itself = any(type(m).__name__ == "BeforeValidator" for m in metadata)
-        return ("checked" if parses_itself else "number"), optional
-    if bare is str and not metadata:
-        return "text", optional
-    return "checked", optional
-
-
-def _paths(model: type[BaseModel], prefix: tuple = ()) -> list[tuple[tuple, str, bool]]:
-    found = []
-    for name, field in model.model_fields.items():
-        path = prefix + (field.alias or name,)
-        found += _annotation_paths(field.annotation, list(field.metadata), path)
-    return found
-
-
-def _annotation_paths(annotation: Any, metadata: list, path: tuple) -> list[tuple[tuple, str, bool]]:
-    kind, optional = _kind(annotation, metadata)
-    found = [(path, kind, optional)]
-    bare, _, _ = _unwrap(annotation)
-    if kind == "model":
-        found += _paths(bare, path)
-    elif kind == "list":
-        item = [a for a in get_args(bare) if a is not Ellipsis][0]
-        found += _annotation_paths(item, [], path + (0,))
-    elif kind == "dict":
-        key_type, value_type = get_args(bare)
-        key_bare, _, _ = _unwrap(key_type)
-        key = get_args(key_bare)[0] if get_origin(key_bare) is Literal else "kong"
-        found += _annotation_paths(value_type, [], path + (key,))
-    return found
-
-
-SETTINGS_PATHS = _paths(Settings) + [((key,), "secret", False) for key in SECRET_KEYS] + [
-    (("receiverSecrets", "gateway-slack"), "secret", False)
-]
-
-
-def _deep(levels: int) -> Any:
-    value: Any = "bottom"
-    for _ in range(levels):
-        value = [{"a": value}]
-    return value
-
-
-ALL = {"model", "list", "dict", "bool", "number", "text", "checked", "secret"}
-CONTAINERS = {"model", "list", "dict", "secret"}
-# label -> (value, the field kinds it is certainly wrong for). Values right for
-# some kinds (a string for a text field, 0.5 for a number) still run there:
-# whatever the verdict, it must come without a traceback.
-MALFORMED: dict[str, tuple[Any, set[str]]] = {
-    "null": (None, ALL),
-    "true": (True, CONTAINERS | {"text", "checked"}),
-    "zero": (0, CONTAINERS | {"text", "checked"}),
-    "-1": (-1, CONTAINERS | {"text", "checked", "bool"}),
-    "0.5": (0.5, CONTAINERS | {"text", "checked", "bool"}),
-    "10**30": (10**30, CONTAINERS | {"text", "checked", "bool"}),
-    "-10**30": (-(10**30), ALL),  # every number setting has a lower bound
-    "1e400": (float("inf"), ALL),
-    "-1e400": (float("-inf"), ALL),
-    "nan": (float("nan"), ALL),
-    "text 1e400": ("1e400", CONTAINERS | {"bool", "number"}),
-    "empty text": ("", CONTAINERS | {"bool", "number", "checked"}),
-    "unicode": ("ünïcödé ☃ 🚀 \u202e", CONTAINERS | {"bool", "number", "checked"}),
-    "control characters": ("a\x00b\nc", CONTAINERS | {"bool", "number", "checked"}),
-    "10k characters": ("x" * 10_000, CONTAINERS | {"bool", "number"}),
-    "date": (datetime.date(2026, 3, 2), ALL),
-    "bytes": (b"\x00\xff", CONTAINERS | {"bool", "number"}),
-    "list of junk": ([None, {"a": [1, 2]}, "☃"], ALL),
-    "empty list": ([], ALL - {"list"}),
-    "empty map": ({}, ALL - {"model", "dict"}),
-    "map of junk": ({"☃": [{"b": None}], "1": {"c": [[]]}}, ALL),
-    "map with non-text keys": ({1: "x", None: 2, True: [3]}, ALL),
-    "40 levels deep": (_deep(40), ALL),
-    "encrypted junk": ({"secure": 12}, ALL - {"secret"}),
-}
-
-
-def _nest(path: tuple, value: Any) -> Any:
-    for part in reversed(path):
-        value = [value] if isinstance(part, int) else {part: value}
-    return value
+SETTINGS_PATHS = settings_paths_with_kinds()
 
 
 def stack_file_with(folder: Path, path: tuple, value: Any) -> Path:
-    config = {f"{PROJECT}:target": "docker"}
-    config[f"{PROJECT}:{path[0]}"] = _nest(path[1:], value)
-    text = yaml.safe_dump({"config": config}, sort_keys=False, allow_unicode=True)
+    text = yaml.safe_dump({"config": stack_file_config(path, value)}, sort_keys=False, allow_unicode=True)
     return write_stack_file(folder, text)
-
-
-def _path_id(path: tuple) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(path))
 
 
 _RESULTS: dict[tuple, list[tuple[str, int, str, Path]]] = {}
@@ -270,7 +150,7 @@ def _run_every_value(tmp_path: Path, path: tuple) -> list[tuple[str, int, str, P
     if path in _RESULTS:
         return _RESULTS[path]
     results = []
-    for number, (label, (value, _)) in enumerate(MALFORMED.items()):
+    for number, (label, (value, _)) in enumerate(MALFORMED_VALUES.items()):
         case = tmp_path / str(number)
         case.mkdir()
         stack_file = stack_file_with(case, path, value)
@@ -283,16 +163,16 @@ def _run_every_value(tmp_path: Path, path: tuple) -> list[tuple[str, int, str, P
     return results
 
 
-@pytest.mark.parametrize(("path", "kind", "optional"), SETTINGS_PATHS, ids=[_path_id(p) for p, _, _ in SETTINGS_PATHS])
+@pytest.mark.parametrize(("path", "kind", "optional"), SETTINGS_PATHS, ids=[key_of(p) for p, _, _ in SETTINGS_PATHS])
 def test_no_malformed_value_at_any_settings_path_gives_a_traceback(tmp_path, path, kind, optional):
     tracebacks = [f"{label}: {stderr}" for label, code, stderr, _ in _run_every_value(tmp_path, path) if code == -1]
-    assert not tracebacks, f"{_path_id(path)} ({kind}):\n" + "\n".join(tracebacks)
+    assert not tracebacks, f"{key_of(path)} ({kind}):\n" + "\n".join(tracebacks)
 
 
 _PLANNED: set[tuple[str, str]] = set()
 
 
-@pytest.mark.parametrize(("path", "kind", "optional"), SETTINGS_PATHS, ids=[_path_id(p) for p, _, _ in SETTINGS_PATHS])
+@pytest.mark.parametrize(("path", "kind", "optional"), SETTINGS_PATHS, ids=[key_of(p) for p, _, _ in SETTINGS_PATHS])
 def test_plan_of_a_value_render_accepts_gives_no_traceback(tmp_path, path, kind, optional):
     """`plan` runs the real program under the mocks, which reads config as
     Pulumi hands it over (strings): values the file loader accepts must not
@@ -313,14 +193,14 @@ def test_plan_of_a_value_render_accepts_gives_no_traceback(tmp_path, path, kind,
                 assert_one_message(stderr)
             except AssertionError as error:
                 problems.append(f"{label}: {error}")
-    assert not problems, f"{_path_id(path)} ({kind}):\n" + "\n".join(problems)
+    assert not problems, f"{key_of(path)} ({kind}):\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize(("path", "kind", "optional"), SETTINGS_PATHS, ids=[_path_id(p) for p, _, _ in SETTINGS_PATHS])
+@pytest.mark.parametrize(("path", "kind", "optional"), SETTINGS_PATHS, ids=[key_of(p) for p, _, _ in SETTINGS_PATHS])
 def test_every_malformed_value_at_any_settings_path_is_refused_with_exit_code_2(tmp_path, path, kind, optional):
     wrong = []
     for label, code, stderr, case in _run_every_value(tmp_path, path):
-        value, wrong_for = MALFORMED[label]
+        value, wrong_for = MALFORMED_VALUES[label]
         certainly_wrong = kind in wrong_for and not (value is None and optional)
         if code == -1:
             continue  # reported by the traceback test above
@@ -335,17 +215,17 @@ def test_every_malformed_value_at_any_settings_path_is_refused_with_exit_code_2(
                 wrong.append(f"{label}: {error}")
         elif code != 0:
             wrong.append(f"{label}: exit {code}: {stderr}")
-    assert not wrong, f"{_path_id(path)} ({kind}):\n" + "\n".join(wrong)
+    assert not wrong, f"{key_of(path)} ({kind}):\n" + "\n".join(wrong)
 
 
 def test_the_generator_covers_every_settings_path_kind():
     kinds = {kind for _, kind, _ in SETTINGS_PATHS}
-    assert kinds == ALL
-    paths = {_path_id(p) for p, _, _ in SETTINGS_PATHS}
+    assert kinds == KINDS
+    paths = {key_of(p).split(":", 1)[1] for p, _, _ in SETTINGS_PATHS}
     # A few that need the walk through lists, maps and optional models to be found at all.
     for expected in (
         "gatewayServices[0].address",
-        "resources.prometheus.memory",
+        "resources.loki.memory",
         "alerting.slos.kong.latencyThresholdSeconds",
         "alerting.routing.receivers[0].email.smarthost",
         "alerting.routing.teams[0].services[0]",
@@ -361,13 +241,13 @@ SUBPROCESS_CASES = [
     ("render", ("scrapeInterval",), float("inf")),
     ("plan", ("scrapeInterval",), float("inf")),
     ("render", ("alerting", "routing", "receivers", 0, "slack", "channel"), {"☃": [None]}),
-    ("plan", ("gatewayServices", 0, "address"), _deep(40)),
+    ("plan", ("gatewayServices", 0, "address"), MALFORMED_VALUES["40 levels deep"][0]),
     ("plan", ("resources", "prometheus", "cpus"), "ünïcödé"),
     ("render", ("grafanaAdminPassword",), [1, 2]),
 ]
 
 
-@pytest.mark.parametrize(("command", "path", "value"), SUBPROCESS_CASES, ids=[f"{c}-{_path_id(p)}" for c, p, _ in SUBPROCESS_CASES])
+@pytest.mark.parametrize(("command", "path", "value"), SUBPROCESS_CASES, ids=[f"{c}-{key_of(p)}" for c, p, _ in SUBPROCESS_CASES])
 def test_malformed_values_through_a_real_process_give_one_message_and_exit_code_2(tmp_path, command, path, value):
     stack_file = stack_file_with(tmp_path, path, value)
     argv = [command, str(stack_file)] + (["--out", str(tmp_path / "out")] if command == "render" else [])

@@ -1,7 +1,8 @@
 """`plan` shows a change: per container, a digest of the files, environment
-and command it gets (what makes `pulumi up` replace it), so a settings change
-that only moves rendered files still changes `make plan`'s output, and shows
-which containers it touches. Secrets stay secret."""
+and command it gets and of every other input `pulumi up` would diff (limits,
+health check, mounts ...), so a settings change that only moves rendered files
+or a limit still changes `make plan`'s output, and shows which containers it
+touches. Secrets stay secret."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import io
 import yaml
 
 from stack.__main__ import main
+from stack.plan import SHOWN_ELSEWHERE, PlannedResource, container_digests, plan_stack
 
 BASE = {
     "gateway-observability:target": "docker",
@@ -40,10 +42,10 @@ def plan(tmp_path, config: dict) -> str:
 
 
 def digests(plan_output: str) -> dict[str, tuple[str, ...]]:
-    """Container name -> (files, env, command) cells of the plan's digest table."""
+    """Container name -> (files, env, command, other) cells of the plan's digest table."""
     lines = plan_output.splitlines()
     start = next(i for i, line in enumerate(lines) if line.split()[:1] == ["CONTAINER"])
-    assert lines[start].split() == ["CONTAINER", "FILES", "ENV", "COMMAND"]
+    assert lines[start].split() == ["CONTAINER", "FILES", "ENV", "COMMAND", "OTHER"]
     table = {}
     for line in lines[start + 1 :]:
         if not line.strip():
@@ -59,11 +61,12 @@ def changed(before: str, after: str) -> set[str]:
     return {name for name in old if old[name] != new[name]}
 
 
-def test_every_container_has_a_files_env_and_command_digest(tmp_path):
+def test_every_container_has_a_files_env_command_and_other_digest(tmp_path):
     table = digests(plan(tmp_path, BASE))
     assert set(table) == {"obs-prometheus", "obs-alertmanager", "obs-loki", "obs-promtail", "obs-jaeger", "obs-grafana"}
     for name, cells in table.items():
-        assert len(cells) == 3, (name, cells)
+        assert len(cells) == 4, (name, cells)
+        assert cells[3].split()[1] == "inputs", cells
         files = cells[0].split()
         assert files[1] in ("file", "files") and len(files[2].rstrip("*")) == 12, cells
     assert table["obs-grafana"][1].split()[1] == "vars"  # Grafana is configured by environment
@@ -121,3 +124,67 @@ def test_the_plan_shows_no_secret_value_or_ciphertext(tmp_path):
 
 def test_the_same_settings_give_the_same_plan(tmp_path):
     assert plan(tmp_path, BASE) == plan(tmp_path, BASE)
+
+
+# --- Every input `pulumi up` would diff, not only files, environment and command ------
+
+
+def test_a_resources_change_shows_in_that_containers_other_digest_only(tmp_path):
+    before = plan(tmp_path, BASE)
+    after = plan(tmp_path, {**BASE, "gateway-observability:resources": {"loki": {"memory": "4Gi", "cpus": 2}}})
+    assert changed(before, after) == {"obs-loki"}
+    old, new = digests(before)["obs-loki"], digests(after)["obs-loki"]
+    assert old[:3] == new[:3] and old[3] != new[3]
+
+
+def test_a_health_check_change_shows_in_that_containers_digest_only(tmp_path, monkeypatch):
+    # No setting moves a health check: a new release of the stack does.
+    before = plan(tmp_path, BASE)
+    monkeypatch.setattr("stack.components.promtail._READY_OVER_DEV_TCP", "exec 3<>/dev/tcp/127.0.0.1/{port}")
+    after = plan(tmp_path, BASE)
+    assert changed(before, after) == {"obs-promtail"}
+    assert digests(before)["obs-promtail"][:3] == digests(after)["obs-promtail"][:3]
+
+
+def test_a_storage_change_that_drops_a_volume_shows_in_jaegers_digest_only(tmp_path):
+    before = plan(tmp_path, BASE)
+    elasticsearch = {"storage": "elasticsearch", "elasticsearch": {"serverUrls": ["https://elasticsearch:9200"]}}
+    after = plan(tmp_path, {**BASE, "gateway-observability:traces": elasticsearch})
+    assert changed(before, after) == {"obs-jaeger"}
+    # Badger's data volume is gone: the mounts are in the OTHER digest.
+    assert digests(before)["obs-jaeger"][3] != digests(after)["obs-jaeger"][3]
+
+
+def _changed_rows(resources: list[PlannedResource], index: int, key: str, value) -> set[str]:
+    old = container_digests(resources)
+    container = resources[index]
+    edited = PlannedResource(container.type, container.name, {**container.inputs, key: value})
+    new = container_digests([*resources[:index], edited, *resources[index + 1 :]])
+    return {name for name in old if old[name] != new[name]}
+
+
+def test_every_container_input_but_its_name_and_image_is_digested(tmp_path):
+    path = tmp_path / "Pulumi.qa.yaml"
+    path.write_text(yaml.safe_dump({"config": BASE}))
+    resources = plan_stack(path)
+    containers = [i for i, r in enumerate(resources) if r.type == "docker:index/container:Container"]
+    seen = set()
+    for index in containers:
+        name = resources[index].inputs["name"]
+        for key, value in resources[index].inputs.items():
+            if key in SHOWN_ELSEWHERE:
+                continue
+            seen.add(key)
+            assert _changed_rows(resources, index, key, [value, "changed"]) == {name}, (name, key)
+    # What the brief of the digests names, among them: a fault here would leave one out.
+    assert {"memory", "cpus", "healthcheck", "user", "mounts", "restart", "networksAdvanced", "ports", "labels"} <= seen
+    # The image id is shown as the image row's tag instead; changing it alone changes no digest.
+    assert _changed_rows(resources, containers[0], "image", "sha256:other") == set()
+
+
+def test_the_plan_says_what_the_other_digest_covers(tmp_path):
+    output = plan(tmp_path, BASE)
+    covered = next(line for line in output.splitlines() if line.startswith("OTHER covers "))
+    for key in ("cpus", "healthcheck", "memory", "mounts", "ports", "restart", "user"):
+        assert key in covered
+    assert "image" not in covered and " name" not in covered

@@ -28,7 +28,15 @@ from stack.components.kong import METRIC_GROUPS, SENSITIVE_HEADERS, render_kong_
 from stack.components.kong import LOG_TRACE_ID_FORMATS
 from stack.components.loki import loki_service, render_loki_config
 from stack.components.prometheus import render_prometheus_config
-from stack.components.promtail import FIRST_LINE, PROBE_ENDPOINTS, pipeline_stages, promtail_service, render_promtail_config
+from stack.components.promtail import (
+    FIRST_LINE,
+    PROBE_ENDPOINTS,
+    pipeline_stages,
+    probe_path_regex,
+    probe_paths,
+    promtail_service,
+    render_promtail_config,
+)
 from stack.settings import SettingsError, parse_settings
 
 LOGQL_CHECKER = ROOT / "tests" / "logql"
@@ -64,6 +72,10 @@ def prod():
     return parse_settings({"target": "docker"}, "prod", "test")
 
 
+# Every default: the four gateway services, each scraped at /metrics.
+DEFAULTS = parse_settings({"target": "docker"}, "prod", "test")
+
+
 # --- Promtail -----------------------------------------------------------------
 
 GATEWAY_LINE = {
@@ -89,7 +101,7 @@ GATEWAY_LINE = {
 @pytest.mark.parametrize("service", ["unified-llm-api", "intelligent-router", "optimization-service", "kong"])
 def test_a_gateway_json_line_is_parsed_labelled_and_redacted(service):
     line = json.dumps({**GATEWAY_LINE, "service": service})
-    entry = run_pipeline(pipeline_stages(), line, {"service": service, "environment": "prod"})
+    entry = run_pipeline(pipeline_stages(DEFAULTS), line, {"service": service, "environment": "prod"})
     assert entry.dropped is None
     assert entry.labels == {"service": service, "environment": "prod", "level": "error", "provider": "openai"}
     assert entry.metadata == {
@@ -126,7 +138,7 @@ def test_only_the_contracts_low_cardinality_labels_reach_loki(prod):
 
 
 def test_every_log_field_of_the_contract_is_handled():
-    stages = pipeline_stages()
+    stages = pipeline_stages(DEFAULTS)
     extracted = next(s["json"]["expressions"] for s in stages if "json" in s)
     for field in contract.LOG_FIELDS:
         if field.stored_as in {"label", "metadata"} or field.name in {"timestamp", "path"}:
@@ -134,7 +146,7 @@ def test_every_log_field_of_the_contract_is_handled():
 
 
 def test_redaction_runs_before_parsing():
-    kinds = [next(iter(s)) for s in pipeline_stages()]
+    kinds = [next(iter(s)) for s in pipeline_stages(DEFAULTS)]
     assert kinds.index("replace") < kinds.index("json")
     assert kinds[0] == "multiline"
 
@@ -218,28 +230,86 @@ REAL_REQUEST_PATHS = [
 
 @pytest.mark.parametrize("path", SERVICE_PROBE_PATHS)
 def test_service_probe_lines_are_dropped_in_every_shape(path):
-    entry = run_pipeline(pipeline_stages(), service_access_line(path), {"service": "unified-llm-api"})
+    entry = run_pipeline(pipeline_stages(DEFAULTS), service_access_line(path), {"service": "unified-llm-api"})
     assert entry.dropped == "health_check"
 
 
 @pytest.mark.parametrize("uri", KONG_PROBE_URIS)
 def test_kong_probe_lines_are_dropped_in_every_shape(uri):
-    assert run_pipeline(pipeline_stages(), kong_access_line(uri), {"service": "kong"}).dropped == "health_check"
+    assert run_pipeline(pipeline_stages(DEFAULTS), kong_access_line(uri), {"service": "kong"}).dropped == "health_check"
 
 
 @pytest.mark.parametrize("path", REAL_REQUEST_PATHS)
 def test_real_requests_are_never_dropped(path):
-    assert run_pipeline(pipeline_stages(), service_access_line(path), {"service": "unified-llm-api"}).dropped is None
-    assert run_pipeline(pipeline_stages(), kong_access_line(path), {"service": "kong"}).dropped is None
+    assert run_pipeline(pipeline_stages(DEFAULTS), service_access_line(path), {"service": "unified-llm-api"}).dropped is None
+    assert run_pipeline(pipeline_stages(DEFAULTS), kong_access_line(path), {"service": "kong"}).dropped is None
 
 
 def test_only_access_lines_can_be_dropped_as_probes():
     # A path elsewhere in the line (a message, Kong's upstream_uri) decides nothing.
     message = json.dumps({"level": "info", "message": "GET /health 200", "service": "unified-llm-api"})
-    assert run_pipeline(pipeline_stages(), message, {"service": "unified-llm-api"}).dropped is None
+    assert run_pipeline(pipeline_stages(DEFAULTS), message, {"service": "unified-llm-api"}).dropped is None
     kong = json.loads(kong_access_line("/v1/chat/completions"))
     kong["upstream_uri"] = "/health"
-    assert run_pipeline(pipeline_stages(), json.dumps(kong), {"service": "kong"}).dropped is None
+    assert run_pipeline(pipeline_stages(DEFAULTS), json.dumps(kong), {"service": "kong"}).dropped is None
+
+
+# A service scraped elsewhere than /metrics: its scrape lines are noise too.
+CUSTOM_METRICS = parse_settings(
+    {
+        "target": "docker",
+        "gatewayServices": [
+            {"name": "kong", "address": "kong:8100", "metricsPath": "/internal/metrics"},
+            {"name": "unified-llm-api", "address": "unified-llm-api:8000", "metricsPath": "/ops/prom.v1/"},
+        ],
+    },
+    "prod",
+    "test",
+)
+CUSTOM_SCRAPE_PATHS = [
+    "/internal/metrics",
+    "/internal/metrics/",
+    "/internal/metrics?format=prometheus",
+    "/ops/prom.v1",
+    "/ops/prom.v1/",
+    "/ops/prom.v1?x=1",
+]
+
+
+@pytest.mark.parametrize("path", CUSTOM_SCRAPE_PATHS)
+def test_scrape_lines_of_a_configured_metrics_path_are_dropped_in_every_shape(path):
+    stages = pipeline_stages(CUSTOM_METRICS)
+    assert run_pipeline(stages, service_access_line(path), {"service": "unified-llm-api"}).dropped == "health_check"
+    assert run_pipeline(stages, kong_access_line(path), {"service": "kong"}).dropped == "health_check"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        *REAL_REQUEST_PATHS,
+        "/internal/metricsx",
+        "/internal/metrics/details",
+        "/v1/internal/metrics",
+        "/ops/promxv1",  # '.' in a metrics path is a dot, not any character
+        "/ops/prom.v1x",
+        "/v1/chat?next=/internal/metrics",
+    ],
+)
+def test_a_configured_metrics_path_drops_nothing_else(path):
+    stages = pipeline_stages(CUSTOM_METRICS)
+    assert run_pipeline(stages, service_access_line(path), {"service": "unified-llm-api"}).dropped is None
+    assert run_pipeline(stages, kong_access_line(path), {"service": "kong"}).dropped is None
+
+
+def test_the_probe_drops_come_from_the_settings_in_both_sources():
+    # Every drop stage takes its expression from one place, fed by the settings.
+    drops = [s["drop"]["expression"] for s in pipeline_stages(CUSTOM_METRICS) if "drop" in s]
+    assert len(drops) == 2 and drops[0] == drops[1] == probe_path_regex(CUSTOM_METRICS)
+    assert set(probe_paths(CUSTOM_METRICS)) == {f"/{p}" for p in PROBE_ENDPOINTS} | {"/internal/metrics", "/ops/prom.v1"}
+    re2.compile(drops[0])
+    # The rendered config carries the same stages.
+    job = yaml.safe_load(render_promtail_config(CUSTOM_METRICS))["scrape_configs"][0]
+    assert job["pipeline_stages"] == pipeline_stages(CUSTOM_METRICS)
 
 
 # --- One trace id shape from every source ------------------------------------------------
@@ -261,7 +331,7 @@ def test_only_access_lines_can_be_dropped_as_probes():
 )
 def test_every_source_gives_the_same_trace_id_in_structured_metadata(source, line):
     service = "kong" if source.startswith("kong") else "unified-llm-api"
-    entry = run_pipeline(pipeline_stages(), line, {"service": service})
+    entry = run_pipeline(pipeline_stages(DEFAULTS), line, {"service": service})
     assert entry.dropped is None
     assert entry.metadata["trace_id"] == TRACE_ID
     assert entry.line == line  # the line keeps what the source wrote
@@ -279,6 +349,8 @@ def test_every_source_gives_the_same_trace_id_in_structured_metadata(source, lin
         TRACE_ID + "00",
         12345,
         None,
+        "0" * 32,  # OpenTelemetry's invalid id: a service logging outside any span
+        {"w3c": "0" * 32},  # Kong's w3c field with an invalid parent
     ],
 )
 def test_a_trace_id_that_names_no_trace_is_left_out(trace_id):
@@ -286,23 +358,23 @@ def test_a_trace_id_that_names_no_trace_is_left_out(trace_id):
         ("kong", kong_access_line("/v1/chat/completions", trace_id=trace_id)),
         ("unified-llm-api", service_access_line("/v1/chat/completions", trace_id=trace_id)),
     ):
-        entry = run_pipeline(pipeline_stages(), line, {"service": service})
+        entry = run_pipeline(pipeline_stages(DEFAULTS), line, {"service": service})
         assert entry.dropped is None
         assert "trace_id" not in entry.metadata, (service, entry.metadata)
 
 
 def test_a_kong_line_links_to_its_trace_through_grafana(prod):
     # The derived field reads the structured metadata Promtail wrote.
-    entry = run_pipeline(pipeline_stages(), kong_access_line("/v1/chat/completions"), {"service": "kong"})
+    entry = run_pipeline(pipeline_stages(DEFAULTS), kong_access_line("/v1/chat/completions"), {"service": "kong"})
     derived = next(f for f in correlations(prod)["loki"]["derivedFields"] if f["matcherType"] == "label")
     assert entry.metadata[derived["matcherRegex"]] == TRACE_ID
 
 
 def test_plain_text_and_traceback_entries_get_an_error_level():
-    uvicorn = run_pipeline(pipeline_stages(), "ERROR:    Exception in ASGI application", {"service": "unified-llm-api"})
+    uvicorn = run_pipeline(pipeline_stages(DEFAULTS), "ERROR:    Exception in ASGI application", {"service": "unified-llm-api"})
     assert uvicorn.labels["level"] == "error"
     traceback = 'Traceback (most recent call last):\n  File "app.py", line 3, in handler\nValueError: boom'
-    assert run_pipeline(pipeline_stages(), traceback, {"service": "unified-llm-api"}).labels["level"] == "error"
+    assert run_pipeline(pipeline_stages(DEFAULTS), traceback, {"service": "unified-llm-api"}).labels["level"] == "error"
 
 
 @pytest.mark.parametrize(
@@ -470,7 +542,7 @@ def test_every_logql_expression_parses_with_grafanas_grammar(prod):
     rules = [r["expr"] for text in loki_rule_files(prod).values() for g in yaml.safe_load(text)["groups"] for r in g["rules"]]
     selectors = [r["selector"] for r in yaml.safe_load(render_loki_config(prod))["limits_config"]["retention_stream"]]
     links = [substitute_grafana_variables(correlations(prod)["jaeger"]["tracesToLogsV2"]["query"])]
-    matches = [s["match"]["selector"] for s in pipeline_stages() if "match" in s]
+    matches = [s["match"]["selector"] for s in pipeline_stages(DEFAULTS) if "match" in s]
     expressions = rules + selectors + links + matches
     assert len(rules) == 3 and selectors and matches
     errors = logql_errors(expressions)

@@ -1,4 +1,4 @@
-"""The Promtail interpreter (tests/promtail_pipeline.py) behaves as Promtail
+"""The Promtail interpreter (tests/promtail_pipeline/) behaves as Promtail
 3.6.15 does, on the cases where a plain Python reading would differ. Each
 expectation cites the Go source it follows (grafana/loki at v3.6.15, under
 clients/pkg/logentry/ unless said otherwise)."""
@@ -58,9 +58,9 @@ def test_replace_on_a_source_changes_the_extracted_value_not_the_line():
 
 
 def test_a_template_the_interpreter_does_not_know_fails_loudly():
-    with pytest.raises(AssertionError, match="teach tests/promtail_pipeline.py"):
+    with pytest.raises(AssertionError, match="teach tests/promtail_pipeline/gotemplate.py"):
         run_pipeline([{"replace": {"expression": "(a)", "replace": "{{ sha256sum .Value }}"}}], "a", {})
-    with pytest.raises(AssertionError, match="teach tests/promtail_pipeline.py"):
+    with pytest.raises(AssertionError, match="teach tests/promtail_pipeline/gotemplate.py"):
         GoTemplate("{{- .Value -}}")
 
 

@@ -87,7 +87,7 @@ BAD_INPUTS = [
     ({"retention": {"metrics": "1000y"}}, "retention.metrics", "'1000y'", "at most 100y"),
     ({"retention": {"metrics": "٣٠d"}}, "retention.metrics", "'٣٠d'", "duration such as"),
     ({"gatewayServices": [{"name": "api", "address": "api:８０"}]}, "gatewayServices[0].address", "'api:８０'", "host:port"),
-    ({"images": {"loki": "3.7.0\nlatest"}}, "images.loki", "'3.7.0\\nlatest'", "exact image tag"),
+    ({"images": {"loki": "3.7.0\nlatest"}}, "images.loki", '"3.7.0\\nlatest"', "exact image tag"),
     ({"scrapeIntervall": "15s"}, "gateway-observability:scrapeIntervall", "'15s'", "allowed keys: alerting, bindAddress"),
 ]
 

@@ -64,7 +64,7 @@ EXPECTED = [
     "gateway-observability:resources.grafana.cpus: given 0; expected a number of at least 0.05",
     "gateway-observability:alerting.routing.receivers[3]: receiver 'both' must have exactly one of slack, pagerduty, email, webhook",
     "gateway-observability:alerting.routing.receivers[4].name: required but not set",
-    "gateway-observability:alerting.routing.teams: given {'team': 'ml'}; expected a list",
+    "gateway-observability:alerting.routing.teams: given {team: ml}; expected a list",
     "gateway-observability:alerting.routing.businessHours: start (18:00) must be before end (09:00)",
     "gateway-observability:traces.storage: given 'cassandra'; expected one of 'badger', 'elasticsearch', 'opensearch'",
     "gateway-observability:scrapeIntervall: unknown key (given '15s')",

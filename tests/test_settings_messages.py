@@ -4,6 +4,7 @@ without its project prefix explained as such."""
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import pytest
@@ -11,6 +12,7 @@ import yaml
 from settings_paths import DIRECT_ONLY, MALFORMED, config_with, key_of, settings_paths
 
 from stack.settings import PROJECT, SettingsError, load_from_stack_file, parse_settings
+from stack.settings.errors import show
 
 # Text that is wrong in a way only a pattern or a check in words can say.
 WRONG_TEXT = ["Not A Valid Value!", "-", "a" * 100, "#", "@", "latest", "1e400", "9" * 5000, "25:00", "/path with space"]
@@ -95,7 +97,101 @@ def test_values_are_shown_as_yaml_writes_them():
     message = str(caught.value)
     assert "cluster: given null;" in message
     assert "namePrefix: given true;" in message
-    assert "bindAddress: given [1, {'a': null}];" in message
+    assert "bindAddress: given [1, {a: null}];" in message
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        ({"team": "ml"}, "{team: ml}"),
+        ([{"name": "s", "receivers": ["a", "b"]}], "[{name: s, receivers: [a, b]}]"),
+        # Text YAML would read as something else, or not at all, is quoted as YAML quotes it.
+        (["yes", "1.5", "~", "a: b", "#x", "", " x", "a,b", "it's"], "['yes', '1.5', '~', 'a: b', '#x', '', ' x', 'a,b', it's]"),
+        (["a\nb"], '["a\\nb"]'),
+        ("it's", "'it''s'"),  # text on its own is always quoted, so its ends show
+        (datetime.date(2026, 3, 2), "2026-03-02 (a date/time)"),
+        ([datetime.date(2026, 3, 2)], "[2026-03-02]"),
+    ],
+)
+def test_values_are_shown_in_yaml_flow_style(value, shown):
+    assert show(value) == shown
+    if not isinstance(value, datetime.date):
+        assert yaml.safe_load(shown) == value  # what is shown reads back as what was given
+
+
+# How Python prints values; an operator wrote YAML.
+PYTHON_REPR = re.compile(r"\{'|\['|\bdatetime\(|\bdate\(|\bNone\b|\bTrue\b|\bFalse\b")
+
+
+def test_no_message_shows_a_value_as_python_prints_it():
+    offending = sorted({m for m in MESSAGES if PYTHON_REPR.search(m)})
+    assert not offending, "\n".join(offending[:20])
+    # The walk gives mappings, lists of mappings and dates where text is expected.
+    assert any(": given {" in m for m in MESSAGES)
+    assert any(": given [{" in m for m in MESSAGES)
+    assert any("(a date/time); expected text" in m for m in MESSAGES)
+
+
+def test_a_yaml_date_is_shown_as_it_was_written(tmp_path):
+    path = write(
+        tmp_path,
+        f"config:\n  {PROJECT}:target: docker\n  {PROJECT}:cluster: 2026-03-02T10:00:00Z\n"
+        f"  {PROJECT}:namePrefix: 2026-03-02\n  {PROJECT}:gatewayNetwork: [2026-03-02 10:00:00 +01:00]\n",
+    )
+    assert problems_of(path) == [
+        f"{PROJECT}:cluster: given 2026-03-02T10:00:00Z (a date/time); expected text",
+        f"{PROJECT}:namePrefix: given 2026-03-02 (a date/time); expected text",
+        f"{PROJECT}:gatewayNetwork: given [2026-03-02 10:00:00 +01:00]; expected text",
+    ]
+
+
+def test_a_key_given_twice_is_refused_with_file_line_and_column(tmp_path):
+    # Pulumi's YAML reader refuses it; PyYAML alone would keep the last one silently.
+    path = write(
+        tmp_path,
+        f"config:\n  {PROJECT}:target: docker\n  {PROJECT}:cluster: eu-1\n"
+        f"  {PROJECT}:gatewayServices:\n    - {{name: api, address: 'api:8000', name: router}}\n"
+        f"  '{PROJECT}:cluster': eu-2\n",
+    )
+    assert problems_of(path) == [
+        "Pulumi.dev.yaml:5:40: 'name' is given twice in one mapping (first on line 5); Pulumi refuses a repeated key: keep one",
+        f"Pulumi.dev.yaml:6:3: '{PROJECT}:cluster' is given twice in one mapping (first on line 3); "
+        "Pulumi refuses a repeated key: keep one",
+    ]
+
+
+def test_a_merge_key_may_repeat_what_it_merges(tmp_path):
+    path = write(
+        tmp_path,
+        f"config:\n  {PROJECT}:target: docker\n  {PROJECT}:resources:\n"
+        "    loki: &small {memory: 1Gi, cpus: 1}\n    grafana: {<<: *small, cpus: 0.5}\n",
+    )
+    assert load_from_stack_file(path).settings.resources_for("grafana").cpus == 0.5
+
+
+@pytest.mark.parametrize("stack, suggested", [("Prod_EU", "prod-eu"), ("9lives", "env-9lives"), ("EU.West", "eu-west")])
+def test_an_environment_taken_from_the_stack_name_says_so(tmp_path, stack, suggested):
+    path = tmp_path / f"Pulumi.{stack}.yaml"
+    path.write_text(f"config:\n  {PROJECT}:target: docker\n")
+    assert problems_of(path) == [
+        f"{PROJECT}:environment: not set, so it is the stack's name, '{stack}' (as in Pulumi.{stack}.yaml), which is "
+        "not a lower-case DNS label: lower-case letters, digits and '-', starting with a letter, not ending with '-', "
+        f"at most 42 characters; rename the stack (e.g. {suggested}) or set {PROJECT}:environment"
+    ]
+    # Set explicitly, the environment is the operator's value and the stack name is fine.
+    path.write_text(f"config:\n  {PROJECT}:target: docker\n  {PROJECT}:environment: {suggested}\n")
+    assert load_from_stack_file(path).settings.environment == suggested
+    path.write_text(f"config:\n  {PROJECT}:target: docker\n  {PROJECT}:environment: {stack}\n")
+    assert problems_of(path)[0].startswith(f"{PROJECT}:environment: given '{stack}'; expected a lower-case DNS label")
+
+
+def test_a_stack_file_must_be_named_after_its_stack(tmp_path):
+    for name in ("stack.yaml", "Pulumi.yaml", "Pulumi.dev.yml", "pulumi.dev.yaml"):
+        path = tmp_path / name
+        path.write_text(f"config:\n  {PROJECT}:target: docker\n")
+        assert problems_of(path) == [
+            f"{name}: a stack file must be named Pulumi.<stack>.yaml: the stack's name, and so its environment, is taken from it"
+        ]
 
 
 def write(tmp_path, text: str):
@@ -178,7 +274,7 @@ def test_keys_are_read_in_camel_case_only():
     with pytest.raises(SettingsError) as caught:
         parse_settings({"target": "docker", "scrape_interval": "30s", "retention": {"metrics": "8d"}}, "dev", "t")
     assert caught.value.problems == [
-        f"{PROJECT}:scrape_interval: unknown key (given '30s'); allowed keys: alerting, bindAddress, cluster, environment, "
+        f"{PROJECT}:scrape_interval: unknown key (given '30s'); allowed keys: alerting, bindAddress, cluster, demo, environment, "
         "evaluationInterval, gatewayNetwork, gatewayServices, images, logs, namePrefix, resources, retention, "
         "scrapeInterval, scrapeTimeout, target, traces"
     ]

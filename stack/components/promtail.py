@@ -3,6 +3,8 @@ tails the gateway's containers through the Docker API and ships to Loki."""
 
 from __future__ import annotations
 
+import re
+
 from stack import topology
 from gateway_telemetry.contract import LOG_FIELDS
 from stack.components.kong import LOG_PATH_FIELD as KONG_LOG_PATH_FIELD
@@ -79,11 +81,34 @@ def _gateway_container_relabels(settings: Settings) -> list[dict]:
 # dropped in every shape their path takes in the logs. Services log the route
 # ("/health", "/health/", maybe with a query string); Kong logs the URI as the
 # client sent it, query string included (request.uri is nginx's $request_uri,
-# kong/pdk/log.lua). Only these endpoints at the root are probes: "/api/health"
-# or "/v1/metrics-report" is an API call, "/healthcare" is another route, and a
-# probe path inside a query string ("/v1/chat?next=/health") is kept too.
+# kong/pdk/log.lua). Only these endpoints at the root, and each service's own
+# metrics path as configured, are probes: "/api/health" or "/v1/metrics-report"
+# is an API call, "/healthcare" is another route, and a probe path inside a
+# query string ("/v1/chat?next=/health") is kept too. A probe Kong proxies
+# through a prefixed route ("/llm/health") is kept as well: from the URI alone
+# it cannot be told from an API call.
 PROBE_ENDPOINTS = ("health", "healthz", "ready", "readyz", "live", "livez", "metrics")
-HEALTH_PATHS = r"^/(?:" + "|".join(PROBE_ENDPOINTS) + r")/?(?:\?.*)?$"
+
+
+def probe_paths(settings: Settings) -> tuple[str, ...]:
+    """The paths probes and scrapes hit, without a trailing slash, sorted:
+    /<endpoint> for each PROBE_ENDPOINTS entry, and every gateway service's
+    `metricsPath` (Prometheus scrapes it). One list for every source: a
+    service's metrics path is dropped from any service's lines, since one
+    service rarely serves another's scrape path as an API route."""
+    paths = {f"/{endpoint}" for endpoint in PROBE_ENDPOINTS}
+    paths |= {service.metrics_path.rstrip("/") or "/" for service in settings.gateway_services}
+    return tuple(sorted(paths))
+
+
+def probe_path_regex(settings: Settings) -> str:
+    """The drop stages' expression: a probe path (probe_paths), then at most one
+    trailing slash and any query string, and nothing else. RE2 syntax; Go's
+    regexp, like re.escape, reads a backslash before punctuation as that character."""
+    alternatives = "|".join(re.escape(path.rstrip("/")) for path in probe_paths(settings))
+    return rf"^(?:{alternatives})/?(?:\?.*)?$"
+
+
 # A new entry starts with a JSON object, a plain `LEVEL:` line (uvicorn), a
 # bare traceback or an nginx error-log line (Kong's stderr); anything else
 # (traceback frames) continues the entry above.
@@ -106,15 +131,22 @@ LEVEL_TEMPLATE = "{{ if .Value }}{{ ToLower .Value }}{{ else if .plain_level }}{
 # json stage reads the first format Kong wrote (go-jmespath: a field of a
 # string is null, `||` skips null and ""), else the value itself, which for an
 # object of none of these formats is its JSON text; the template then keeps
-# only a 128-bit id, in lower case, and drops anything else (an empty result
-# deletes the key), so structured metadata never holds a half id or an object.
+# only a valid 128-bit id, in lower case, and drops anything else (an empty
+# result deletes the key), so structured metadata never holds a half id, an
+# object, or the all-zero id: W3C Trace Context and OpenTelemetry call it
+# invalid (an unsampled or unset context logs it), and it names no trace.
 TRACE_ID_PATH = " || ".join((*(f"trace_id.{f}" for f in KONG_TRACE_ID_FORMATS), "trace_id"))
-TRACE_ID_TEMPLATE = '{{ if regexMatch "^[0-9a-fA-F]{32}$" .Value }}{{ ToLower .Value }}{{ end }}'
+TRACE_ID_TEMPLATE = (
+    '{{ if regexMatch "^0{32}$" .Value }}'
+    '{{ else if regexMatch "^[0-9a-fA-F]{32}$" .Value }}{{ ToLower .Value }}{{ end }}'
+)
 
 
-def pipeline_stages() -> list[dict]:
-    """Order matters: join tracebacks (a buffer per stream), redact the raw
-    line, then parse, label and drop noise."""
+def pipeline_stages(settings: Settings) -> list[dict]:
+    """Promtail's pipeline for the gateway's lines. Order matters: join
+    tracebacks (a buffer per stream), redact the raw line, then parse, label
+    and drop noise (probe_path_regex: the settings name the metrics paths)."""
+    probes = probe_path_regex(settings)
     metadata = [f.name for f in LOG_FIELDS if f.stored_as == "metadata"]
     labelled = [f.name for f in LOG_FIELDS if f.stored_as == "label"]
     return [
@@ -135,8 +167,8 @@ def pipeline_stages() -> list[dict]:
         {"template": {"source": "level", "template": LEVEL_TEMPLATE}},
         {"template": {"source": "trace_id", "template": TRACE_ID_TEMPLATE}},
         {"match": {"selector": '{service=~".+"} |~ "^Traceback"', "stages": [{"static_labels": {"level": "error"}}]}},
-        {"drop": {"source": "path", "expression": HEALTH_PATHS, "drop_counter_reason": "health_check"}},
-        {"drop": {"source": "kong_path", "expression": HEALTH_PATHS, "drop_counter_reason": "health_check"}},
+        {"drop": {"source": "path", "expression": probes, "drop_counter_reason": "health_check"}},
+        {"drop": {"source": "kong_path", "expression": probes, "drop_counter_reason": "health_check"}},
         {"labeldrop": [REPLICA_LABEL]},
         {"labels": {name: None for name in labelled}},
         {"structured_metadata": {name: None for name in metadata}},
@@ -161,7 +193,7 @@ def render_promtail_config(settings: Settings) -> str:
                 "job_name": "gateway-containers",
                 "docker_sd_configs": [{"host": f"unix://{DOCKER_SOCKET}", "refresh_interval": "5s"}],
                 "relabel_configs": _gateway_container_relabels(settings),
-                "pipeline_stages": pipeline_stages(),
+                "pipeline_stages": pipeline_stages(settings),
             }
         ],
     }

@@ -4,14 +4,19 @@ Pulumi.<env>.yaml: no regular expressions, no Python or pydantic type names."""
 
 from __future__ import annotations
 
+import datetime
 import math
 import types
 import typing
 from typing import Any, Mapping, Optional
 
+import yaml
 from pydantic import BaseModel
 
 PROJECT = "gateway-observability"
+# The attribute of a date or time read from a stack file that holds its text
+# as written (YAML reads `2026-03-02` as a date, and shows it back differently).
+WRITTEN_AS = "yaml_text"
 
 
 class SettingsError(Exception):
@@ -48,7 +53,47 @@ def config_key(location: tuple) -> str:
 _SHOWN_LENGTH = 80
 
 
+def _reads_back_as(text: str) -> bool:
+    """Whether `text` written plain inside a YAML flow collection reads back as
+    that same text: not a number, true, null or date, no flow indicator
+    (, [ ] { }), no comment or `: `, no leading or trailing space."""
+    if not text or text != text.strip() or any(c in text for c in ",[]{}") or not text.isprintable():
+        return False
+    try:
+        return yaml.safe_load(text) == text
+    except yaml.YAMLError:
+        return False
+
+
+# YAML double-quoted escapes for what cannot stand in the quotes as it is.
+_DOUBLE_QUOTED_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _escaped(char: str) -> str:
+    if char in _DOUBLE_QUOTED_ESCAPES:
+        return _DOUBLE_QUOTED_ESCAPES[char]
+    if char.isprintable():
+        return char
+    return f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}"
+
+
+def _quoted(text: str) -> str:
+    """Text as a quoted YAML scalar: single quotes ('' for a quote), or double
+    quotes with escapes when it holds a line break or another unprintable."""
+    if text.isprintable():
+        return "'" + text.replace("'", "''") + "'"
+    return '"' + "".join(_escaped(c) for c in text) + '"'
+
+
+def _date_text(value: Any) -> str:
+    """A date or time YAML read from the file: the text as written when the
+    stack file loader kept it (in WRITTEN_AS), else ISO 8601."""
+    return getattr(value, WRITTEN_AS, None) or value.isoformat()
+
+
 def _show(value: Any, depth: int) -> str:
+    """`value` in YAML flow style: {team: ml}, [a, 'yes', 1], text plain when
+    it reads back as itself, quoted otherwise."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -60,21 +105,31 @@ def _show(value: Any, depth: int) -> str:
     if isinstance(value, float):
         return {math.inf: ".inf", -math.inf: "-.inf"}.get(value, ".nan" if value != value else repr(value))
     if isinstance(value, str):
-        return repr(value)
+        text = value if len(value) <= _SHOWN_LENGTH else value[:_SHOWN_LENGTH]  # shown shortened anyway
+        return text if _reads_back_as(text) else _quoted(text)
     if isinstance(value, (bytes, bytearray)):
         return "binary data"
+    if isinstance(value, (datetime.date, datetime.time)):
+        return _date_text(value)
     if depth > 3:
         return "…"
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{_show(k, depth + 1)}: {_show(v, depth + 1)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple, set, frozenset)):
         return "[" + ", ".join(_show(v, depth + 1) for v in value) + "]"
-    return repr(str(value))  # dates and times YAML turned into objects: show them as written
+    return _quoted(str(value))
 
 
 def show(value: Any) -> str:
-    """A value as the operator wrote it in YAML (null, true, 'text', [..], {..}), shortened."""
-    text = _show(value, 0)
+    """A value as the operator wrote it in YAML, shortened to 80 characters:
+    null, true, 12, 'text' (quoted, so its ends show), [a, b], {team: ml}.
+    A date or time YAML read says so: 2026-03-02 (a date/time)."""
+    if isinstance(value, str):
+        text = _quoted(value[: _SHOWN_LENGTH])
+    else:
+        text = _show(value, 0)
+        if isinstance(value, (datetime.date, datetime.time)):
+            text += " (a date/time)"
     return text if len(text) <= _SHOWN_LENGTH else text[: _SHOWN_LENGTH - 1] + "…"
 
 
@@ -92,7 +147,7 @@ def kind_of(value: Any) -> str:
         return "a mapping"
     if isinstance(value, (list, tuple)):
         return "a list"
-    return "a date or time" if hasattr(value, "isoformat") else "an unsupported value"
+    return "a date/time" if hasattr(value, "isoformat") else "an unsupported value"
 
 
 # --- where a location points in the model ------------------------------------
@@ -161,6 +216,7 @@ def _bound(ctx: Mapping[str, Any], key: str) -> str:
 # walks them all), anything else falls back to a neutral sentence.
 _EXPECTED = {
     "string_type": lambda c: "expected text",
+    "string_unicode": lambda c: "expected text",  # YAML !!binary that is not UTF-8
     "string_too_short": lambda c: f"expected text of at least {c.get('min_length')} characters",
     "string_too_long": lambda c: f"expected text of at most {c.get('max_length')} characters",
     "int_type": lambda c: "expected a whole number",
@@ -232,3 +288,43 @@ def describe(root: type[BaseModel], error: Mapping[str, Any]) -> str:
     if isinstance(given, Mapping) and error["type"] in ("value_error", "assertion_error"):
         return f"{key}: {_expected(error)}"  # a section's own check names its values
     return f"{key}: given {show(given)}; {_expected(error)}"
+
+
+def describe_stack_name(root: type[BaseModel], error: Mapping[str, Any], stack: str) -> str:
+    """An `environment` error when the stack did not set it and the environment
+    is the stack's name: the operator's fix is a stack (and file) name, or the key."""
+    key = _error_key(root, clean_location(tuple(error["loc"])))
+    expected = _expected(error).removeprefix("expected ")
+    return (
+        f"{key}: not set, so it is the stack's name, {_quoted(stack)} (as in Pulumi.{stack}.yaml), which is not "
+        f"{expected}; rename the stack (e.g. {_suggested_label(stack)}) or set {key}"
+    )
+
+
+def _suggested_label(stack: str) -> str:
+    """A stack name that would do as an environment: lower case, '-' for anything else."""
+    label = "".join(c if c.isascii() and c.isalnum() else "-" for c in stack.lower()).strip("-")
+    label = "-".join(part for part in label.split("-") if part)[:42].rstrip("-")
+    return label if label[:1].isalpha() else f"env-{label}".rstrip("-")
+
+
+def keys_as_written(errors: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The errors with every mapping key in their locations as the operator
+    wrote it. pydantic turns a key that is not text into text in a location
+    (null -> 'None', true -> 1) but keeps the key itself as the input of the
+    key's own error (location ending in '[key]'): put that back."""
+    written = {
+        clean_location(tuple(e["loc"]))[:-1]: e.get("input")
+        for e in errors
+        if clean_location(tuple(e["loc"]))[-1:] == ("[key]",)
+    }
+    if not written:
+        return errors
+    fixed = []
+    for error in errors:
+        location = clean_location(tuple(error["loc"]))
+        for end in range(1, len(location) + 1):
+            if location[-1:] != ("[key]",) and location[:end] in written:
+                location = location[: end - 1] + (written[location[:end]],) + location[end:]
+        fixed.append({**error, "loc": location})
+    return fixed

@@ -4,24 +4,98 @@ reported with the settings' own, encrypted values never decrypted."""
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
-from stack.settings.errors import PROJECT, SettingsError, kind_of, show
+from stack.settings.errors import PROJECT, WRITTEN_AS, SettingsError, kind_of, show
 from stack.settings.secrets import all_leaves_encrypted, is_encrypted, secret_keys_needed, secret_placeholder
 from stack.settings.validation import LoadedSettings, validate_config
 
 PREFIX = PROJECT + ":"
+# Pulumi reads a stack's config from Pulumi.<stack>.yaml only; a stack name is
+# letters, digits, '-', '_' and '.'.
+_STACK_FILE_NAME = re.compile(r"Pulumi\.([A-Za-z0-9_.-]+)\.yaml")
+STACK_FILE_NAMING = "a stack file must be named Pulumi.<stack>.yaml: the stack's name, and so its environment, is taken from it"
+
+
+def stack_of(path: Path) -> Optional[str]:
+    """The stack a Pulumi.<stack>.yaml belongs to (`Pulumi.dev.yaml` -> 'dev'),
+    or None for a file not named so."""
+    match = _STACK_FILE_NAME.fullmatch(path.name)
+    return match.group(1) if match else None
+
+
+class _WrittenDate(datetime.date):
+    """A date YAML read, knowing the text it was written as (errors.WRITTEN_AS)."""
+
+
+class _WrittenDateTime(datetime.datetime):
+    """A date and time YAML read, knowing the text it was written as (errors.WRITTEN_AS)."""
+
+
+class _StackFileLoader(yaml.SafeLoader):
+    """yaml.SafeLoader, and what the Pulumi CLI's reader (Go's yaml.v3) does
+    differently: a key given twice in one mapping is refused (yaml.v3's
+    decoder compares the keys' kind and text: `a` and `'a'` are the same key),
+    found as `duplicates` (file:line:col texts, every one, not only the first).
+    Dates and times keep the text they were written as, so a message can show
+    what the operator typed."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[yaml.Mark, str, yaml.Mark]] = []
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], yaml.Mark] = {}
+            for key, _ in node.value:
+                if key.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults` may repeat what it merges
+                    continue
+                identity = (type(key).__name__, key.value if isinstance(key, yaml.ScalarNode) else str(id(key)))
+                if identity in first:
+                    self.duplicates.append((key.start_mark, key.value, first[identity]))
+                else:
+                    first[identity] = key.start_mark
+        return super().construct_mapping(node, deep)
+
+    def construct_yaml_timestamp(self, node):
+        value = super().construct_yaml_timestamp(node)
+        if isinstance(value, datetime.datetime):
+            written = _WrittenDateTime.combine(value.date(), value.timetz())
+        else:
+            written = _WrittenDate(value.year, value.month, value.day)
+        setattr(written, WRITTEN_AS, node.value)
+        return written
+
+
+_StackFileLoader.add_constructor("tag:yaml.org,2002:timestamp", _StackFileLoader.construct_yaml_timestamp)
 
 
 def _document(path: Path) -> Any:
-    """The file's YAML, or SettingsError with one line saying why it cannot be read."""
+    """The file's YAML, or SettingsError with one line saying why it cannot be read
+    (for keys given twice, one line for each)."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        loader = _StackFileLoader(path.read_text(encoding="utf-8"))
+        try:
+            document = loader.get_single_data()
+        finally:
+            loader.dispose()
+        if loader.duplicates:
+            raise SettingsError(
+                [
+                    f"{path.name}:{mark.line + 1}:{mark.column + 1}: {show(key)} is given twice in one mapping "
+                    f"(first on line {first.line + 1}); Pulumi refuses a repeated key: keep one"
+                    for mark, key, first in sorted(loader.duplicates, key=lambda d: (d[0].line, d[0].column))
+                ],
+                path.name,
+            )
+        return document
     except OSError as error:
         problem = f"cannot read {path}: {error.strerror or error}"
     except UnicodeDecodeError:
@@ -97,8 +171,11 @@ def _project_settings(config: dict[Any, Any]) -> dict[str, Any]:
 def load_from_stack_file(path: Path) -> LoadedSettings:
     """Read Pulumi.<stack>.yaml without Pulumi; secrets become placeholders.
 
-    Raises SettingsError listing every problem, each naming its key."""
-    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    Raises SettingsError listing every problem, each naming its key (one
+    naming the file when it is not named Pulumi.<stack>.yaml)."""
+    stack = stack_of(path)
+    if stack is None:
+        raise SettingsError([f"{path.name}: {STACK_FILE_NAMING}"], path.name)
     config, problems = read_stack_config(path)
     raw = _project_settings(config)
     settings, given = validate_config(raw, stack, path.name, lambda key: all_leaves_encrypted(raw[key]), problems)

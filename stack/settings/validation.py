@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from stack.settings.errors import SettingsError, describe
+from stack.settings.errors import SettingsError, clean_location, describe, describe_stack_name, keys_as_written
 from stack.settings.model import STAND_INS, Settings, settings_problems
 from stack.settings.partial import validate_what_is_valid
 from stack.settings.secrets import secret_problems, split_secrets
@@ -28,7 +28,13 @@ class LoadedSettings:
 def _settings_and_problems(plain: Mapping[str, Any], stack: str):
     values = {"environment": stack, **plain}
     settings, errors, failed = validate_what_is_valid(Settings, values, STAND_INS)
-    problems = [describe(Settings, e) for e in errors]
+    # An environment the stack did not set is its stack's name: say so, not "given".
+    from_stack = "environment" not in plain
+    problems = [
+        describe_stack_name(Settings, e, stack) if from_stack and clean_location(tuple(e["loc"]))[:1] == ("environment",)
+        else describe(Settings, e)
+        for e in keys_as_written(errors)
+    ]
     if settings is not None:
         problems += settings_problems(settings, failed)
     return settings, failed, problems
