@@ -220,6 +220,24 @@ TARGET_LABELS = ("job", "instance", "service", "environment", "cluster")
 HTTP_SERVER_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
 # Kong's prometheus plugin defaults, in milliseconds.
 KONG_LATENCY_BUCKETS_MS = (1, 2, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 30000, 60000)
+# The OTel GenAI semantic conventions' recommended ExplicitBucketBoundaries
+# (gen-ai-metrics.md; the same lists as opentelemetry-python-contrib's
+# openai-v2 instrumentation), so the gateway's histograms line up with any
+# GenAI-instrumented client. Each is 14 bounds; one histogram series costs
+# bounds + 3 samples (+Inf, _sum, _count) per label set: bench/kit_metrics.py.
+GEN_AI_OPERATION_DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+GEN_AI_TOKEN_USAGE_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
+# gen_ai.server.time_to_first_token's recommended bounds (1 ms to 10 s, dense
+# below 100 ms where streaming UX is decided); the gateway measures the same
+# thing from the client side.
+GEN_AI_TIME_TO_FIRST_TOKEN_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+# The buckets of every histogram the kit exposes, by metric name.
+KIT_HISTOGRAM_BUCKETS = {
+    "http_server_request_duration_seconds": HTTP_SERVER_DURATION_BUCKETS,
+    "gen_ai_client_operation_duration_seconds": GEN_AI_OPERATION_DURATION_BUCKETS,
+    "gen_ai_client_token_usage": GEN_AI_TOKEN_USAGE_BUCKETS,
+    "gateway_llm_time_to_first_token_seconds": GEN_AI_TIME_TO_FIRST_TOKEN_BUCKETS,
+}
 
 
 def latency_buckets_seconds(service: str) -> tuple[float, ...]:

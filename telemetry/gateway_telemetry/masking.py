@@ -1,0 +1,370 @@
+"""Masking at source: no secret or personal data leaves the service in a log
+line, before Promtail's redaction (the second line of defence) ever sees it.
+
+Two ways a value is masked, both from gateway_telemetry.redaction (one
+definition, two consumers):
+
+- **By key.** A value whose key ends in one of SENSITIVE_KEY_SUFFIXES
+  (password, secret, token, api_key, authorization, cookie, credentials, ...;
+  any case, at any depth of dicts and lists) becomes `[REDACTED:secret_value]`
+  whatever it holds, as Promtail's key rules do. None, booleans and "" stay:
+  they hold no secret and Promtail leaves them too.
+- **By pattern.** Every other string (and every number long enough to be a
+  card number) runs the REDACTIONS rules, each behind its cheap gate, in the
+  very form it will have in the line: JSON-encoded, as a member under its key
+  (with non-ASCII both raw, as orjson writes it, and escaped, as other JSON
+  writers do). The rules are written for the JSON line Promtail reads, so
+  applying them to that text (redaction.apply_rule, Promtail's replace
+  semantics) gives Promtail's verdict by construction;
+  tests/kit/test_masking.py holds the two to the same verdict on the whole
+  corpus.
+
+What is free text: every string value except the contract fields in
+NEVER_TEXT, which the kit or the service's own code fills from a closed
+vocabulary, a number or an id. `message` and `path` are scanned; so is every
+field a call adds, the formatted exception, and the keys of nested dicts
+(data, unlike top-level keys, which are the call's keyword names). A value
+of a type JSON has no form for (a Path, a dataclass, an object) is logged as
+its str(), masked as text, never handed to the serializer raw.
+
+Cost on a clean value: one JSON encoding and a few substring checks
+(redaction's literal gates, case variants folded into one check on the
+lower-cased text) plus the one regex gate of the digit rules; a text found
+clean is remembered (log messages repeat), so a repeated message costs one
+set lookup. The regexes run only when a gate opens (bench/kit_logging.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from gateway_telemetry.redaction import REDACTIONS, SENSITIVE_KEY_SUFFIXES, Redaction, apply_rule, literal_start
+
+SECRET_MASK = Redaction("secret_value", "", "").replacement  # "[REDACTED:secret_value]", the key rules' mask
+
+# Contract fields (contract.LOG_FIELDS) that never hold free text: written by
+# the kit (timestamp, level, service, environment, version, logger, the ids,
+# error fields) or by the service's code from its own vocabulary (provider,
+# model, method) and numbers. request_id is an id: the FastAPI glue accepts an
+# X-Request-ID only as a short token of [A-Za-z0-9._-] and generates one
+# otherwise (Promtail still runs every rule on it). The contract's free-text
+# fields are `message` and `path`. tests/kit/test_masking.py fails when the
+# contract gains a field that is in neither group.
+NEVER_TEXT = frozenset(
+    {
+        "timestamp", "level", "service", "environment", "version", "logger", "request_id", "trace_id", "span_id",
+        "provider", "model", "method", "status", "latency_ms", "input_tokens", "output_tokens", "cost_usd",
+        "error_type", "error_source", "upstream_status",
+    }
+)
+
+# Python's re reads these RE2 patterns alike (no look-around or backreference
+# is allowed in them); re.ASCII makes \d, \s, \w and \b mean what they mean to
+# RE2. The rules only ever run on JSON text, where the characters on which
+# the two still differ (\v, which RE2's \s lacks; a newline before `$`) never
+# occur raw.
+_FLAGS = re.ASCII
+# Long enough to be a card number (13+ digits): the only rule a bare number
+# can meet (the bare card_number rule); shorter ones skip the rules entirely.
+_CARD_SIZED = 10**12
+# Bounded memories: clean texts and key verdicts repeat (messages, routes,
+# field names), but a service may log unbounded distinct ones.
+_MEMO_SIZE = 4096
+_MEMO_TEXT_LENGTH = 512
+
+
+def _sensitive_key_regex() -> re.Pattern:
+    # At the END of the key, like Promtail's key rules (`_KEY` followed by
+    # the key's closing quote): `db_password` and `accessToken` are secret,
+    # `input_tokens`, `api_key_id` and `password_hint` are not.
+    return re.compile("(?:" + "|".join(SENSITIVE_KEY_SUFFIXES) + r")\Z", re.IGNORECASE | _FLAGS)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One REDACTIONS rule, compiled, with the gate Promtail puts before it."""
+
+    rule: Redaction
+    regex: re.Pattern
+    gate: Callable[[str], bool]
+
+    def compiled(self, _pattern: str) -> re.Pattern:
+        return self.regex  # what redaction.apply_rule's `compile` returns
+
+
+def _gate(rule: Redaction) -> Callable[[str], bool]:
+    """Promtail's gate (redaction.triggered), or for a rule without one the
+    literal its pattern starts with, which Go's regexp scans for first."""
+    if isinstance(rule.trigger, tuple):
+        literals = rule.trigger
+        return lambda text: any(literal in text for literal in literals)
+    if isinstance(rule.trigger, str):
+        return re.compile(rule.trigger, _FLAGS).search
+    start = literal_start(rule.pattern)
+    return (lambda text: start in text) if start else (lambda text: True)
+
+
+@dataclass(frozen=True)
+class _Prefilter:
+    """A necessary condition for any rule to open: every gate literal, case
+    variants (`key`, `Key`, `KEY`) folded into one check on the lower-cased
+    text, literals containing another dropped, plus the regex gates. Clean
+    text costs these checks and no rule."""
+
+    folded: tuple[str, ...]
+    exact: tuple[str, ...]
+    searches: tuple[Callable, ...]
+    always: bool  # a rule with no gate and no literal start: every text is suspect
+
+    @classmethod
+    def of(cls, rules: Iterable[Redaction]) -> "_Prefilter":
+        literals, patterns, always = [], [], False
+        for rule in rules:
+            if isinstance(rule.trigger, tuple):
+                literals += rule.trigger
+            elif isinstance(rule.trigger, str):
+                patterns.append(rule.trigger)
+            elif literal_start(rule.pattern):
+                literals.append(literal_start(rule.pattern))
+            else:
+                always = True
+        variants = Counter(literal.lower() for literal in set(literals))
+        folded = {literal.lower() for literal in literals if variants[literal.lower()] > 1}
+        exact = {literal for literal in literals if literal.lower() not in folded}
+        folded = {f for f in folded if not any(other != f and other in f for other in folded)}
+        exact = {
+            e
+            for e in exact
+            if not any(f in e.lower() for f in folded) and not any(other != e and other in e for other in exact)
+        }
+        searches = tuple(re.compile(pattern, _FLAGS).search for pattern in dict.fromkeys(patterns))
+        return cls(tuple(sorted(folded)), tuple(sorted(exact)), searches, always)
+
+    def may_open(self, text: str) -> bool:
+        if self.always:
+            return True
+        for literal in self.exact:
+            if literal in text:
+                return True
+        lowered = text.lower()
+        for literal in self.folded:
+            if literal in lowered:
+                return True
+        for search in self.searches:
+            if search(text):
+                return True
+        return False
+
+
+_RULES = tuple(_Rule(rule, re.compile(rule.pattern, _FLAGS), _gate(rule)) for rule in REDACTIONS)
+_PREFILTER = _Prefilter.of(REDACTIONS)
+_SENSITIVE_KEY = _sensitive_key_regex()
+_key_verdicts: dict[str, bool] = {}
+_clean_texts: set[str] = set()
+
+
+def redact_line(line: str) -> str:
+    """Every REDACTIONS rule on a JSON text, each behind its Promtail gate, in
+    Promtail's order and with its replace semantics: what the Promtail
+    stages leave of `line`."""
+    for compiled in _RULES:
+        if compiled.gate(line):
+            line = apply_rule(compiled.rule, line, compiled.compiled)
+    return line
+
+
+def is_sensitive_key(key: str) -> bool:
+    """Whether a value under `key` is a secret, whatever it holds."""
+    verdict = _key_verdicts.get(key)
+    if verdict is None:
+        verdict = _SENSITIVE_KEY.search(key) is not None
+        if len(_key_verdicts) >= _MEMO_SIZE:
+            _key_verdicts.clear()
+        _key_verdicts[key] = verdict
+    return verdict
+
+
+def _in_context(key: str, value: Any, in_list: bool) -> Any:
+    """`value` masked the way Promtail masks it in a line where it stands
+    under `key` (inside an array when `in_list`): the rules run on that JSON
+    member, and the member is read back. A mask may turn a number or a
+    whole array into a string, as Promtail's quoted masks do."""
+    member = {key: [value] if in_list else value}
+    try:
+        line = orjson.dumps(member).decode()
+    except TypeError:
+        if isinstance(value, str) and key:  # a key with lone surrogates: the value still gets masked
+            return _in_context("", value, in_list)
+        return value  # an int beyond 64 bits: too long for a card number, rendered by the fallback
+    if line.isascii():
+        masked = redact_line(line)
+        if masked == line:
+            return value
+    else:
+        # Promtail may read a line with non-ASCII escaped (`J\u00f6rg@...`,
+        # what ensure_ascii writers send) or raw (orjson writes UTF-8): each
+        # form lets some rule see what the other hides (an e-mail's non-ASCII
+        # local part; a card number right after a non-ASCII letter), so the
+        # value is masked in both, escaped first (a whole address, before the
+        # raw form masks its ASCII tail). Masks are ASCII, and masking twice
+        # changes nothing (tests/test_redaction.py).
+        escaped = redact_line(json.dumps(member, ensure_ascii=True, separators=(",", ":")))
+        masked = redact_line(orjson.dumps(orjson.loads(escaped)).decode())
+        if orjson.loads(masked) == member:
+            return value
+    try:
+        result = next(iter(orjson.loads(masked).values()))
+    except orjson.JSONDecodeError:  # the rules keep JSON valid (tests/test_redaction.py); never the raw value
+        return masked
+    if in_list and isinstance(result, list) and len(result) == 1:
+        return result[0]
+    return result
+
+
+def _mask_string(key: str, text: str, in_list: bool = False) -> Any:
+    if text in _clean_texts:
+        return text
+    try:
+        encoded = orjson.dumps(text).decode()
+    except TypeError:
+        # Lone surrogates (undecodable bytes carried in a str) have no UTF-8
+        # form: each becomes "?", so the value can be masked and written.
+        text = text.encode("utf-8", "replace").decode("utf-8")
+        encoded = orjson.dumps(text).decode()
+    # The prefilter reads the text as it stands in the line, escapes and
+    # quotes included, exactly where Promtail's gates look.
+    if _PREFILTER.may_open(encoded):
+        return _in_context(key, text, in_list)
+    if len(text) <= _MEMO_TEXT_LENGTH:
+        if len(_clean_texts) >= _MEMO_SIZE:
+            _clean_texts.clear()
+        _clean_texts.add(text)
+    return text
+
+
+def mask_text(text: str) -> str:
+    """`text` as it comes out of the REDACTIONS rules when it is a string
+    value in a JSON line (what Promtail leaves of it there), decoded again:
+    `[REDACTED:<kind>]` in place of each secret or personal datum. A string
+    under a key or in a list is masked the same way by mask_event."""
+    masked = _mask_string("", text)
+    return masked if isinstance(masked, str) else orjson.dumps(masked).decode()
+
+
+def _mask_value(key: str, value: Any, in_list: bool = False) -> Any:
+    kind = type(value)
+    if kind is str:
+        return _mask_string(key, value, in_list)
+    if kind is bool or value is None:
+        return value
+    if kind is int or kind is float:
+        return _in_context(key, value, in_list) if not -_CARD_SIZED < value < _CARD_SIZED else value
+    if isinstance(value, Mapping):
+        return _mask_mapping(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        # Elements keep their list's key as context: Promtail reads
+        # `"cards": [4111...]` as one bare value of that key.
+        return [_mask_value(key, element, in_list=True) for element in value]
+    if isinstance(value, str):  # str subclasses, StrEnum
+        return _mask_string(key, str(value), in_list)
+    if isinstance(value, (int, float)):  # IntEnum and friends
+        return _mask_value(key, int(value) if isinstance(value, int) else float(value), in_list)
+    if isinstance(value, (datetime.date, datetime.time, uuid.UUID)):
+        return value  # orjson writes these itself; they hold no text
+    return _mask_string(key, as_text(value), in_list)
+
+
+def as_text(value: Any) -> str:
+    """How a value JSON has no form for is logged: its str(), or
+    `<unprintable TypeName>` when that raises (a broken __str__ must not
+    break the log call)."""
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _mask_member(key: str, value: Any) -> Any:
+    if is_sensitive_key(key):
+        return value if value is None or value is True or value is False or value == "" else SECRET_MASK
+    return _mask_value(key, value)
+
+
+def _mask_mapping(mapping: Mapping) -> dict:
+    # Nested keys are data (user ids, e-mail addresses as keys): masked as
+    # text. A copy: the caller's dict is never changed.
+    masked = {}
+    for key, value in mapping.items():
+        text_key = key if type(key) is str else as_text(key)
+        masked_key = _mask_string("", text_key)
+        if not isinstance(masked_key, str):
+            masked_key = text_key
+        masked[masked_key] = _mask_member(masked_key, value)
+    return masked
+
+
+def mask_event(event: dict, never_text: frozenset[str] = NEVER_TEXT) -> dict:
+    """Mask a structlog event dict in place and return it.
+
+    Values of sensitive keys (any depth) become SECRET_MASK; every other
+    string, and numbers long enough to be card numbers, run the REDACTIONS
+    rules (see the module docstring); top-level keys in `never_text` are left
+    alone. Nested dicts and lists are replaced by masked copies, so objects
+    the caller logged are never changed. Raises nothing for any value.
+    """
+    return _mask_top_level(event, never_text)
+
+
+def _mask_top_level(
+    event: dict,
+    never_text: frozenset[str],
+    # Bound once: a local name is cheaper than a global one, every field of
+    # every line. (Both are cleared in place, never rebound.)
+    verdicts: dict = _key_verdicts,
+    clean_texts: set = _clean_texts,
+) -> dict:
+    for key, value in event.items():
+        if key in never_text:
+            continue
+        # The common cases inline (a call per field is most of the cost):
+        # a known key, a text already found clean, a short number, no value.
+        sensitive = verdicts.get(key)
+        if sensitive is None:
+            sensitive = is_sensitive_key(key)
+        if not sensitive:
+            kind = type(value)
+            if kind is str:
+                if value in clean_texts:
+                    continue
+            elif kind is int or kind is float:
+                if -_CARD_SIZED < value < _CARD_SIZED:
+                    continue
+            elif value is None or kind is bool:
+                continue
+        masked = _mask_member(key, value)
+        if masked is not value:
+            event[key] = masked  # same keys: safe while iterating
+    return event
+
+
+class MaskingProcessor:
+    """The structlog processor: mask_event on every event dict. Put it after
+    every processor that adds a field that can hold text (the formatted
+    exception included); processors after it may add NEVER_TEXT fields only.
+    `never_text` adds a service's own fields that never hold text to
+    NEVER_TEXT (each scanned field costs a few checks)."""
+
+    def __init__(self, never_text: Iterable[str] = ()):
+        self.never_text = NEVER_TEXT | frozenset(never_text)
+
+    def __call__(self, logger: Any, method_name: str, event_dict: dict) -> dict:
+        return _mask_top_level(event_dict, self.never_text)

@@ -1,0 +1,241 @@
+"""The contract's Prometheus metrics for one gateway service, on its own registry.
+
+`ServiceMetrics(service)` builds exactly the metrics `contract.service_contract`
+lists for that service (names, types, label names, `contract.KIT_HISTOGRAM_BUCKETS`)
+plus `contract.KIT_METRICS` (the OTel SDK's span pipeline, fed by
+`tracing.configure_tracing`), and nothing else: no process or platform
+collectors, no `_created` series. `exposition(accept)` answers a scrape in the
+Prometheus text format, or in OpenMetrics when the scraper asks for it; only
+OpenMetrics carries the trace-id exemplars the latency histograms record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+from opentelemetry import trace
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics import MetricWrapperBase, disable_created_metrics
+from prometheus_client.registry import Collector
+
+from gateway_telemetry.contract import (
+    KIT_HISTOGRAM_BUCKETS,
+    KIT_METRICS,
+    KONG,
+    GATEWAY_SERVICES,
+    Metric,
+    service_contract,
+)
+
+# A span pipeline reading: (contract metric name, labels, value).
+SpanPipelinePoint = tuple[str, dict[str, str], float]
+
+_HTTP_DURATION = "http_server_request_duration_seconds"
+_LLM_DURATION = "gen_ai_client_operation_duration_seconds"
+_TOKEN_USAGE = "gen_ai_client_token_usage"
+_TTFT = "gateway_llm_time_to_first_token_seconds"
+_LLM_COST = "gateway_llm_cost_usd_total"
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+class ServiceMetrics:
+    """The Prometheus metrics of one kit-instrumented service, exactly as the contract lists them.
+
+    Args:
+        service: a contract service the kit instruments (`unified-llm-api`,
+            `intelligent-router`, `optimization-service`; Kong exports its own).
+        registry: where to register; a fresh `CollectorRegistry` by default, so
+            no process/platform collector and no other module's metric leaks into
+            the scrape (the contract lists none).
+
+    Raises:
+        ValueError: the service is not one the kit instruments.
+
+    Creating one calls prometheus_client's `disable_created_metrics()`, a
+    process-wide switch: the contract has no `_created` series, and in the text
+    format each would be one more series per counter and histogram.
+    """
+
+    def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
+        contract = service_contract(service)
+        instrumented = [s.name for s in GATEWAY_SERVICES if s is not KONG]
+        if contract is None or contract is KONG:
+            raise ValueError(f"service: given {service!r}; the kit instruments {', '.join(instrumented)}")
+        disable_created_metrics()
+        self.service = service
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._contract = {m.name: m for m in contract.metrics}
+        self._metrics: dict[str, MetricWrapperBase] = {m.name: _build(m, self.registry) for m in contract.metrics}
+        self._span_pipeline = _SpanPipelineCollector()
+        self.registry.register(self._span_pipeline)
+
+    def observe_request(
+        self,
+        *,
+        method: str,
+        route: str,
+        status_code: int,
+        error_type: str | None,
+        seconds: float,
+        trace_id: str | None = None,
+    ) -> None:
+        """Record one served HTTP request in `http_server_request_duration_seconds`.
+
+        `route` is the route template (`/v1/chat/{id}`), never the raw path, so
+        cardinality stays bounded; `error_type` is None for a success. The
+        exemplar's trace id defaults to the current OTel span's (see `exemplar`).
+        """
+        self._histogram(_HTTP_DURATION).labels(
+            http_request_method=method.upper(),
+            http_route=route,
+            http_response_status_code=str(status_code),
+            error_type=error_type or "",
+        ).observe(seconds, exemplar=exemplar(trace_id))
+
+    def observe_llm_call(
+        self,
+        *,
+        operation: str,
+        provider: str,
+        model: str,
+        seconds: float,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        cost_usd: float | None,
+        time_to_first_token: float | None = None,
+        error_type: str | None = None,
+        trace_id: str | None = None,
+    ) -> None:
+        """Record one LLM call: duration, tokens (input and output), cost and time to first token.
+
+        Units: seconds, tokens, US dollars. Token counts and cost that are None
+        (a failed call) are not recorded, as the GenAI conventions say for
+        gen_ai.client.token.usage; `error_type` is None for a success.
+
+        Raises:
+            ValueError: the service's contract has no LLM metrics.
+        """
+        gen_ai = {"gen_ai_operation_name": operation, "gen_ai_provider_name": provider, "gen_ai_request_model": model}
+        example = exemplar(trace_id)
+        self._histogram(_LLM_DURATION).labels(**gen_ai, error_type=error_type or "").observe(seconds, exemplar=example)
+        for token_type, tokens in (("input", input_tokens), ("output", output_tokens)):
+            if tokens is not None:
+                self._histogram(_TOKEN_USAGE).labels(**gen_ai, gen_ai_token_type=token_type).observe(tokens)
+        if time_to_first_token is not None:
+            self._histogram(_TTFT).labels(**gen_ai).observe(time_to_first_token, exemplar=example)
+        if cost_usd is not None:
+            self._counter(_LLM_COST).labels(gen_ai_provider_name=provider, gen_ai_request_model=model).inc(cost_usd)
+
+    def count(self, metric_name: str, amount: float = 1, **labels: object) -> None:
+        """Add `amount` (>= 0) to one of the service's counters, e.g. `gateway_router_decisions_total`.
+
+        Raises:
+            ValueError: the metric is not one of this service's counters, or the
+                label names are not exactly the contract's, or `amount` < 0.
+        """
+        counter = self._counter(metric_name)
+        wanted = self._contract[metric_name].labels
+        if set(labels) != set(wanted):
+            raise ValueError(
+                f"{metric_name} labels: given ({', '.join(sorted(labels))}); must be exactly ({', '.join(wanted)})"
+            )
+        if amount < 0:
+            raise ValueError(f"{metric_name} amount: given {amount}; a counter only grows, must be >= 0")
+        counter.labels(**{k: str(v) for k, v in labels.items()}).inc(amount)
+
+    def read_span_pipeline_from(self, source: Callable[[], Iterable[SpanPipelinePoint]] | None) -> None:
+        """Feed the `contract.KIT_METRICS` series from `source` at every scrape (None: no series).
+
+        `tracing.configure_tracing` attaches the OTel SDK's own span pipeline
+        counts here; without it the families are exposed with no samples.
+        """
+        self._span_pipeline.source = source
+
+    def exposition(self, accept_header: str) -> tuple[bytes, str]:
+        """Render a scrape: (body, content type) for the scraper's `Accept` header.
+
+        OpenMetrics (with exemplars) when the header asks for
+        `application/openmetrics-text`, else the Prometheus text format 0.0.4;
+        the negotiation is prometheus_client's `choose_encoder`.
+        """
+        encoder, content_type = choose_encoder(accept_header)
+        return encoder(self.registry), content_type
+
+    def _histogram(self, name: str) -> Histogram:
+        return self._of_type(name, Histogram)  # type: ignore[return-value]
+
+    def _counter(self, name: str) -> Counter:
+        return self._of_type(name, Counter)  # type: ignore[return-value]
+
+    def _of_type(self, name: str, kind: type) -> MetricWrapperBase:
+        metric = self._metrics.get(name)
+        if not isinstance(metric, kind):
+            have = sorted(n for n, m in self._metrics.items() if isinstance(m, kind))
+            raise ValueError(
+                f"metric: given {name!r}; service {self.service!r} has no such {kind.__name__.lower()} "
+                f"in the contract; its {kind.__name__.lower()}s: {', '.join(have) or 'none'}"
+            )
+        return metric
+
+
+def exemplar(trace_id: str | None) -> dict[str, str] | None:
+    """The exemplar labels for a latency observation: `{"trace_id": <32 hex>}` or None.
+
+    None takes the current OTel span's trace id when there is a sampled span
+    (an unsampled trace is never in Jaeger, so linking to it would dangle).
+
+    Raises:
+        ValueError: `trace_id` is given but not 32 lower-case hex digits (W3C).
+    """
+    if trace_id is None:
+        context = trace.get_current_span().get_span_context()
+        if not (context.is_valid and context.trace_flags.sampled):
+            return None
+        trace_id = format(context.trace_id, "032x")
+    if not _TRACE_ID.fullmatch(trace_id):
+        raise ValueError(f"trace_id: given {trace_id!r}; must be 32 lower-case hex digits (W3C trace id)")
+    return {"trace_id": trace_id}
+
+
+def _build(metric: Metric, registry: CollectorRegistry) -> MetricWrapperBase:
+    # No `unit=`: prometheus_client would append it to the name (and the
+    # contract's units, `s` or `tokens`, are not Prometheus suffixes), while the
+    # contract's names are already what Prometheus stores.
+    if metric.type == "counter":
+        # prometheus_client keeps counters without `_total` and adds it back on exposition.
+        return Counter(metric.name, metric.help, metric.labels, registry=registry)
+    if metric.type == "histogram":
+        buckets = KIT_HISTOGRAM_BUCKETS[metric.name]
+        return Histogram(metric.name, metric.help, metric.labels, registry=registry, buckets=buckets)
+    return Gauge(metric.name, metric.help, metric.labels, registry=registry)
+
+
+class _SpanPipelineCollector(Collector):
+    """Exposes `contract.KIT_METRICS` from a pluggable reading (see `ServiceMetrics.read_span_pipeline_from`)."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Iterable[SpanPipelinePoint]] | None = None
+
+    def collect(self) -> Iterable[CounterMetricFamily | GaugeMetricFamily]:
+        families = {}
+        for metric in KIT_METRICS:
+            if metric.type == "counter":
+                families[metric.name] = CounterMetricFamily(metric.name, metric.help, labels=metric.labels)
+            else:
+                families[metric.name] = GaugeMetricFamily(metric.name, metric.help, labels=metric.labels)
+        source = self.source
+        if source is not None:
+            # Attributes beyond the contract's labels (the exporter's
+            # server.address, server.port) are summed away, not exposed.
+            labels_of = {m.name: m.labels for m in KIT_METRICS}
+            values: dict[tuple[str, tuple[str, ...]], float] = {}
+            for name, labels, value in source():
+                if name in families:
+                    key = (name, tuple(str(labels.get(label, "")) for label in labels_of[name]))
+                    values[key] = values.get(key, 0.0) + value
+            for (name, label_values), value in sorted(values.items()):
+                families[name].add_metric(list(label_values), value)
+        return families.values()
