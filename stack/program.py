@@ -9,6 +9,7 @@ from __future__ import annotations
 import pulumi
 
 from stack.components import build_services
+from stack.components.demo import demo_services
 from stack.components.grafana import ADMIN_USER as GRAFANA_ADMIN_USER
 from stack.settings import SettingsError, load_from_pulumi
 from stack.targets.docker import DockerTarget
@@ -20,7 +21,10 @@ def run() -> DockerTarget:
     except SettingsError as error:
         # A RunError prints just the message: no stack trace for a config typo.
         raise pulumi.RunError(str(error)) from None
-    target = DockerTarget(f"{loaded.settings.name_prefix}-{loaded.settings.environment}", loaded, build_services(loaded.settings))
+    settings = loaded.settings
+    target = DockerTarget(
+        f"{settings.name_prefix}-{settings.environment}", loaded, build_services(settings), demo_services(settings)
+    )
     for key, value in target.endpoints.items():
         pulumi.export(key, value)
     pulumi.export("grafanaAdminUser", GRAFANA_ADMIN_USER)

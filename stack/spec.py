@@ -50,6 +50,16 @@ class HttpProbe:
 
 
 @dataclass(frozen=True)
+class ImageBuild:
+    """An image built from this repository instead of pulled: the build
+    context and the Dockerfile, both relative to the repository root (the
+    Pulumi project directory, where `pulumi up` runs the program)."""
+
+    context: str
+    dockerfile: str
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str  # component name: prometheus, loki, ...
     hostname: str  # how the other components reach it
@@ -73,3 +83,5 @@ class ServiceSpec:
     # Run inside the container to check `readiness`; what works depends on
     # what the image ships (wget, bash, the program's own -health flag).
     health_command: tuple[str, ...] = ()
+    # Set when `image` is built from the repository (and tagged `image`), not pulled.
+    build: Optional[ImageBuild] = None

@@ -29,5 +29,12 @@ DEFAULT_IMAGE_TAGS = {
 }
 
 
+# Not a stack component: the Kong of the demo gateway (settings `demo`), run in
+# DB-less mode in front of the demo's services. Open-source Kong images stop at
+# 3.9.x; 3.9.3 is the newest (Kong/docker-kong tag 3.9.3, June 2026, the source
+# of the official `kong` image), and the rendered Kong config needs 3.8 or later.
+DEMO_KONG_IMAGE = "kong:3.9.3"
+
+
 def image_reference(component: str, tag: str) -> str:
     return f"{IMAGE_REPOSITORIES[component]}:{tag}"

@@ -7,6 +7,7 @@ Where each thing lives (imports run down this list, never up):
 - `partial`: validation that carries on past failures, so every problem shows in one run.
 - `alerting`: thresholds, SLOs, receivers and routes.
 - `storage`: where logs and traces are kept, Loki's limits.
+- `demo`: the demo gateway beside the dev stack.
 - `model`: `Settings`, the top-level keys and their defaults, checks across keys.
 - `secrets`: which secrets exist and when settings require one.
 - `validation`: raw config -> Settings, all problems of all stages at once.
@@ -17,6 +18,7 @@ Other modules import from `stack.settings` itself; its names are re-exported her
 """
 
 from stack.settings.alerting import SEVERITIES, Alerting, Receiver, Routing, ServiceSlo, SeverityRoutes, TeamRoute
+from stack.settings.demo import DEMO_SERVICES, Demo
 from stack.settings.errors import PROJECT, SettingsError
 from stack.settings.model import (
     DEFAULT_GATEWAY_SERVICES,
@@ -39,21 +41,24 @@ from stack.settings.secrets import (
     secret_keys_needed,
     secret_placeholder,
 )
-from stack.settings.stack_file import load_from_stack_file, read_stack_config, stack_config
+from stack.settings.stack_file import STACK_FILE_NAMING, load_from_stack_file, read_stack_config, stack_config, stack_of
 from stack.settings.storage import Logs, Traces
 from stack.settings.validation import LoadedSettings, parse_settings, validate_config
 from stack.settings.values import Duration, MemoryBytes
 
 __all__ = [
     "DEFAULT_GATEWAY_SERVICES",
+    "DEMO_SERVICES",
     "DEFAULT_RESOURCES",
     "DEFAULT_SLOS",
     "PROJECT",
     "RECEIVER_SECRETS",
     "SECRET_KEYS",
     "SEVERITIES",
+    "STACK_FILE_NAMING",
     "Alerting",
     "ComponentName",
+    "Demo",
     "Duration",
     "GatewayService",
     "LoadedSettings",
@@ -80,5 +85,6 @@ __all__ = [
     "secret_keys_needed",
     "secret_placeholder",
     "stack_config",
+    "stack_of",
     "validate_config",
 ]

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from gateway_telemetry.contract import KONG, latency_buckets_seconds
 from stack.settings.alerting import Alerting, ServiceSlo, alerting_defaults, deep_merge, routing_problems
+from stack.settings.demo import Demo, demo_problems
 from stack.settings.errors import config_key
 from stack.settings.partial import Failed
 from stack.settings.storage import Logs, Traces
@@ -135,6 +136,7 @@ class Settings(StrictModel):
     alerting: Alerting = Alerting()
     logs: Logs = Logs()
     traces: Traces = Traces()
+    demo: Demo = Demo()
 
     @model_validator(mode="before")
     @classmethod
@@ -200,4 +202,7 @@ def settings_problems(settings: Settings, failed: Failed) -> list[str]:
                 f"{config_key(('scrapeTimeout',))}: given {settings.scrape_timeout}; must not exceed "
                 f"scrapeInterval ({settings.scrape_interval})"
             )
+    # A service that failed validation is still one the operator defined.
+    defined = [*(s.name for s in settings.gateway_services), *failed.names("gatewayServices")]
+    problems += demo_problems(settings.demo, defined, failed.whole("gatewayServices"))
     return problems + routing_problems(settings.alerting.routing, failed)

@@ -119,6 +119,20 @@ Number = Annotated[float, WrapValidator(_not_true_or_false)]
 WholeNumber = Annotated[int, WrapValidator(_not_true_or_false)]
 
 
+def _true_or_false(value: Any) -> bool:
+    # pydantic alone would read 'yes', 'on', 'y', 1 and 0 as a switch too: in a
+    # switch each is more likely a typo than a decision. 'true' and 'false' as
+    # text stay accepted: that is what a hand-quoted YAML value looks like.
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError("expected true or false")
+
+
+Switch = Annotated[bool, BeforeValidator(_true_or_false)]
+
+
 def matching(pattern: str, words: str) -> AfterValidator:
     """A check that text fully matches `pattern`; on a mismatch the operator reads `words`
     (what is expected, starting with 'expected'), never the pattern."""

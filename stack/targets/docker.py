@@ -1,10 +1,13 @@
 """The dev target: the whole stack as containers on one Docker host.
 
-Translates ServiceSpecs into a network, named volumes, pinned images and
-containers; decides nothing about what runs in them.
+Translates ServiceSpecs into a network, named volumes, pinned images (or
+images built from the repository) and containers; decides nothing about
+what runs in them.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -33,9 +36,12 @@ def _labels(settings: Settings, spec: ServiceSpec) -> list[docker.ContainerLabel
 
 
 class DockerTarget(pulumi.ComponentResource):
-    """Network, volumes, images and containers for every component."""
+    """Network, volumes, images and containers for every component, and for
+    the demo gateway's services when the settings turn it on."""
 
-    def __init__(self, name: str, loaded: LoadedSettings, services: list[ServiceSpec], opts=None):
+    def __init__(
+        self, name: str, loaded: LoadedSettings, services: list[ServiceSpec], demo: Sequence[ServiceSpec] = (), opts=None
+    ):
         super().__init__("gateway-observability:targets:DockerTarget", name, None, opts)
         settings = loaded.settings
         child = pulumi.ResourceOptions(parent=self)
@@ -50,8 +56,17 @@ class DockerTarget(pulumi.ComponentResource):
             networks.append(docker.ContainerNetworksAdvancedArgs(name=settings.gateway_network))
 
         self.containers: dict[str, docker.Container] = {}
+        self.built_images: dict[str, docker.Image] = {}
         for spec in services:
             self.containers[spec.name] = self._container(settings, spec, networks, child)
+
+        # The demo stands where the gateway would: on the gateway network when
+        # one is named, else on the stack's own. Each container also answers
+        # to its host there (an alias), the name Prometheus and Kong call it by.
+        demo_network = settings.gateway_network or self.network.name
+        for spec in demo:
+            aliases = [docker.ContainerNetworksAdvancedArgs(name=demo_network, aliases=[spec.hostname])]
+            self.containers[spec.name] = self._container(settings, spec, aliases, child)
 
         self.endpoints = {
             "grafanaUrl": topology.published_url(settings, "grafana"),
@@ -79,8 +94,23 @@ class DockerTarget(pulumi.ComponentResource):
         ]
         return plain + secret
 
+    def _image_id(self, spec: ServiceSpec, child) -> pulumi.Output[str]:
+        """The image a container runs: pulled by its pinned tag, or built from
+        the repository once per tag and never pushed."""
+        if spec.build is None:
+            return docker.RemoteImage(f"{spec.name}-image", name=spec.image, keep_locally=True, opts=child).image_id
+        if spec.image not in self.built_images:
+            self.built_images[spec.image] = docker.Image(
+                f"{spec.image.partition(':')[0]}-build",
+                image_name=spec.image,
+                build=docker.DockerBuildArgs(context=spec.build.context, dockerfile=spec.build.dockerfile),
+                skip_push=True,
+                opts=child,
+            )
+        # The local image id: a rebuild with changed sources replaces the container, the tag would not.
+        return self.built_images[spec.image].repo_digest
+
     def _container(self, settings: Settings, spec: ServiceSpec, networks, child) -> docker.Container:
-        image = docker.RemoteImage(f"{spec.name}-image", name=spec.image, keep_locally=True, opts=child)
         mounts = []
         for volume_spec in spec.volumes:
             volume_name = f"{spec.hostname}-{volume_spec.name}"
@@ -108,7 +138,7 @@ class DockerTarget(pulumi.ComponentResource):
         return docker.Container(
             spec.name,
             name=spec.hostname,
-            image=image.image_id,
+            image=self._image_id(spec, child),
             command=list(spec.args) or None,
             envs=self._envs(spec) or None,
             user=spec.user,

@@ -1,0 +1,179 @@
+"""The demo gateway on the dev target (settings `demo`): the services of
+examples/gateway/ and its fake LLM provider, built into one image from this
+repository, and Kong 3.9 in DB-less mode in front, loading the Kong config
+this stack renders (stack/components/kong.py) plus one route to the Unified
+LLM API. Kong's proxy is published on the bind address, where the demo's load
+generator (loopback only, by design) sends its requests.
+
+The containers standing for the gateway's services take the hosts and ports
+of their gatewayServices entries (`kong`, `unified-llm-api`, ...), so
+Prometheus scrapes them and Promtail keeps their logs exactly as it would the
+real gateway's: no other setting changes when the demo is on.
+
+How the demo's programs are started, and the environment they read, are
+examples/gateway/'s (common.py: uvicorn factories, DEFAULT_PORTS,
+DEMO_<SERVICE>_URL, DEMO_ENVIRONMENT, the OTEL_* variables); the Pulumi
+program does not import that package (its dependencies are the kit's, not the
+program's), so tests/test_docker_demo.py checks the copies here against it.
+"""
+
+from __future__ import annotations
+
+from stack import topology
+from stack.components.kong import kong_status_port, render_kong_declarative, render_kong_env
+from stack.document import render_yaml
+from stack.settings import GatewayService, Settings
+from stack.spec import HttpProbe, ImageBuild, Port, ServiceSpec
+from stack.versions import DEMO_KONG_IMAGE
+
+# Build context: the repository root, because the image installs telemetry/
+# and copies examples/gateway/ (the Dockerfile is the demo's own).
+DEMO_BUILD = ImageBuild(context=".", dockerfile="examples/gateway/Dockerfile")
+# The demo's uvicorn factories (examples/gateway/common.py FACTORIES).
+FACTORIES = {
+    "unified-llm-api": "examples.gateway.unified_llm_api:create_app",
+    "intelligent-router": "examples.gateway.intelligent_router:create_app",
+    "optimization-service": "examples.gateway.optimization_service:create_app",
+    "fake-provider": "examples.gateway.fake_provider:create_app",
+}
+# The fake provider is no gateway service (nobody scrapes it): its port is the
+# demo's own default (examples/gateway/common.py DEFAULT_PORTS).
+PROVIDER = "fake-provider"
+PROVIDER_PORT = 8003
+HEALTH_PATH = "/healthz"
+KONG = "kong"
+KONG_PROXY_PORT = 8000
+# The official image's own example path for a DB-less config (Kong/docker-kong README).
+KONG_DECLARATIVE_PATH = "/kong/declarative/kong.yml"
+# Everything the Unified LLM API serves to clients is under /v1; the path is
+# passed on as it came (strip_path off).
+API_SERVICE = "unified-llm-api"
+API_PATH_PREFIX = "/v1"
+# Small on purpose: the demo shares a laptop with the whole stack.
+APP_MEMORY_BYTES, APP_CPUS = 256 * 2**20, 0.25
+KONG_MEMORY_BYTES, KONG_CPUS = 512 * 2**20, 0.5
+
+
+def demo_image(settings: Settings) -> str:
+    """The local tag of the demo's image; built, never pulled or pushed."""
+    return f"{settings.name_prefix}-demo-gateway:{settings.environment}"
+
+
+def _gateway_service(settings: Settings, name: str) -> GatewayService:
+    # Settings refuse demo.enabled when a demo service has no entry (stack.settings.demo).
+    return next(s for s in settings.gateway_services if s.name == name)
+
+
+def _port_of(service: GatewayService) -> int:
+    return int(service.address.rpartition(":")[2])
+
+
+def _provider_host(settings: Settings) -> str:
+    # Not a gateway service: named like the stack's own containers.
+    return f"{settings.name_prefix}-demo-{PROVIDER}"
+
+
+def peer_urls(settings: Settings) -> dict[str, str]:
+    """DEMO_<SERVICE>_URL -> base URL of every demo program another one calls
+    (examples/gateway/common.py url_variable): the three services at their
+    gatewayServices addresses, the fake provider at its own host."""
+    urls = {name: f"http://{_gateway_service(settings, name).address}" for name in FACTORIES if name != PROVIDER}
+    urls[PROVIDER] = f"http://{_provider_host(settings)}:{PROVIDER_PORT}"
+    return {f"DEMO_{name.upper().replace('-', '_')}_URL": url for name, url in sorted(urls.items())}
+
+
+def _python_probe(probe: HttpProbe) -> tuple[str, ...]:
+    # The demo image is a Python image with neither wget nor curl; urlopen
+    # fails (exit 1) on a refused connection or any non-2xx answer.
+    url = f"http://127.0.0.1:{probe.port}{probe.path}"
+    return ("python", "-c", f"import urllib.request; urllib.request.urlopen({url!r}, timeout=4)")
+
+
+def _app(settings: Settings, name: str, host: str, port: int) -> ServiceSpec:
+    readiness = HttpProbe(port, HEALTH_PATH)
+    # The fake provider stands for a third party: no kit, no peers, no telemetry to send.
+    env = {} if name == PROVIDER else {
+        **peer_urls(settings),
+        "DEMO_ENVIRONMENT": settings.environment,
+        # OTLP/HTTP to Jaeger; the SDK appends /v1/traces to this base URL.
+        "OTEL_EXPORTER_OTLP_ENDPOINT": topology.url(settings, "jaeger", "otlp-http"),
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_SERVICE_NAME": name,
+    }
+    return ServiceSpec(
+        name=name,
+        hostname=host,
+        image=demo_image(settings),
+        build=DEMO_BUILD,
+        args=("python", "-m", "uvicorn", FACTORIES[name], "--factory", "--host", "0.0.0.0", "--port", str(port)),
+        ports=(Port("http", port, published=False),),
+        readiness=readiness,
+        health_command=_python_probe(readiness),
+        memory_bytes=APP_MEMORY_BYTES,
+        cpus=APP_CPUS,
+        env=env,
+    )
+
+
+def render_demo_kong_config(settings: Settings) -> str:
+    """Kong's declarative config for the demo: kong-telemetry.yml as rendered
+    for the gateway (its global plugins and their notes, untouched) with a
+    `services` section appended that sends /v1 to the Unified LLM API at its
+    gatewayServices address."""
+    api = _gateway_service(settings, API_SERVICE)
+    services = {
+        "services": [
+            {
+                "name": API_SERVICE,
+                "url": f"http://{api.address}",
+                "routes": [{"name": API_SERVICE, "paths": [API_PATH_PREFIX], "strip_path": False}],
+            }
+        ]
+    }
+    # Appended as text, not merged as data: re-dumping would drop the plugins' notes.
+    body = render_yaml(services, "stack/components/demo.py").partition("\n")[2]
+    return f"{render_kong_declarative(settings)}# The demo gateway's route (stack/components/demo.py).\n{body}"
+
+
+def kong_env_variables(settings: Settings) -> dict[str, str]:
+    """The variables of kong.env (stack/components/kong.py), as a mapping."""
+    lines = render_kong_env(settings).splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def _kong(settings: Settings) -> ServiceSpec:
+    status_port = kong_status_port(settings)
+    return ServiceSpec(
+        name=KONG,
+        hostname=_gateway_service(settings, KONG).host,
+        image=DEMO_KONG_IMAGE,
+        # The image's own entrypoint and `kong docker-start`; it runs as its
+        # non-root `kong` user, which file-log to /dev/stdout needs.
+        args=(),
+        ports=(Port("proxy", KONG_PROXY_PORT), Port("status", status_port, published=False)),
+        readiness=HttpProbe(status_port, "/status/ready"),
+        health_command=("kong", "health"),
+        memory_bytes=KONG_MEMORY_BYTES,
+        cpus=KONG_CPUS,
+        files={KONG_DECLARATIVE_PATH: render_demo_kong_config(settings)},
+        env={
+            **kong_env_variables(settings),
+            "KONG_DATABASE": "off",
+            "KONG_DECLARATIVE_CONFIG": KONG_DECLARATIVE_PATH,
+        },
+    )
+
+
+def demo_services(settings: Settings) -> list[ServiceSpec]:
+    """The demo gateway's specs when `demo.enabled`, else none: Kong, the three
+    services and the fake provider."""
+    if not settings.demo.enabled:
+        return []
+    apps = [
+        _app(settings, name, (service := _gateway_service(settings, name)).host, _port_of(service))
+        for name in FACTORIES
+        if name != PROVIDER
+    ]
+    provider = _app(settings, PROVIDER, _provider_host(settings), PROVIDER_PORT)
+    return [_kong(settings), *apps, provider]
+
