@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 ENV     ?= dev
 
 .DEFAULT_GOAL := help
-.PHONY: help up down secret config plan render rules test tools bench clean
+.PHONY: help up down secret config plan render rules test tools bench clean verify demo
 
 help: ## list the targets (ENV=<stack> picks the stack; default dev)
 	@echo "make <target> [ENV=<stack>]"
@@ -37,6 +37,9 @@ plan: $(STAMP) ## what pulumi up would create, and a digest of what each contain
 render: $(STAMP) ## write every generated file into rendered/<env>/ (offline)
 	$(PYTHON) -m stack render $(ENV)
 
+verify: $(STAMP) ## check the deployed stack really works (after make up)
+	$(PYTHON) -m stack verify $(ENV)
+
 rules: $(STAMP) ## rewrite the reference rule files in alerts/ from the generator
 	$(PYTHON) -m stack rules
 
@@ -52,8 +55,14 @@ $(BENCH_STAMP): $(STAMP) bench/requirements.txt
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP) ## measure: Promtail's redaction cost (Go regexp), plan and render times
+demo: $(STAMP) ## run the demo gateway on 127.0.0.1 (Ctrl-C stops it)
+	$(PYTHON) -m examples.gateway.run
+
+bench: $(BENCH_STAMP) ## measure: redaction in Promtail (Go regexp), the kit's logs, metrics and middleware, plan/render
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PYTHON) bench/log_redaction.py
+	$(PYTHON) bench/kit_logging.py
+	$(PYTHON) bench/kit_metrics.py
+	$(PYTHON) bench/kit_middleware.py
 	$(PYTHON) bench/offline_commands.py
 
 clean: ## remove the virtualenv, rendered/ and pytest's cache

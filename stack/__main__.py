@@ -1,5 +1,6 @@
-"""The stack's offline commands: render the generated files, plan what
-`pulumi up` would create, rewrite the reference rules, print the README tables.
+"""The stack's commands: render the generated files, plan what `pulumi up`
+would create, rewrite the reference rules, print the README tables (all
+offline), and verify a deployed stack (exit 1 when one of its checks fails).
 
 Every failure the user can cause is one message on stderr and exit code 2:
 bad settings as the settings layer words them (the same block for `render` and
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from stack.settings import SettingsError, load_from_stack_file
+from stack.settings import STACK_FILE_NAMING, SettingsError, load_from_stack_file, stack_of
 
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_INVALID = 0, 2  # 2, as argparse uses for a bad command line
@@ -40,6 +41,8 @@ def _stack_file(env: str) -> Path:
     anything with a folder separator or ending in .yaml is a path."""
     is_path = env.endswith((".yaml", ".yml")) or "/" in env or (sys.platform == "win32" and "\\" in env)
     path = Path(env) if is_path else ROOT / f"Pulumi.{env}.yaml"
+    if path.is_file() and stack_of(path) is None:
+        raise CommandError(f"{env}: {STACK_FILE_NAMING}")
     if path.is_file():
         return path
     known = ", ".join(sorted(stack_name(p) for p in ROOT.glob("Pulumi.*.yaml"))) or "none"
@@ -61,7 +64,7 @@ def _render(args: argparse.Namespace) -> None:
         raise CommandError(str(error)) from None
     count = len(result.removed)
     removed = f"; removed {count} file{'' if count == 1 else 's'} these settings no longer produce" if count else ""
-    print(f"Wrote {len(result.written)} files for {args.env} to {out}{removed}")
+    print(f"Wrote {len(result.written)} files for {loaded.settings.environment} to {out}{removed}")
     for path in result.removed:
         print(f"  removed {path}")
 
@@ -88,6 +91,17 @@ def _rules(args: argparse.Namespace) -> None:
         print(f"Wrote {path.relative_to(ROOT)}")
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from stack.verify import EndpointError, verify_stack
+
+    stack_file = _stack_file(args.env)
+    loaded = load_from_stack_file(stack_file)
+    try:
+        return verify_stack(stack_name(stack_file), loaded.settings, args.url)
+    except EndpointError as error:
+        raise CommandError(str(error)) from None
+
+
 def _docs(args: argparse.Namespace) -> None:
     from stack.docs import all_tables
 
@@ -95,11 +109,12 @@ def _docs(args: argparse.Namespace) -> None:
 
 
 # name -> (one-line help shown by --help, handler, whether it takes an environment)
-COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], bool]] = {
+COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int | None], bool]] = {
     "render": ("write every generated file of an environment to a folder", _render, True),
     "plan": ("what `pulumi up` would create, with what each container gets", _plan, True),
     "rules": ("rewrite the reference rule files in alerts/", _rules, False),
     "docs": ("print the README's contract and alert tables", _docs, False),
+    "verify": ("ask the deployed stack whether it really works (after `make up`)", _verify, True),
 }
 
 
@@ -118,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("env", help="environment name (dev) or path of a Pulumi.<env>.yaml")
         if name == "render":
             command.add_argument("--out", metavar="DIR", help="output folder: empty, new, or an earlier render's (default rendered/<env>)")
+        if name == "verify":
+            command.add_argument(
+                "--url", action="append", default=[], metavar="NAME=URL",
+                help="where a component answers instead of its published port, e.g. prometheus=http://127.0.0.1:19090 "
+                "(NAME: prometheus, alertmanager, loki, grafana, jaeger, jaeger-otlp); repeatable",
+            )
         command.set_defaults(handler=handler)
     return parser
 
@@ -130,14 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit:  # --help (0) or a bad command line (2), already printed
         return int(exit.code or 0)
     try:
-        args.handler(args)
+        # Handlers return nothing, or an exit code of their own (verify: 1 when a check fails).
+        code = args.handler(args)
     except (SettingsError, ProgramRefused) as error:
         print(error, file=sys.stderr)
         return EXIT_INVALID
     except CommandError as error:
         print(f"python -m stack {args.command}: {error}", file=sys.stderr)
         return EXIT_INVALID
-    return EXIT_OK
+    return code or EXIT_OK
 
 
 if __name__ == "__main__":

@@ -9,31 +9,30 @@ hostnames become 127.0.0.1 ports and /etc paths become a temporary folder.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import threading
 import time
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
-import yaml
 from conftest import require_tool
+from live import (
+    free_port,
+    get_json,
+    serve,
+    start_alertmanager,
+    start_prometheus,
+    stop,
+    until,
+    wait_for,
+    write_alertmanager_files,
+    write_prometheus_files,
+)
 
-from stack.alerting import rule_files
-from stack.components.alertmanager import NOTIFICATION_TEMPLATE, render_alertmanager_config
-from stack.components.prometheus import render_prometheus_config
 from stack.settings import parse_settings
 
 RECEIVERS = ("pager", "chat", "tickets", "heartbeat")
 BEARER = "live-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class StandInGateway(BaseHTTPRequestHandler):
@@ -82,39 +81,6 @@ class Notifications(BaseHTTPRequestHandler):
         pass
 
 
-def serve(handler) -> tuple[ThreadingHTTPServer, int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, server.server_address[1]
-
-
-def wait_for(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(url)
-
-
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.loads(response.read())
-
-
-def until(check, timeout: float, step: float = 0.5):
-    """Poll `check` until it returns something truthy, bounded in time."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(step)
-    return check()
-
-
 @pytest.fixture(scope="module")
 def live_stack(tmp_path_factory):
     prometheus_bin, alertmanager_bin = require_tool("prometheus"), require_tool("prometheus-alertmanager")
@@ -147,61 +113,26 @@ def live_stack(tmp_path_factory):
     )
 
     # Alertmanager: the rendered file, with its /etc paths moved into the work folder.
-    am_dir = work / "alertmanager"
-    (am_dir / "templates").mkdir(parents=True)
-    (am_dir / "secrets").mkdir()
-    (am_dir / "secrets/heartbeat").write_text(BEARER)
-    (am_dir / "templates/gateway.tmpl").write_text(NOTIFICATION_TEMPLATE)
-    am_config = render_alertmanager_config(settings).replace("/etc/alertmanager/", f"{am_dir}/")
-    (am_dir / "alertmanager.yml").write_text(am_config)
+    am_config = write_alertmanager_files(settings, work / "alertmanager", {"heartbeat": BEARER})
 
     # Prometheus: the rendered config and rules; stack components it cannot
     # reach here stay as unreachable targets, Alertmanager is on its port.
-    prom_dir = work / "prometheus"
-    (prom_dir / "rules").mkdir(parents=True)
-    for name, text in rule_files(settings).items():
-        (prom_dir / "rules" / name).write_text(text)
-    config = yaml.safe_load(render_prometheus_config(settings))
-    config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [f"127.0.0.1:{alertmanager_port}"]
-    (prom_dir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    def to_local_alertmanager(config: dict) -> None:
+        config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [f"127.0.0.1:{alertmanager_port}"]
+
+    prom_config = write_prometheus_files(settings, work / "prometheus", to_local_alertmanager)
 
     logs = {name: open(work / f"{name}.log", "w") for name in ("prometheus", "alertmanager")}
     processes = [
-        subprocess.Popen(
-            [
-                alertmanager_bin,
-                f"--config.file={am_dir / 'alertmanager.yml'}",
-                f"--storage.path={am_dir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{alertmanager_port}",
-                "--cluster.listen-address=",
-            ],
-            stdout=logs["alertmanager"],
-            stderr=subprocess.STDOUT,
-        ),
-        subprocess.Popen(
-            [
-                prometheus_bin,
-                f"--config.file={prom_dir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={prom_dir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{prometheus_port}",
-                "--enable-feature=exemplar-storage",
-                # Test speed only: alerts fired before Alertmanager was discovered are
-                # re-sent after 5s instead of the default minute.
-                "--rules.alert.resend-delay=5s",
-            ],
-            stdout=logs["prometheus"],
-            stderr=subprocess.STDOUT,
-        ),
+        start_alertmanager(alertmanager_bin, am_config, alertmanager_port, logs["alertmanager"]),
+        start_prometheus(prometheus_bin, prom_config, prometheus_port, logs["prometheus"]),
     ]
     try:
         wait_for(f"http://127.0.0.1:{alertmanager_port}/-/ready")
         wait_for(f"http://127.0.0.1:{prometheus_port}/-/ready")
         yield {"prometheus": f"http://127.0.0.1:{prometheus_port}", "alertmanager": f"http://127.0.0.1:{alertmanager_port}", "work": work}
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=20)
+        stop(processes)
         gateway.shutdown()
         hooks.shutdown()
         for log in logs.values():
