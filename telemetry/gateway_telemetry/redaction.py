@@ -296,8 +296,33 @@ def _logql_string(text: str) -> str:
 
 
 def _gates(trigger: Union[tuple[str, ...], str], stages: list[dict]) -> list[dict]:
-    filters = [f"|= {_logql_string(t)}" for t in trigger] if isinstance(trigger, tuple) else [f"|~ {_logql_string(trigger)}"]
-    return [{"match": {"selector": f"{_ANY_STREAM} {f}", "stages": stages}} for f in filters]
+    return [{"match": {"selector": f"{_ANY_STREAM} {line_filter}", "stages": stages}} for line_filter in _line_filters(trigger)]
+
+
+def _line_filters(trigger: Union[tuple[str, ...], str]) -> list[str]:
+    """One LogQL line filter per gate. Literals that differ only in their last
+    character (`token"`, `token=`, `token:`) share one `|~` filter, the common
+    stem then a class: Go's regexp scans for the stem like bytes.Contains, and
+    every match stage Promtail runs is a goroutine hop, so fewer gates cost
+    less. Which lines pass is exactly what the literals say."""
+    if isinstance(trigger, str):
+        return [f"|~ {_logql_string(trigger)}"]
+    endings: dict[str, list[str]] = {}
+    for literal in trigger:
+        stem = literal[:-1] if len(literal) > 3 else literal  # a short stem would be no literal scan
+        endings.setdefault(stem, []).append(literal[len(stem):])
+    filters = []
+    for stem, ends in endings.items():
+        if ends == [""] or len(ends) == 1:
+            filters.append(f"|= {_logql_string(stem + ends[0])}")
+        else:
+            character_class = "".join("\\" + end if end in "\\]^-" else end for end in ends)
+            filters.append(f"|~ {_logql_string(_escape_re2(stem) + '[' + character_class + ']')}")
+    return filters
+
+
+def _escape_re2(literal: str) -> str:
+    return "".join("\\" + c if c in r"\.+*?()|[]{}^$" else c for c in literal)
 
 
 def _replace_stage(rule: Redaction) -> dict:
