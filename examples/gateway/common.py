@@ -25,33 +25,15 @@ from gateway_telemetry.fastapi import Instrumentation, current_request_id, instr
 from gateway_telemetry.logs import configure_logging
 from gateway_telemetry.tracing import shutdown_tracing
 
+from examples.gateway.layout import DEFAULT_PORTS, HEALTH_PATH, url_variable
+
 VERSION = "0.1.0"
-# The ports of stack/settings/model.py's default gatewayServices, so Prometheus'
-# default scrape targets match a demo started with the defaults.
-DEFAULT_PORTS = {
-    "unified-llm-api": 8000,
-    "intelligent-router": 8001,
-    "optimization-service": 8002,
-    "fake-provider": 8003,
-}
-# uvicorn --factory targets, one per service.
-FACTORIES = {
-    "unified-llm-api": "examples.gateway.unified_llm_api:create_app",
-    "intelligent-router": "examples.gateway.intelligent_router:create_app",
-    "optimization-service": "examples.gateway.optimization_service:create_app",
-    "fake-provider": "examples.gateway.fake_provider:create_app",
-}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("json", "console")
 
 
 class DemoSettingError(SystemExit):
     """An environment variable with a value the demo cannot use (exits with the message)."""
-
-
-def url_variable(service: str) -> str:
-    """The environment variable holding `service`'s base URL: DEMO_<SERVICE>_URL."""
-    return f"DEMO_{service.upper().replace('-', '_')}_URL"
 
 
 def peer_url(service: str) -> str:
@@ -105,7 +87,7 @@ def service_app(service: str, *, title: str) -> tuple[FastAPI, Instrumentation]:
     app = FastAPI(title=title, version=VERSION, lifespan=lifespan)
     kit = instrument_app(app, service=service, environment=environment, version=VERSION)
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.get(HEALTH_PATH, include_in_schema=False)
     async def healthz() -> dict:
         return {"status": "ok"}
 

@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from examples.gateway.common import MODELS, PROVIDERS
+from examples.gateway.layout import HEALTH_PATH
 
 
 class Faults(BaseModel):
@@ -90,7 +91,7 @@ def create_app() -> FastAPI:
         app.state.faults, app.state.rng = faults, random.Random(faults.seed)
         return faults
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.get(HEALTH_PATH, include_in_schema=False)
     async def healthz() -> dict:
         return {"status": "ok"}
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from examples.gateway.common import DEFAULT_PORTS, FACTORIES, url_variable
+from examples.gateway.layout import DEFAULT_PORTS, FACTORIES, url_variable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"

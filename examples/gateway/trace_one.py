@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from examples.gateway.common import DEFAULT_PORTS
+from examples.gateway.layout import DEFAULT_PORTS
 from examples.gateway.run import Demo, DemoError
 
 SERVICES = ("unified-llm-api", "intelligent-router", "optimization-service")

@@ -10,11 +10,11 @@ of their gatewayServices entries (`kong`, `unified-llm-api`, ...), so
 Prometheus scrapes them and Promtail keeps their logs exactly as it would the
 real gateway's: no other setting changes when the demo is on.
 
-How the demo's programs are started, and the environment they read, are
-examples/gateway/'s (common.py: uvicorn factories, DEFAULT_PORTS,
-DEMO_<SERVICE>_URL, DEMO_ENVIRONMENT, the OTEL_* variables); the Pulumi
-program does not import that package (its dependencies are the kit's, not the
-program's), so tests/test_docker_demo.py checks the copies here against it.
+How the demo's programs are started and find each other (uvicorn factories,
+ports, DEMO_<SERVICE>_URL, the probe path) is read from
+examples/gateway/layout.py, the one module of the demo that needs nothing but
+the standard library, so the Pulumi program can import it without the kit's
+runtime.
 """
 
 from __future__ import annotations
@@ -26,21 +26,13 @@ from stack.settings import GatewayService, Settings
 from stack.spec import HttpProbe, ImageBuild, Port, ServiceSpec
 from stack.versions import DEMO_KONG_IMAGE
 
+from examples.gateway.layout import DEFAULT_PORTS, FACTORIES, HEALTH_PATH, PROVIDER, url_variable
+
 # Build context: the repository root, because the image installs telemetry/
 # and copies examples/gateway/ (the Dockerfile is the demo's own).
 DEMO_BUILD = ImageBuild(context=".", dockerfile="examples/gateway/Dockerfile")
-# The demo's uvicorn factories (examples/gateway/common.py FACTORIES).
-FACTORIES = {
-    "unified-llm-api": "examples.gateway.unified_llm_api:create_app",
-    "intelligent-router": "examples.gateway.intelligent_router:create_app",
-    "optimization-service": "examples.gateway.optimization_service:create_app",
-    "fake-provider": "examples.gateway.fake_provider:create_app",
-}
-# The fake provider is no gateway service (nobody scrapes it): its port is the
-# demo's own default (examples/gateway/common.py DEFAULT_PORTS).
-PROVIDER = "fake-provider"
-PROVIDER_PORT = 8003
-HEALTH_PATH = "/healthz"
+# The demo's processes (examples/gateway/layout.py, read by the demo too).
+PROVIDER_PORT = DEFAULT_PORTS[PROVIDER]
 KONG = "kong"
 KONG_PROXY_PORT = 8000
 # The official image's own example path for a DB-less config (Kong/docker-kong README).
@@ -75,11 +67,11 @@ def _provider_host(settings: Settings) -> str:
 
 def peer_urls(settings: Settings) -> dict[str, str]:
     """DEMO_<SERVICE>_URL -> base URL of every demo program another one calls
-    (examples/gateway/common.py url_variable): the three services at their
+    (examples/gateway/layout.py url_variable): the three services at their
     gatewayServices addresses, the fake provider at its own host."""
     urls = {name: f"http://{_gateway_service(settings, name).address}" for name in FACTORIES if name != PROVIDER}
     urls[PROVIDER] = f"http://{_provider_host(settings)}:{PROVIDER_PORT}"
-    return {f"DEMO_{name.upper().replace('-', '_')}_URL": url for name, url in sorted(urls.items())}
+    return {url_variable(name): url for name, url in sorted(urls.items())}
 
 
 def _python_probe(probe: HttpProbe) -> tuple[str, ...]:
