@@ -265,3 +265,13 @@ def test_kong_env_sets_only_kong_conf_properties_with_values_kong_accepts(kong_d
     assert properties <= KONG_CONF_PROPERTIES
     assert set(env["KONG_TRACING_INSTRUMENTATIONS"].split(",")) <= TRACING_INSTRUMENTATIONS
     assert 0 <= float(env["KONG_TRACING_SAMPLING_RATE"]) <= 1
+
+
+def test_every_header_kong_drops_is_a_secret_key_to_the_kit_and_promtail():
+    """What is sensitive is decided once (redaction.SENSITIVE_KEY_SUFFIXES);
+    Kong's file-log needs concrete header names, so its list must stay inside it."""
+    from gateway_telemetry.masking import is_sensitive_key
+    from stack.components.kong import SENSITIVE_HEADERS
+
+    assert SENSITIVE_HEADERS and all(is_sensitive_key(header) for header in SENSITIVE_HEADERS)
+    assert not is_sensitive_key("x-request-id")  # the check can say no
