@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from settings_paths import DIRECT_ONLY, ENCRYPTED_SECRETS, MALFORMED, NEVER_VALID, config_with, key_of, settings_paths, stack_file_config
+from settings_paths import (
+    DIRECT_ONLY,
+    ENCRYPTED_SECRETS,
+    MALFORMED,
+    NEVER_VALID,
+    config_with,
+    key_of,
+    settings_paths,
+    settings_paths_with_kinds,
+    stack_file_config,
+)
 
 from stack.settings import PROJECT, SECRET_KEYS, SettingsError, load_from_stack_file, parse_settings
 from stack.settings.errors import show
@@ -94,3 +104,19 @@ def test_malformed_sections_together_are_one_settings_error(value):
         assert all(p.startswith(f"{PROJECT}:") for p in error.problems)
     else:
         assert value == {}  # empty sections are the defaults
+
+
+SWITCHES = [p.path for p in settings_paths_with_kinds() if p.kind == "bool"]
+
+
+def test_the_model_has_switches_to_check():
+    assert {key_of(p).rpartition(".")[2] for p in SWITCHES} >= {"enabled", "requireTls", "bearerToken", "forcePathStyle", "insecure"}
+
+
+@pytest.mark.parametrize("path", SWITCHES, ids=key_of)
+def test_every_switch_takes_true_or_false_and_nothing_pydantic_would_guess(path):
+    """One rule for every boolean setting: `yes`, `on` or 1 is more likely a
+    typo than a decision, so each is refused in words; `true`/`false`, also
+    as text (how `pulumi config set --path` may store them), are accepted."""
+    assert _refused(path, ["yes", "on", 1, 0, "True "], _parse_directly) == ["yes", "on", 1, 0, "True "]
+    assert _refused(path, [True, False, "true", "false"], _parse_directly) == []

@@ -19,6 +19,7 @@ from stack.settings.values import (
     HostPort,
     Number,
     StrictModel,
+    Switch,
     WholeNumber,
     at_least,
     matching,
@@ -112,14 +113,14 @@ class EmailReceiver(StrictModel):
     smarthost: HostPort
     # With a username, the password is the receiver's secret.
     auth_username: Optional[str] = None
-    require_tls: bool = True
+    require_tls: Switch = True
 
 
 class WebhookReceiver(StrictModel):
     # The URL is not secret (Alertmanager 0.25, our checker, has no url_file);
     # a secret bearer token is sent when `bearerToken` is true.
     url: Url
-    bearer_token: bool = False
+    bearer_token: Switch = False
 
 
 RECEIVER_KINDS = ("slack", "pagerduty", "email", "webhook")

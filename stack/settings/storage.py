@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
-from stack.settings.values import Duration, DurationField, Number, StrictModel, WholeNumber, at_least, matching
+from stack.settings.values import Duration, DurationField, Number, StrictModel, Switch, WholeNumber, at_least, matching
 
 # A LogQL stream selector: {label="value", other=~"regex"}; the LogQL parser
 # in the tests judges it fully, this catches typos at preview.
@@ -47,8 +47,8 @@ class S3Storage(StrictModel):
         str, matching(r"[a-z0-9-]{2,30}", "expected a region name such as 'eu-west-1' (lower-case letters, digits and '-')")
     ] = "us-east-1"
     # MinIO and most S3-compatible stores want path-style URLs.
-    force_path_style: bool = True
-    insecure: bool = False
+    force_path_style: Switch = True
+    insecure: Switch = False
 
 
 class LogStorage(StrictModel):
