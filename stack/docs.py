@@ -6,7 +6,7 @@ from __future__ import annotations
 from gateway_telemetry import contract
 from stack.alerting import WATCHDOG, reference_settings, rule_groups
 from stack.alerting.loki_rules import loki_rule_groups
-from gateway_telemetry.redaction import REDACTIONS, literal_start
+from gateway_telemetry.redaction import REDACTIONS
 
 _WHERE_IT_GOES = {
     "critical": "pages: `critical` receivers (PagerDuty and Slack)",
@@ -63,8 +63,6 @@ def log_fields_table() -> str:
 
 
 def _gate(rule) -> str:
-    if rule.trigger is None:
-        return f"`{literal_start(rule.pattern)}` (its literal start)"
     if isinstance(rule.trigger, tuple):
         return ", ".join(f"`{literal}`" for literal in rule.trigger)
     return "a card or dashed phone number shape (the one regex pass)"

@@ -20,6 +20,7 @@ from conftest import ROOT, require_tool, tool_missing
 from promtail_pipeline import GoTemplate, Pipeline, Selector, docker_entry_labels, run_pipeline, run_stream
 
 from gateway_telemetry import contract
+from gateway_telemetry.redaction import redaction_stages
 from stack import topology
 from stack.alerting import loki_rule_files
 from stack.components.grafana import DATASOURCE_UIDS, correlations, render_datasources
@@ -146,8 +147,9 @@ def test_every_log_field_of_the_contract_is_handled():
 
 
 def test_redaction_runs_before_parsing():
-    kinds = [next(iter(s)) for s in pipeline_stages(DEFAULTS)]
-    assert kinds.index("replace") < kinds.index("json")
+    stages = pipeline_stages(DEFAULTS)
+    kinds = [next(iter(s)) for s in stages]
+    assert stages.index(redaction_stages()[-1]) < kinds.index("json")
     assert kinds[0] == "multiline"
 
 

@@ -102,6 +102,11 @@ def test_an_empty_template_result_deletes_the_key_and_a_failed_one_changes_nothi
         ('{service=~".+"} !~ "^\\\\{"', {"service": "api"}, '{"a":1}', False),
         ('{service=~".+"} |= "a\\"b"', {"service": "api"}, 'x a"b', True),
         ('{service=~".*"}', {}, "no labels at all", True),
+        ('{service=~".*"} |= "sk-" or "@"', {}, "mail x@y.z", True),  # LogQL 3.x `or`: any string
+        ('{service=~".*"} |= "sk-" or "@"', {}, "neither", False),
+        ('{service=~".*"} != "sk-" or "@"', {}, "mail x@y.z", False),  # negated: none of them
+        ('{service=~".*"} |~ "^a" or "b$" |= "c"', {}, "xcb", True),  # `or` binds tighter than the chain
+        ('{service=~".*"} |~ "^a" or "b$" |= "c"', {}, "xb", False),
     ],
 )
 def test_match_selectors_mean_what_promtail_means(selector, labels, line, matches):
@@ -117,6 +122,8 @@ def test_match_selectors_mean_what_promtail_means(selector, labels, line, matche
         '{service="a"',
         '{service="a"} "x"',
         '{service="a"} |=',
+        '{service="a"} |= "x" or',
+        '{service="a"} |= "x" or |= "y"',
     ],
 )
 def test_selectors_promtail_refuses_are_refused(selector):

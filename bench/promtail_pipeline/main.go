@@ -11,9 +11,9 @@
 // channel; a replace stage runs FindStringSubmatch and then
 // FindAllStringSubmatchIndex on every line and parses its template for every
 // line that matched; a match stage checks its label matchers and line
-// filters (`|=` is bytes.Contains, `|~` an unsimplified regexp) and hands
-// matching entries to a nested pipeline whose output a relay goroutine
-// merges back. Written from that description with the standard library
+// filters (`|=` is bytes.Contains, `|~` an unsimplified regexp, `or` chains
+// of either) and hands matching entries to a nested pipeline whose output a
+// relay goroutine merges back. Written from that description with the standard library
 // only: JSON paths are plain dotted lookups where Promtail runs JMESPath.
 // An unknown stage type is an error, so the model cannot silently drift from
 // the rendered config.
@@ -123,6 +123,17 @@ type lineFilter func([]byte) bool
 
 var selectorMatcher = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*")\s*,?`)
 var filterToken = regexp.MustCompile(`^\s*(\|=|\|~|!=|!~)\s*("(?:[^"\\]|\\.)*")`)
+var orToken = regexp.MustCompile(`^\s*or\s*("(?:[^"\\]|\\.)*")`)
+
+// positiveFilter finds one string: `|=` and `!=` with bytes.Contains, `|~`
+// and `!~` with an unsimplified regexp.
+func positiveFilter(op, value string) lineFilter {
+	if op == "|=" || op == "!=" {
+		literal := []byte(value)
+		return func(b []byte) bool { return bytes.Contains(b, literal) }
+	}
+	return regexp.MustCompile(value).Match
+}
 
 // parseSelector reads `{name=~"re", ...} |= "lit" |~ "re" ...`.
 func parseSelector(selector string) (func(map[string]string) bool, lineFilter) {
@@ -178,25 +189,31 @@ func parseSelector(selector string) (func(map[string]string) bool, lineFilter) {
 		if m == nil {
 			panic("bad line filter in " + selector)
 		}
-		value, err := strconv.Unquote(m[2])
-		if err != nil {
-			panic(err)
-		}
-		switch m[1] {
-		case "|=":
-			lit := []byte(value)
-			filters = append(filters, func(b []byte) bool { return bytes.Contains(b, lit) })
-		case "!=":
-			lit := []byte(value)
-			filters = append(filters, func(b []byte) bool { return !bytes.Contains(b, lit) })
-		case "|~":
-			re := regexp.MustCompile(value)
-			filters = append(filters, re.Match)
-		case "!~":
-			re := regexp.MustCompile(value)
-			filters = append(filters, func(b []byte) bool { return !re.Match(b) })
-		}
 		rest = rest[len(m[0]):]
+		// `|= "a" or "b"`: one filter of one type over several strings
+		// (LogQL's or, pkg/logql/syntax/ast.go newOrLineFilterExpr).
+		var alternatives []lineFilter
+		for quoted := m[2]; ; {
+			value, err := strconv.Unquote(quoted)
+			if err != nil {
+				panic(err)
+			}
+			alternatives = append(alternatives, positiveFilter(m[1], value))
+			next := orToken.FindStringSubmatch(rest)
+			if next == nil {
+				break
+			}
+			quoted, rest = next[1], rest[len(next[0]):]
+		}
+		negated := m[1] == "!=" || m[1] == "!~"
+		filters = append(filters, func(b []byte) bool {
+			for _, found := range alternatives {
+				if found(b) {
+					return !negated // |= a or b: any; != a or b: none
+				}
+			}
+			return negated
+		})
 	}
 	return labelsMatch, func(b []byte) bool {
 		for _, f := range filters {

@@ -47,9 +47,9 @@ from typing import Any
 
 import orjson
 
-from gateway_telemetry.redaction import REDACTIONS, SENSITIVE_KEY_SUFFIXES, Redaction, apply_rule, literal_start
+from gateway_telemetry.redaction import REDACTIONS, SENSITIVE_KEY_SUFFIXES, Redaction, apply_rule, mask
 
-SECRET_MASK = Redaction("secret_value", "", "").replacement  # "[REDACTED:secret_value]", the key rules' mask
+SECRET_MASK = mask("secret_value")  # the key rules' mask
 
 # Contract fields (contract.LOG_FIELDS) that never hold free text: written by
 # the kit (timestamp, level, service, environment, version, logger, the ids,
@@ -102,15 +102,11 @@ class _Rule:
 
 
 def _gate(rule: Redaction) -> Callable[[str], bool]:
-    """Promtail's gate (redaction.triggered), or for a rule without one the
-    literal its pattern starts with, which Go's regexp scans for first."""
+    """Promtail's gate of the rule (redaction.triggered)."""
     if isinstance(rule.trigger, tuple):
         literals = rule.trigger
         return lambda text: any(literal in text for literal in literals)
-    if isinstance(rule.trigger, str):
-        return re.compile(rule.trigger, _FLAGS).search
-    start = literal_start(rule.pattern)
-    return (lambda text: start in text) if start else (lambda text: True)
+    return re.compile(rule.trigger, _FLAGS).search
 
 
 @dataclass(frozen=True)
@@ -123,20 +119,15 @@ class _Prefilter:
     folded: tuple[str, ...]
     exact: tuple[str, ...]
     searches: tuple[Callable, ...]
-    always: bool  # a rule with no gate and no literal start: every text is suspect
 
     @classmethod
     def of(cls, rules: Iterable[Redaction]) -> "_Prefilter":
-        literals, patterns, always = [], [], False
+        literals, patterns = [], []
         for rule in rules:
             if isinstance(rule.trigger, tuple):
                 literals += rule.trigger
-            elif isinstance(rule.trigger, str):
-                patterns.append(rule.trigger)
-            elif literal_start(rule.pattern):
-                literals.append(literal_start(rule.pattern))
             else:
-                always = True
+                patterns.append(rule.trigger)
         variants = Counter(literal.lower() for literal in set(literals))
         folded = {literal.lower() for literal in literals if variants[literal.lower()] > 1}
         exact = {literal for literal in literals if literal.lower() not in folded}
@@ -147,11 +138,9 @@ class _Prefilter:
             if not any(f in e.lower() for f in folded) and not any(other != e and other in e for other in exact)
         }
         searches = tuple(re.compile(pattern, _FLAGS).search for pattern in dict.fromkeys(patterns))
-        return cls(tuple(sorted(folded)), tuple(sorted(exact)), searches, always)
+        return cls(tuple(sorted(folded)), tuple(sorted(exact)), searches)
 
     def may_open(self, text: str) -> bool:
-        if self.always:
-            return True
         for literal in self.exact:
             if literal in text:
                 return True

@@ -16,10 +16,12 @@ Three properties shape every pattern:
   `"password": "[REDACTED:secret_value]"`).
 - **Cheap when there is nothing to find.** Go's regexp scans fast only for a
   literal prefix (strings.Index); any other pattern costs ~15 ns per byte per
-  pass, and Promtail's replace stage makes two passes. So a rule either starts
-  with a literal, or carries a `trigger`: a necessary condition that Promtail
-  checks first in a `match` stage (`|= "@"` is bytes.Contains; consecutive
-  regex triggers share one `|~` pass). See bench/ for the figures.
+  pass, and Promtail's replace stage makes two passes. So every rule carries
+  a `trigger`, a necessary condition Promtail checks first in a `match`
+  stage, and every match stage is a goroutine hop: consecutive rules with
+  literal triggers share one gate (`|= "a" or "b"`, bytes.Contains each),
+  consecutive rules with the same regex trigger one `|~` pass. A clean line
+  meets three gates and no rule. See bench/ for the figures.
 - **Order matters.** A JWT is masked before the `Bearer` rule sees it, a URL's
   password before the e-mail rule could take `pass@host.com` for an address,
   and bare values before the string forms of the same key.
@@ -32,7 +34,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from re import _constants, _parser
 from dataclasses import dataclass
 from typing import Callable, Union
 
@@ -47,10 +48,10 @@ class Redaction:
     pattern: RE2; every capture group is replaced by `replacement`.
     what: a phrase for the README.
     trigger: what Promtail checks before running the rule, holding on every
-        line the rule can change (tests/test_redaction.py proves it): None
-        when `pattern` starts with a literal (Go scans for it itself); a tuple
-        of literals, any of which may be present (one `|=` gate each, i.e.
-        bytes.Contains); or one RE2 pattern (a `|~` gate: a full regex pass).
+        line the rule can change (tests/test_redaction.py proves it): a tuple
+        of literals, any of which may be present (`|= "a" or "b"`, i.e.
+        bytes.Contains each), or one RE2 pattern (a `|~` gate: a full regex
+        pass, for shapes with no literal at all).
     quote: the captured text is a bare JSON value; the mask is wrapped in this
         quote (json_patterns.quote_text of the value's depth) to stay a string.
     """
@@ -58,13 +59,18 @@ class Redaction:
     kind: str
     pattern: str
     what: str
-    trigger: Union[None, tuple[str, ...], str] = None
+    trigger: Union[tuple[str, ...], str]
     quote: str = ""
 
     @property
     def replacement(self) -> str:
-        # No backslash or space inside: a mask within a JSON string keeps it valid.
-        return f"{self.quote}[REDACTED:{self.kind}]{self.quote}"
+        return f"{self.quote}{mask(self.kind)}{self.quote}"
+
+
+def mask(kind: str) -> str:
+    """What replaces a secret of `kind`: `[REDACTED:<kind>]`. No backslash,
+    quote or space inside, so a mask within a JSON string keeps it valid."""
+    return f"[REDACTED:{kind}]"
 
 
 # --- where a value stands ------------------------------------------------------
@@ -185,11 +191,16 @@ REDACTIONS = (
     # Keys first: a header's whole value (`Authorization: Bearer ...`) is one
     # secret, and a key's mask says secret_value whatever the value looks like.
     *_key_value_rules(),
-    # Literal prefixes (A, earer): no gate needed. Without a left boundary an
-    # AKIA inside a longer word, or "wearer <token>", is masked too: harmless.
-    Redaction("aws_access_key", r"(A(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16})\b", "AWS access key ids (`AKIA...`, `ASIA...`)"),
+    # Without a left boundary an AKIA inside a longer word, or "wearer
+    # <token>", is masked too: harmless.
+    Redaction(
+        "aws_access_key",
+        r"(A(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16})\b",
+        "AWS access key ids (`AKIA...`, `ASIA...`)",
+        trigger=("AKIA", "ASIA", "ABIA", "ACCA"),
+    ),
     *(
-        Redaction("bearer_token", rf"{tail}(?:\s|\\[tn])+([{_TOKEN_CHARS}]{{8,}})", "`Bearer` tokens")
+        Redaction("bearer_token", rf"{tail}(?:\s|\\[tn])+([{_TOKEN_CHARS}]{{8,}})", "`Bearer` tokens", trigger=(tail,))
         for tail in ("earer", "EARER")
     ),
     Redaction(
@@ -216,9 +227,9 @@ REDACTIONS = (
         "phone_number",
         r"(\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4})",
         "international phone numbers (`+1 415 555 2671`, `+49-30-1234567`)",
+        trigger=("+",),
     ),
-    Redaction("phone_number", r"(\(\d{3}\) ?\d{3}-\d{4})", "phone numbers (`(555) 123-4567`)"),
-    # Both start with a literal; one shared gate still saves a stage on clean lines.
+    Redaction("phone_number", r"(\(\d{3}\) ?\d{3}-\d{4})", "phone numbers (`(555) 123-4567`)", trigger=("(",)),
     Redaction("anthropic_key", r"(sk-ant-[A-Za-z0-9_-]{20,})", "Anthropic API keys (`sk-ant-...`)", trigger=("sk-",)),
     Redaction(
         "openai_key",
@@ -226,14 +237,16 @@ REDACTIONS = (
         "OpenAI API keys (`sk-...`, `sk-proj-...`)",
         trigger=("sk-",),
     ),
-    Redaction("google_api_key", r"(AIza[0-9A-Za-z_-]{35})", "Google API keys (`AIza...`)"),
-    Redaction("jwt", r"(eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,})", "JSON Web Tokens"),
+    Redaction("google_api_key", r"(AIza[0-9A-Za-z_-]{35})", "Google API keys (`AIza...`)", trigger=("AIza",)),
+    Redaction(
+        "jwt", r"(eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,})", "JSON Web Tokens", trigger=("eyJ",)
+    ),
     Redaction(
         "url_password",
         # The user may be empty (`redis://:password@host`).
         r'://[^:/\s@\["\\]*:((?:[^@/\s\["\\]|\\.)+)@',
         "passwords in URLs (`scheme://user:password@host`, `redis://:password@host`)",
-        trigger=("@",),  # starts with a literal, but shares the e-mail rule's gate: one stage less
+        trigger=("@",),
     ),
     Redaction(
         "email",
@@ -260,30 +273,9 @@ LEAK_PATTERN = "|".join(
 _ANY_STREAM = '{service=~".*"}'
 
 
-def literal_start(pattern: str) -> str:
-    """The literal a pattern starts with ('' when none), which Go's regexp
-    scans for with strings.Index. Read with the standard library's regex
-    parser, which reads this RE2 subset alike."""
-    parsed = _parser.parse(pattern)
-    if parsed.state.flags & _constants.SRE_FLAG_IGNORECASE:
-        return ""  # Go has no literal prefix for a case-folded pattern
-    items, literal = list(parsed), ""
-    while items:
-        op, value = items.pop(0)
-        if op is _constants.SUBPATTERN and not value[1] & _constants.SRE_FLAG_IGNORECASE:
-            items = list(value[3]) + items
-        elif op is _constants.LITERAL:
-            literal += chr(value)
-        else:
-            break
-    return literal
-
-
 def triggered(rule: Redaction, line: str, search: Callable) -> bool:
     """Whether Promtail's gate lets `line` reach the rule; `search` is
     re2.search in the tests."""
-    if rule.trigger is None:
-        return True
     if isinstance(rule.trigger, tuple):
         return any(literal in line for literal in rule.trigger)
     return bool(search(rule.trigger, line))
@@ -295,53 +287,40 @@ def _logql_string(text: str) -> str:
     return json.dumps(text)
 
 
-def _gates(trigger: Union[tuple[str, ...], str], stages: list[dict]) -> list[dict]:
-    return [{"match": {"selector": f"{_ANY_STREAM} {line_filter}", "stages": stages}} for line_filter in _line_filters(trigger)]
-
-
-def _line_filters(trigger: Union[tuple[str, ...], str]) -> list[str]:
-    """One LogQL line filter per gate. Literals that differ only in their last
-    character (`token"`, `token=`, `token:`) share one `|~` filter, the common
-    stem then a class: Go's regexp scans for the stem like bytes.Contains, and
-    every match stage Promtail runs is a goroutine hop, so fewer gates cost
-    less. Which lines pass is exactly what the literals say."""
+def _line_filter(trigger: Union[tuple[str, ...], str]) -> str:
+    """The LogQL line filter of one gate: `|~ "<regex>"`, or the literals
+    as one `or` chain, `|= "a" or "b"` (LogQL since Loki 3.0; Promtail
+    3.6.15 builds it into an orFilter of containsFilters: pkg/logql/syntax/
+    ast.go newOrLineFilterExpr, pkg/logql/log/filter.go)."""
     if isinstance(trigger, str):
-        return [f"|~ {_logql_string(trigger)}"]
-    endings: dict[str, list[str]] = {}
-    for literal in trigger:
-        stem = literal[:-1] if len(literal) > 3 else literal  # a short stem would be no literal scan
-        endings.setdefault(stem, []).append(literal[len(stem):])
-    filters = []
-    for stem, ends in endings.items():
-        if ends == [""] or len(ends) == 1:
-            filters.append(f"|= {_logql_string(stem + ends[0])}")
-        else:
-            character_class = "".join("\\" + end if end in "\\]^-" else end for end in ends)
-            filters.append(f"|~ {_logql_string(_escape_re2(stem) + '[' + character_class + ']')}")
-    return filters
-
-
-def _escape_re2(literal: str) -> str:
-    return "".join("\\" + c if c in r"\.+*?()|[]{}^$" else c for c in literal)
+        return f"|~ {_logql_string(trigger)}"
+    return "|= " + " or ".join(map(_logql_string, trigger))
 
 
 def _replace_stage(rule: Redaction) -> dict:
     return {"replace": {"expression": rule.pattern, "replace": rule.replacement}}
 
 
-def redaction_stages() -> list[dict]:
-    """The Promtail stages that apply REDACTIONS in order.
+def _gate_key(rule: Redaction) -> Union[type, str]:
+    # Literal triggers of neighbouring rules pool into one gate; a regex
+    # trigger is its own.
+    return tuple if isinstance(rule.trigger, tuple) else rule.trigger
 
-    A rule without a trigger is a plain `replace` stage. Consecutive rules
-    with the same trigger share their gates: one `match` stage per literal
-    (`|= "..."`), or one for a regex (`|~ "..."`), each holding the group's
-    replace stages. A line passing several literal gates of one group meets
-    the group's rules again: masking twice changes nothing (tested).
+
+def redaction_stages() -> list[dict]:
+    """The Promtail stages that apply REDACTIONS in order: one `match` stage
+    per run of consecutive rules with literal triggers (their literals in one
+    `or` chain) or with the same regex trigger, holding the run's `replace`
+    stages in order. Pooling is sound: a rule whose own trigger is absent
+    leaves the line as it is, so meeting it through a neighbour's literal
+    changes nothing (tests/test_redaction.py runs both ways).
     """
     stages: list[dict] = []
-    for trigger, group in itertools.groupby(REDACTIONS, key=lambda rule: rule.trigger):
-        replaces = [_replace_stage(rule) for rule in group]
-        stages += replaces if trigger is None else _gates(trigger, replaces)
+    for key, run in itertools.groupby(REDACTIONS, key=_gate_key):
+        rules = list(run)
+        trigger = tuple(dict.fromkeys(lit for rule in rules for lit in rule.trigger)) if key is tuple else key
+        selector = f"{_ANY_STREAM} {_line_filter(trigger)}"
+        stages.append({"match": {"selector": selector, "stages": [_replace_stage(rule) for rule in rules]}})
     return stages
 
 

@@ -5,7 +5,9 @@ Sources: grafana/loki at v3.6.15, clients/pkg/logentry/stages/match.go and
 clients/pkg/logentry/logql/{ast.go,parser.go,expr.y}: stream matchers are
 Prometheus matchers (regexes anchored as ^(?s:...)$, a missing label is ""),
 line filters `|=`/`!=` are bytes.Contains, `|~`/`!~` an unanchored Go regexp;
-all ANDed. Filter strings are Go double-quoted strings only: the lexer maps
+all ANDed. A filter may list several strings, `|= "a" or "b"` (LogQL since
+3.0, pkg/logql/syntax/{syntax.y,ast.go}): a positive filter holds when any
+string is found, a negated one (`!= "a" or "b"`) when none is. Filter strings are Go double-quoted strings only: the lexer maps
 text/scanner's String token to STRING but not its RawString token, so a
 `backtick` string is a syntax error there (unlike LogQL in Loki itself).
 """
@@ -28,7 +30,7 @@ class Selector:
     """A parsed Promtail match selector: label matchers and line filters."""
 
     matchers: tuple[tuple[str, str, str], ...]  # (label, op, value)
-    filters: tuple[tuple[str, str], ...]  # (op, text)
+    filters: tuple[tuple[str, tuple[str, ...]], ...]  # (op, texts joined by `or`)
 
     @classmethod
     def parse(cls, text: str) -> "Selector":
@@ -63,13 +65,18 @@ class Selector:
             op = expect("op")
             if op not in {"|=", "!=", "|~", "!~"}:
                 raise GoSyntaxError(f"selector {text!r}: {op!r} is not a line filter")
-            filters.append((op, expect("string")))
+            texts = [expect("string")]
+            while tokens and tokens[0] == ("ident", "or"):
+                tokens.pop(0)
+                texts.append(expect("string"))
+            filters.append((op, tuple(texts)))
         for _, op, value in matchers:
             if op in {"=~", "!~"}:
                 re2.compile(f"^(?s:{value})$")
-        for op, value in filters:
+        for op, texts in filters:
             if op in {"|~", "!~"}:
-                re2.compile(value)
+                for value in texts:
+                    re2.compile(value)
         return cls(tuple(matchers), tuple(filters))
 
     def matches(self, labels: dict[str, str], line: str) -> bool:
@@ -81,8 +88,11 @@ class Selector:
                 ok = re2.search(f"^(?s:{value})$", actual) is not None
             if ok != (op in {"=", "=~"}):
                 return False
-        for op, value in self.filters:
-            found = value in line if op in {"|=", "!="} else re2.search(value, line) is not None
+        for op, texts in self.filters:
+            if op in {"|=", "!="}:
+                found = any(value in line for value in texts)
+            else:
+                found = any(re2.search(value, line) is not None for value in texts)
             if found != (op in {"|=", "|~"}):
                 return False
         return True
