@@ -247,3 +247,32 @@ def test_trace_one_prints_the_trace_tree_and_the_log_lines_of_one_request():
         assert f"  {service}: " in tree
     assert "gen_ai.provider.name=" in tree and "gateway.virtual_key.id=vk_" in tree
     assert {json.loads(line)["service"] for line in logs.splitlines()[1:] if line.startswith("{")} == set(SERVICES)
+
+
+def test_the_traffic_app_keeps_requests_flowing_and_reports_them(demo, monkeypatch):
+    """What the dev stack's traffic container runs (examples/gateway/traffic.py),
+    pointed at the live demo: requests arrive, /healthz counts their answers,
+    and leaving the app stops the sending."""
+    from fastapi.testclient import TestClient
+
+    from examples.gateway.traffic import create_app
+
+    running, _ = demo
+    monkeypatch.setenv("DEMO_TRAFFIC_TARGET", running.url("unified-llm-api"))
+    monkeypatch.setenv("DEMO_TRAFFIC_RATE", "20")
+    with TestClient(create_app()) as client:
+        deadline = time.monotonic() + 20
+        while (body := client.get("/healthz").json())["statuses"].get("200", 0) < 10 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert body["statuses"].get("200", 0) >= 10, body
+    assert body["rate"] == 20 and body["target"] == running.url("unified-llm-api")
+
+
+@pytest.mark.parametrize("rate", ["0", "51", "fast", "nan"])
+def test_the_traffic_app_refuses_a_rate_out_of_range(rate, monkeypatch):
+    from examples.gateway.traffic import create_app
+
+    monkeypatch.setenv("DEMO_TRAFFIC_TARGET", "http://kong:8000")
+    monkeypatch.setenv("DEMO_TRAFFIC_RATE", rate)
+    with pytest.raises(ValueError, match=rf"DEMO_TRAFFIC_RATE: given '{rate}'; must be a number of requests per second from 0.1 to 50"):
+        create_app()

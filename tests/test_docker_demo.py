@@ -21,7 +21,18 @@ from conftest import ROOT
 from test_docker_target import CONTAINER, IMAGE, deploy, of_type, when_created
 
 from stack import topology
-from stack.components.demo import DEMO_BUILD, FACTORIES, HEALTH_PATH, KONG_DECLARATIVE_PATH, PROVIDER, peer_urls
+from stack.components.demo import (
+    DEMO_BUILD,
+    FACTORIES,
+    HEALTH_PATH,
+    KONG_DECLARATIVE_PATH,
+    KONG_PROXY_PORT,
+    PROVIDER,
+    TRAFFIC,
+    TRAFFIC_FACTORY,
+    TRAFFIC_PORT,
+    peer_urls,
+)
 from stack.components.kong import render_kong_declarative, render_kong_env
 from stack.components.prometheus import render_prometheus_config
 from stack.components.promtail import _gateway_container_relabels
@@ -33,8 +44,8 @@ from stack.versions import COMPONENTS, DEMO_KONG_IMAGE
 BUILD = "docker:index/image:Image"
 DEMO = {"demo": {"enabled": True}}
 GATEWAY_HOSTS = {s.name: s.host for s in DEFAULT_GATEWAY_SERVICES}
-# The five demo containers: the gateway's four services, and the fake provider.
-DEMO_CONTAINERS = {*GATEWAY_HOSTS, PROVIDER}
+# The six demo containers: the gateway's four services, the fake provider and the traffic.
+DEMO_CONTAINERS = {*GATEWAY_HOSTS, PROVIDER, TRAFFIC}
 
 
 def demo_settings(**config):
@@ -46,7 +57,7 @@ def envs_of(inputs: dict) -> dict[str, str]:
 
 
 def demo_containers(mocks) -> dict:
-    """The demo's container inputs by resource name; fails unless there are exactly the five."""
+    """The demo's container inputs by resource name; fails unless there are exactly the six."""
     found = {n: i for n, i in of_type(mocks, CONTAINER).items() if n not in COMPONENTS}
     assert set(found) == DEMO_CONTAINERS, sorted(found)
     return found
@@ -69,7 +80,7 @@ def test_the_demo_image_is_built_from_the_repository_and_never_pushed():
         assert name == "obs-demo-gateway" and tag == "dev"
         # The containers run the built image by id (a rebuild replaces them), not by its tag.
         apps = {n: i for n, i in demo_containers(mocks).items() if n != "kong"}
-        assert len(apps) == 4
+        assert len(apps) == 5
         assert {i["image"] for i in apps.values()} == {f"sha256:mock-{builds[0].name}"}
 
     return when_created(target, check)
@@ -93,6 +104,7 @@ def test_demo_containers_join_the_stack_network_under_the_gateway_service_hosts(
                 assert inputs["name"] == GATEWAY_HOSTS[name]
                 assert networks[0]["aliases"] == [GATEWAY_HOSTS[name]]
         assert demo_containers(mocks)[PROVIDER]["name"] == "obs-demo-fake-provider"
+        assert demo_containers(mocks)[TRAFFIC]["name"] == "obs-demo-traffic"
 
     return when_created(target, check)
 
@@ -180,7 +192,7 @@ def test_demo_services_send_traces_to_jaegers_otlp_http_address_under_their_name
     settings = demo_settings()
 
     def check(_):
-        services = {n: i for n, i in demo_containers(mocks).items() if n not in ("kong", PROVIDER)}
+        services = {n: i for n, i in demo_containers(mocks).items() if n not in ("kong", PROVIDER, TRAFFIC)}
         assert len(services) == 3
         for name, inputs in services.items():
             envs = envs_of(inputs)
@@ -279,3 +291,22 @@ def test_the_demos_default_ports_are_the_default_gateway_services_and_every_app_
         s.name: int(s.address.rpartition(":")[2]) for s in DEFAULT_GATEWAY_SERVICES if s.name in FACTORIES
     }
     assert HEALTH_PATH in {route.path for route in create_app().routes}
+
+@pulumi.runtime.test
+def test_steady_traffic_goes_through_kong_from_inside_the_stack_network():
+    """A fresh `make up` with the demo shows live panels without a command typed:
+    the traffic container sends requests to Kong's proxy by its network name."""
+    services = [dict(name=s.name, address=s.address) for s in DEFAULT_GATEWAY_SERVICES]
+    services[0]["address"] = "edge:8100"  # kong, moved: the traffic follows its host
+    mocks, target = deploy({**DEMO, "gatewayServices": services})
+
+    def check(_):
+        traffic = demo_containers(mocks)[TRAFFIC]
+        envs = envs_of(traffic)
+        assert envs["DEMO_TRAFFIC_TARGET"] == f"http://edge:{KONG_PROXY_PORT}"
+        assert 0.1 <= float(envs["DEMO_TRAFFIC_RATE"]) <= 50
+        assert traffic["command"] == ["python", "-m", "uvicorn", TRAFFIC_FACTORY, "--factory", "--host", "0.0.0.0", "--port", str(TRAFFIC_PORT)]
+        assert f"127.0.0.1:{TRAFFIC_PORT}{HEALTH_PATH}" in " ".join(traffic["healthcheck"]["tests"])
+        assert not traffic.get("ports") and not any(k.startswith("OTEL_") for k in envs)
+
+    return when_created(target, check)

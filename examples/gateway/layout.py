@@ -20,6 +20,11 @@ FACTORIES = {
     "fake-provider": "examples.gateway.fake_provider:create_app",
 }
 PROVIDER = "fake-provider"
+# Steady requests through Kong on the dev target (examples/gateway/traffic.py):
+# not a gateway service, and not started by `make demo` (loadgen is the tool there).
+TRAFFIC = "traffic"
+TRAFFIC_FACTORY = "examples.gateway.traffic:create_app"
+TRAFFIC_PORT = 8004
 # Every demo process answers GET /healthz once it is ready.
 HEALTH_PATH = "/healthz"
 

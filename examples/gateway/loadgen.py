@@ -73,9 +73,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def generate(args: argparse.Namespace) -> tuple[Counter, list[float]]:
-    """Send the load; (count per status or exception name, latencies in seconds)."""
-    rng, statuses, latencies = random.Random(args.seed), Counter(), []
+async def generate(args: argparse.Namespace, statuses: Counter | None = None) -> tuple[Counter, list[float]]:
+    """Send the load; (count per status or exception name, latencies in
+    seconds). `statuses`, when given, is counted into as answers arrive."""
+    rng, latencies = random.Random(args.seed), []
+    statuses = Counter() if statuses is None else statuses
     in_flight = asyncio.Semaphore(args.concurrency)
 
     async def one(client: httpx.AsyncClient, body: dict, key: str) -> None:

@@ -2,8 +2,10 @@
 examples/gateway/ and its fake LLM provider, built into one image from this
 repository, and Kong 3.9 in DB-less mode in front, loading the Kong config
 this stack renders (stack/components/kong.py) plus one route to the Unified
-LLM API. Kong's proxy is published on the bind address, where the demo's load
-generator (loopback only, by design) sends its requests.
+LLM API. A traffic container (examples/gateway/traffic.py) sends a steady
+request a second through Kong, so the dashboards are live from the start;
+Kong's proxy is also published on the bind address, where the demo's load
+generator (loopback only, by design) sends bursts from the host.
 
 The containers standing for the gateway's services take the hosts and ports
 of their gatewayServices entries (`kong`, `unified-llm-api`, ...), so
@@ -26,7 +28,17 @@ from stack.settings import GatewayService, Settings
 from stack.spec import HttpProbe, ImageBuild, Port, ServiceSpec
 from stack.versions import DEMO_KONG_IMAGE
 
-from examples.gateway.layout import DEFAULT_PORTS, FACTORIES, HEALTH_PATH, PROVIDER, url_variable
+from examples.gateway.layout import (
+    DEFAULT_PORTS,
+    FACTORIES,
+    HEALTH_PATH,
+    PROVIDER,
+    TRAFFIC,
+    TRAFFIC_FACTORY,
+    TRAFFIC_PORT,
+    url_variable,
+)
+from examples.gateway.traffic import RATE_VARIABLE, TARGET_VARIABLE
 
 # Build context: the repository root, because the image installs telemetry/
 # and copies examples/gateway/ (the Dockerfile is the demo's own).
@@ -44,6 +56,8 @@ API_PATH_PREFIX = "/v1"
 # Small on purpose: the demo shares a laptop with the whole stack.
 APP_MEMORY_BYTES, APP_CPUS = 256 * 2**20, 0.25
 KONG_MEMORY_BYTES, KONG_CPUS = 512 * 2**20, 0.5
+# Enough for every panel to have data, little enough to leave the laptop alone.
+TRAFFIC_RATE = 1.0
 
 
 def demo_image(settings: Settings) -> str:
@@ -60,9 +74,9 @@ def _port_of(service: GatewayService) -> int:
     return int(service.address.rpartition(":")[2])
 
 
-def _provider_host(settings: Settings) -> str:
-    # Not a gateway service: named like the stack's own containers.
-    return f"{settings.name_prefix}-demo-{PROVIDER}"
+def _demo_host(settings: Settings, program: str) -> str:
+    # The fake provider and the traffic are no gateway services: named like the stack's own containers.
+    return f"{settings.name_prefix}-demo-{program}"
 
 
 def peer_urls(settings: Settings) -> dict[str, str]:
@@ -70,7 +84,7 @@ def peer_urls(settings: Settings) -> dict[str, str]:
     (examples/gateway/layout.py url_variable): the three services at their
     gatewayServices addresses, the fake provider at its own host."""
     urls = {name: f"http://{_gateway_service(settings, name).address}" for name in FACTORIES if name != PROVIDER}
-    urls[PROVIDER] = f"http://{_provider_host(settings)}:{PROVIDER_PORT}"
+    urls[PROVIDER] = f"http://{_demo_host(settings, PROVIDER)}:{PROVIDER_PORT}"
     return {url_variable(name): url for name, url in sorted(urls.items())}
 
 
@@ -81,10 +95,8 @@ def _python_probe(probe: HttpProbe) -> tuple[str, ...]:
     return ("python", "-c", f"import urllib.request; urllib.request.urlopen({url!r}, timeout=4)")
 
 
-def _app(settings: Settings, name: str, host: str, port: int) -> ServiceSpec:
-    readiness = HttpProbe(port, HEALTH_PATH)
-    # The fake provider stands for a third party: no kit, no peers, no telemetry to send.
-    env = {} if name == PROVIDER else {
+def _service_env(settings: Settings, name: str) -> dict[str, str]:
+    return {
         **peer_urls(settings),
         "DEMO_ENVIRONMENT": settings.environment,
         # OTLP/HTTP to Jaeger; the SDK appends /v1/traces to this base URL.
@@ -92,12 +104,25 @@ def _app(settings: Settings, name: str, host: str, port: int) -> ServiceSpec:
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_SERVICE_NAME": name,
     }
+
+
+def _traffic_env(settings: Settings) -> dict[str, str]:
+    kong_host = _gateway_service(settings, KONG).host
+    return {TARGET_VARIABLE: f"http://{kong_host}:{KONG_PROXY_PORT}", RATE_VARIABLE: str(TRAFFIC_RATE)}
+
+
+def _app(settings: Settings, name: str, host: str, port: int) -> ServiceSpec:
+    readiness = HttpProbe(port, HEALTH_PATH)
+    # The fake provider stands for a third party and the traffic for clients:
+    # no kit, no peers, no telemetry to send.
+    env = {} if name == PROVIDER else _traffic_env(settings) if name == TRAFFIC else _service_env(settings, name)
+    factory = TRAFFIC_FACTORY if name == TRAFFIC else FACTORIES[name]
     return ServiceSpec(
         name=name,
         hostname=host,
         image=demo_image(settings),
         build=DEMO_BUILD,
-        args=("python", "-m", "uvicorn", FACTORIES[name], "--factory", "--host", "0.0.0.0", "--port", str(port)),
+        args=("python", "-m", "uvicorn", factory, "--factory", "--host", "0.0.0.0", "--port", str(port)),
         ports=(Port("http", port, published=False),),
         readiness=readiness,
         health_command=_python_probe(readiness),
@@ -158,7 +183,7 @@ def _kong(settings: Settings) -> ServiceSpec:
 
 def demo_services(settings: Settings) -> list[ServiceSpec]:
     """The demo gateway's specs when `demo.enabled`, else none: Kong, the three
-    services and the fake provider."""
+    services, the fake provider and the traffic."""
     if not settings.demo.enabled:
         return []
     apps = [
@@ -166,6 +191,7 @@ def demo_services(settings: Settings) -> list[ServiceSpec]:
         for name in FACTORIES
         if name != PROVIDER
     ]
-    provider = _app(settings, PROVIDER, _provider_host(settings), PROVIDER_PORT)
-    return [_kong(settings), *apps, provider]
+    provider = _app(settings, PROVIDER, _demo_host(settings, PROVIDER), PROVIDER_PORT)
+    traffic = _app(settings, TRAFFIC, _demo_host(settings, TRAFFIC), TRAFFIC_PORT)
+    return [_kong(settings), *apps, provider, traffic]
 
