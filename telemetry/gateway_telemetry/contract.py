@@ -67,6 +67,14 @@ _HTTP_SERVER = Metric(
     ("http_request_method", "http_route", "http_response_status_code", "error_type"),
     "Duration of HTTP server requests (OTel http.server.request.duration)",
 )
+# OTel http.server.active_requests: requests being served now (an UpDownCounter, a gauge to Prometheus).
+_HTTP_ACTIVE = Metric(
+    "http_server_active_requests",
+    "gauge",
+    "requests",
+    ("http_request_method",),
+    "Requests the service is serving now (OTel http.server.active_requests)",
+)
 _GEN_AI = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model")
 
 UNIFIED_LLM_API = ServiceContract(
@@ -74,6 +82,7 @@ UNIFIED_LLM_API = ServiceContract(
     "Unified LLM API: one API in front of every provider",
     (
         _HTTP_SERVER,
+        _HTTP_ACTIVE,
         Metric(
             "gen_ai_client_operation_duration_seconds",
             "histogram",
@@ -110,6 +119,7 @@ INTELLIGENT_ROUTER = ServiceContract(
     "Intelligent Router: picks the provider and model for each request",
     (
         _HTTP_SERVER,
+        _HTTP_ACTIVE,
         Metric(
             "gateway_router_decisions_total",
             "counter",
@@ -132,6 +142,7 @@ OPTIMIZATION_SERVICE = ServiceContract(
     "Optimization Service: semantic cache and prompt optimisation",
     (
         _HTTP_SERVER,
+        _HTTP_ACTIVE,
         Metric("gateway_optimization_cache_hits_total", "counter", "requests", ("cache",), "Requests answered from the cache"),
         Metric("gateway_optimization_cache_misses_total", "counter", "requests", ("cache",), "Requests the cache could not answer"),
         Metric(
@@ -178,6 +189,10 @@ STACK_METRICS = {
         Metric("prometheus_rule_evaluation_failures_total", "counter", "1", ("rule_group",), "Failed rule evaluations"),
         Metric("prometheus_config_last_reload_successful", "gauge", "1", (), "1 if the last config reload succeeded"),
         Metric("prometheus_tsdb_head_series", "gauge", "series", (), "Series in the head block"),
+        Metric("prometheus_tsdb_head_samples_appended_total", "counter", "samples", ("type",), "Samples written to the head block"),
+        Metric("prometheus_tsdb_lowest_timestamp_seconds", "gauge", "s", (), "Time of the oldest sample kept"),
+        Metric("prometheus_tsdb_storage_blocks_bytes", "gauge", "bytes", (), "Bytes of the persisted blocks"),
+        Metric("prometheus_tsdb_wal_storage_size_bytes", "gauge", "bytes", (), "Bytes of the write-ahead log"),
         Metric("prometheus_notifications_errors_total", "counter", "1", ("alertmanager",), "Errors sending alerts"),
     ),
     "alertmanager": (

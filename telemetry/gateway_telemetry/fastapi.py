@@ -254,6 +254,7 @@ class _KitMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = request.request_id.encode()
+        _guarded(self.kit.metrics.request_started, request.method)
 
         async def send_with_request_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -273,6 +274,7 @@ class _KitMiddleware:
                 scope, receive, send_with_request_id
             )
         finally:
+            _guarded(self.kit.metrics.request_finished, request.method)
             _guarded(_end, self.kit, request, scope)
 
 

@@ -34,6 +34,7 @@ from gateway_telemetry.contract import (
 SpanPipelinePoint = tuple[str, dict[str, str], float]
 
 _HTTP_DURATION = "http_server_request_duration_seconds"
+_HTTP_ACTIVE = "http_server_active_requests"
 _LLM_DURATION = "gen_ai_client_operation_duration_seconds"
 _TOKEN_USAGE = "gen_ai_client_token_usage"
 _TTFT = "gateway_llm_time_to_first_token_seconds"
@@ -94,6 +95,13 @@ class ServiceMetrics:
             http_response_status_code=str(status_code),
             error_type=error_type or "",
         ).observe(seconds, exemplar=exemplar(trace_id))
+
+    def request_started(self, method: str) -> None:
+        """One more request in `http_server_active_requests` (until request_finished)."""
+        self._gauge(_HTTP_ACTIVE).labels(http_request_method=method.upper()).inc()
+
+    def request_finished(self, method: str) -> None:
+        self._gauge(_HTTP_ACTIVE).labels(http_request_method=method.upper()).dec()
 
     def observe_llm_call(
         self,
@@ -166,6 +174,9 @@ class ServiceMetrics:
 
     def _histogram(self, name: str) -> Histogram:
         return self._of_type(name, Histogram)  # type: ignore[return-value]
+
+    def _gauge(self, name: str) -> Gauge:
+        return self._of_type(name, Gauge)  # type: ignore[return-value]
 
     def _counter(self, name: str) -> Counter:
         return self._of_type(name, Counter)  # type: ignore[return-value]

@@ -44,6 +44,7 @@ def exercise(metrics: ServiceMetrics) -> str:
     span = tracing.tracer("test").start_span("request")
     with tracing.trace.use_span(span, end_on_exit=True):
         metrics.observe_request(method="post", route="/v1/chat", status_code=200, error_type=None, seconds=0.3)
+        metrics.request_started("post")  # one still in flight
         if any(m.name.startswith("gen_ai_") for m in service.metrics):
             metrics.observe_llm_call(
                 operation="chat", provider="openai", model="gpt-4o", seconds=1.2, input_tokens=12,
@@ -233,3 +234,17 @@ def test_failed_llm_call_records_duration_with_error_type_and_no_tokens():
     assert [(s.labels["error_type"], s.value) for s in counts] == [("timeout", 1.0)]
     assert families["gen_ai_client_token_usage"]["samples"] == []
     assert families["gateway_llm_cost_usd_total"]["samples"] == []
+
+
+def test_requests_in_flight_go_up_and_back_down():
+    metrics = ServiceMetrics("intelligent-router")
+
+    def in_flight() -> float:
+        return metrics.registry.get_sample_value("http_server_active_requests", {"http_request_method": "POST"})
+
+    metrics.request_started("post")
+    metrics.request_started("POST")
+    assert in_flight() == 2
+    metrics.request_finished("post")
+    metrics.request_finished("post")
+    assert in_flight() == 0
