@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from gateway_telemetry import contract
 from stack.alerting import WATCHDOG, reference_settings, rule_groups
 from stack.alerting.loki_rules import loki_rule_groups
@@ -79,5 +81,26 @@ def redaction_table() -> str:
     return "\n".join(lines)
 
 
+def dashboard_tables() -> list[str]:
+    """One table per board: each panel, what it shows (the first sentence of
+    its description) and its unit, for the reference settings."""
+    from dashboards import boards  # the SDK is only needed for this table
+
+    tables, settings = [], reference_settings()
+    services = settings.gateway_services
+    for board in boards(settings):
+        model = board.build()
+        lines, seen = [f"| `{board.uid}` panel | shows | unit |", "|---|---|---|"], set()
+        for panel in (p for top in model["panels"] for p in (top, *top.get("panels", [])) if p["type"] != "row"):
+            shows = panel["description"].split(". ")[0].rstrip(".")
+            # The SLO board repeats its panels per service: one row says it.
+            title = re.sub(f"^({'|'.join(re.escape(s.name) for s in services)}) ", "<service> ", panel["title"])
+            if title not in seen:
+                seen.add(title)
+                lines.append(f"| {title} | {shows} | {panel['fieldConfig']['defaults']['unit']} |")
+        tables.append("\n".join(lines))
+    return tables
+
+
 def all_tables() -> list[str]:
-    return [contract_table(), alerts_table(), thresholds_table(), log_fields_table(), redaction_table()]
+    return [contract_table(), alerts_table(), thresholds_table(), log_fields_table(), redaction_table(), *dashboard_tables()]

@@ -110,8 +110,10 @@ def test_adding_a_gateway_service_changes_prometheus_and_promtail_digests(tmp_pa
 def test_a_retention_change_shows_in_the_command_digest_of_that_container_only(tmp_path):
     before = plan(tmp_path, BASE)
     after = plan(tmp_path, {**BASE, "gateway-observability:retention": {"metrics": "30d"}})
-    assert changed(before, after) == {"obs-prometheus"}
+    # Grafana's boards state the retention (SLO window, storage panel): its files change, nothing else of it.
+    assert changed(before, after) == {"obs-prometheus", "obs-grafana"}
     assert digests(before)["obs-prometheus"][:2] == digests(after)["obs-prometheus"][:2]
+    assert digests(before)["obs-grafana"][1:] == digests(after)["obs-grafana"][1:]
 
 
 def test_the_plan_shows_no_secret_value_or_ciphertext(tmp_path):

@@ -742,12 +742,12 @@ def test_trace_to_metrics_queries_are_valid_promql_on_contract_metrics(prod):
 
 
 def _kong_metrics_used(settings) -> set[str]:
+    from dashboard_queries import queries
+
     from stack.alerting import rule_groups
-    from stack.components.grafana import dashboard_files
 
     texts = [r["expr"] for groups in rule_groups(settings).values() for g in groups for r in g["rules"]]
-    for text in dashboard_files().values():
-        texts += [t["expr"] for p in json.loads(text)["panels"] for t in p.get("targets", [])]
+    texts += [q.expr for q in queries(settings)]
     kong = {m.name for m in contract.KONG.metrics}
     return {name for name in kong for text in texts if name in text}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stack.alerting.rule import has_kong, ratio, record, sum_rate
+from stack.alerting.rule import has_kong, ratio, record, share, sum_rate
 from stack.settings import Settings
 
 
@@ -90,11 +90,7 @@ def router_and_cache_rules() -> list[dict]:
             "service:gateway_router_fallbacks:ratio_rate5m",
             ratio("service:gateway_router_fallbacks:rate5m", "service:gateway_router_decisions:rate5m"),
         ),
-        # Either counter may not exist yet (a cache that never missed): count it as 0.
-        record(
-            "service:gateway_optimization_cache_hits:ratio_rate5m",
-            f"({hits} or {misses} * 0) / (({hits} or {misses} * 0) + ({misses} or {hits} * 0))",
-        ),
+        record("service:gateway_optimization_cache_hits:ratio_rate5m", share(hits, misses)),
     ]
 
 

@@ -105,9 +105,23 @@ def sum_rate(metric: str, by: str, window: str = "5m", selector: str = "") -> st
     return f"sum by ({by}) (rate({metric}{selector}[{window}]))"
 
 
+def zero_when_absent(expr: str, like: str) -> str:
+    """`expr`, or 0 for each series of `like` where `expr` has none: a
+    counter that only appears once something went wrong (a 5xx code, a
+    drop) reads 0 rather than no data."""
+    return f"({expr} or {like} * 0)"
+
+
+def share(part: str, rest: str) -> str:
+    """part / (part + rest), either counted as 0 while it has no series (a
+    cache that never missed, or never hit)."""
+    part, rest = zero_when_absent(part, rest), zero_when_absent(rest, part)
+    return f"{part} / ({part} + {rest})"
+
+
 def ratio(bad: str, total: str) -> str:
     """bad / total that is 0, not absent, when nothing bad happened."""
-    return f"({bad} or {total} * 0) / {total}"
+    return f"{zero_when_absent(bad, total)} / {total}"
 
 
 def gateway_jobs(settings: Settings) -> str:

@@ -1,10 +1,11 @@
-"""Grafana: datasources with fixed UIDs and the dashboards from dashboards/,
-provisioned from files; admin password from a mounted secret file."""
+"""Grafana: datasources with fixed UIDs and the dashboards built by
+dashboards/ (as code, from the settings), provisioned from files; admin
+password from a mounted secret file."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from dashboards import render_dashboards
+from dashboards.board import DATASOURCE_UIDS
 from stack import topology
 from stack.components.service import service_spec
 from stack.document import render_yaml
@@ -16,10 +17,6 @@ DASHBOARDS_DIR = "/etc/grafana/dashboards"
 DATA_DIR = "/var/lib/grafana"
 ADMIN_USER = "admin"
 ADMIN_PASSWORD_FILE = "/run/secrets/grafana-admin-password"
-DASHBOARDS_SOURCE = Path(__file__).resolve().parents[2] / "dashboards"
-
-# Dashboards and links reference datasources by these UIDs, never by name.
-DATASOURCE_UIDS = {"prometheus": "prometheus", "loki": "loki", "jaeger": "jaeger", "alertmanager": "alertmanager"}
 
 
 def provisioning_escape(text: str) -> str:
@@ -139,16 +136,12 @@ def render_dashboard_provider() -> str:
     return render_yaml({"apiVersion": 1, "providers": [provider]}, "stack/components/grafana.py")
 
 
-def dashboard_files() -> dict[str, str]:
-    return {p.name: p.read_text() for p in sorted(DASHBOARDS_SOURCE.glob("*.json"))}
-
-
 def grafana_service(settings: Settings) -> ServiceSpec:
     files = {
         f"{PROVISIONING_DIR}/datasources/datasources.yaml": render_datasources(settings),
         f"{PROVISIONING_DIR}/dashboards/dashboards.yaml": render_dashboard_provider(),
     }
-    files.update({f"{DASHBOARDS_DIR}/{name}": text for name, text in dashboard_files().items()})
+    files.update({f"{DASHBOARDS_DIR}/{name}": text for name, text in render_dashboards(settings).items()})
     return service_spec(
         settings,
         "grafana",

@@ -192,7 +192,6 @@ STACK_METRICS = {
         Metric("prometheus_tsdb_head_samples_appended_total", "counter", "samples", ("type",), "Samples written to the head block"),
         Metric("prometheus_tsdb_lowest_timestamp_seconds", "gauge", "s", (), "Time of the oldest sample kept"),
         Metric("prometheus_tsdb_storage_blocks_bytes", "gauge", "bytes", (), "Bytes of the persisted blocks"),
-        Metric("prometheus_tsdb_wal_storage_size_bytes", "gauge", "bytes", (), "Bytes of the write-ahead log"),
         Metric("prometheus_notifications_errors_total", "counter", "1", ("alertmanager",), "Errors sending alerts"),
     ),
     "alertmanager": (
