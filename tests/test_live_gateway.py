@@ -336,8 +336,10 @@ def test_healthy_traffic_raises_no_alert_but_the_watchdog(live):
     ratio = until(lambda: query(prometheus, "provider:gen_ai_client_operation_errors:ratio_rate5m"), timeout=30)
     assert [(r["metric"]["gen_ai_provider_name"], float(r["value"][1])) for r in ratio] == [("anthropic", 0.0)]
 
-    # A window of three evaluations: only the Watchdog reaches Alertmanager,
-    # and no gateway alert is even pending in Prometheus.
+    # Prometheus sends the Watchdog from its first evaluation on; once it is
+    # there, a window of three evaluations: only the Watchdog reaches
+    # Alertmanager, and no gateway alert is even pending in Prometheus.
+    assert until(lambda: {a["labels"]["alertname"] for a in live.am_alerts()} == {"Watchdog"}, timeout=30), live.am_alerts()
     window_end = time.monotonic() + 3 * live.settings.evaluation_interval.seconds
     while time.monotonic() < window_end:
         assert {a["labels"]["alertname"] for a in live.am_alerts()} == {"Watchdog"}
