@@ -19,7 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-up: $(STAMP) ## deploy the stack on local Docker (pulumi up; no Pulumi Cloud account)
+up: $(STAMP) ## deploy the stack: local Docker for dev, the kubeconfig's cluster for ENV=staging|prod (pulumi up)
 	@bash scripts/up.sh $(ENV)
 
 down: $(STAMP) ## remove the deployed stack (pulumi destroy)

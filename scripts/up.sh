@@ -11,10 +11,24 @@ if [ "$action" = "--destroy" ]; then caller="make down"; else caller="make up"; 
 . scripts/local-backend.sh
 
 require_pulumi
-command -v docker >/dev/null 2>&1 \
-  || fail "Docker is not installed; install Docker Engine or Docker Desktop and run $caller again."
-docker info >/dev/null 2>&1 \
-  || fail "no Docker engine answers ('docker info' failed); start Docker and run $caller again."
+# The stack file says where it runs: a Docker host (dev) or a cluster (staging, prod).
+target=docker
+if [ -f "Pulumi.$stack.yaml" ]; then
+  while IFS= read -r line; do
+    case "$line" in "gateway-observability:target:"*kubernetes* | *" gateway-observability:target:"*kubernetes*) target=kubernetes ;; esac
+  done < "Pulumi.$stack.yaml"
+fi
+if [ "$target" = kubernetes ]; then
+  # Pulumi's Kubernetes provider reads the kubeconfig itself (context: kubernetes.context, else the current one).
+  kubeconfig="${KUBECONFIG:-$HOME/.kube/config}"
+  [ -f "${kubeconfig%%:*}" ] \
+    || fail "no kubeconfig at ${kubeconfig%%:*}; set KUBECONFIG to the cluster's kubeconfig and run $caller ENV=$stack again."
+else
+  command -v docker >/dev/null 2>&1 \
+    || fail "Docker is not installed; install Docker Engine or Docker Desktop and run $caller again."
+  docker info >/dev/null 2>&1 \
+    || fail "no Docker engine answers ('docker info' failed); start Docker and run $caller again."
+fi
 
 use_local_backend
 select_stack "$stack"

@@ -80,14 +80,19 @@ def plan_stack(stack_file: Path) -> list[PlannedResource]:
     @pulumi.runtime.test
     def construct():
         target = run()
-        return pulumi.Output.all(*[c.urn for c in target.containers.values()])
+        return pulumi.Output.all(*[resource.urn for resource in target.workloads.values()])
 
     construct()
     return mocks.resources
 
 
 # The engine registers resources concurrently; print them in a fixed order.
-_DISPLAY_ORDER = ("DockerTarget", "Network", "Volume", "RemoteImage", "Image", "Container", "RandomPassword")
+_DISPLAY_ORDER = (
+    *("DockerTarget", "Network", "Volume", "RemoteImage", "Image", "Container"),
+    *("KubernetesTarget", "Provider", "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"),
+    *("ConfigMap", "Secret", "Service", "StatefulSet", "Deployment", "DaemonSet", "NetworkPolicy", "Ingress"),
+    "RandomPassword",
+)
 
 
 def _display_key(resource: PlannedResource) -> tuple:
@@ -183,6 +188,9 @@ def describe(resources: list[PlannedResource]) -> str:
         elif resource.type == "docker:index/image:Image":
             build = inputs.get("build") or {}
             detail = f"{inputs.get('imageName')}  built from {build.get('context')} with {build.get('dockerfile')}, not pushed"
+        elif resource.type.startswith("kubernetes:"):
+            metadata = inputs.get("metadata") or {}
+            detail = "/".join(str(part) for part in (metadata.get("namespace"), metadata.get("name")) if part)
         else:
             detail = str(inputs.get("name", ""))
         rows.append((resource.type, resource.name, detail))

@@ -13,18 +13,21 @@ from stack.components.demo import demo_services
 from stack.components.grafana import ADMIN_USER as GRAFANA_ADMIN_USER
 from stack.settings import SettingsError, load_from_pulumi
 from stack.targets.docker import DockerTarget
+from stack.targets.kubernetes import KubernetesTarget
 
 
-def run() -> DockerTarget:
+def run() -> DockerTarget | KubernetesTarget:
     try:
         loaded = load_from_pulumi()
     except SettingsError as error:
         # A RunError prints just the message: no stack trace for a config typo.
         raise pulumi.RunError(str(error)) from None
     settings = loaded.settings
-    target = DockerTarget(
-        f"{settings.name_prefix}-{settings.environment}", loaded, build_services(settings), demo_services(settings)
-    )
+    name = f"{settings.name_prefix}-{settings.environment}"
+    if settings.target == "kubernetes":
+        target = KubernetesTarget(name, loaded, build_services(settings))
+    else:
+        target = DockerTarget(name, loaded, build_services(settings), demo_services(settings))
     for key, value in target.endpoints.items():
         pulumi.export(key, value)
     pulumi.export("grafanaAdminUser", GRAFANA_ADMIN_USER)

@@ -44,6 +44,17 @@ class SecretFile:
 
 
 @dataclass(frozen=True)
+class ApiAccess:
+    """Read access (get, list, watch) to objects of the Kubernetes core API
+    a component needs for service discovery: `resources` such as ("pods",
+    "services", "endpoints"), in `namespace`, or cluster-wide when None.
+    Only the kubernetes target reads it."""
+
+    resources: tuple[str, ...]
+    namespace: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class HttpProbe:
     port: int
     path: str
@@ -85,3 +96,5 @@ class ServiceSpec:
     health_command: tuple[str, ...] = ()
     # Set when `image` is built from the repository (and tagged `image`), not pulled.
     build: Optional[ImageBuild] = None
+    # What the component reads from the Kubernetes API (discovery); the kubernetes target grants it.
+    api_access: tuple[ApiAccess, ...] = ()

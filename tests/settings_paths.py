@@ -86,6 +86,7 @@ MAPPING_KEYS: dict[tuple, str] = {
     ("resources",): "loki",
     ("alerting", "slos"): "kong",
     ("alerting", "forDurations"): "GatewayServiceDown",
+    ("kubernetes", "gateway", "selector"): "app.kubernetes.io/part-of",
 }
 
 
@@ -237,8 +238,16 @@ def _build(annotation: Any, path: tuple, value: Any) -> Any:
 
 
 def config_with(path: tuple, value: Any) -> dict[str, Any]:
-    """A valid project config (keys without the prefix) with `value` at `path`."""
-    return _build(Settings, path, value)
+    """A valid project config (keys without the prefix) with `value` at `path`.
+    A kubernetes key comes with the kubernetes target (the docker target
+    refuses it), and an ingress with the host an enabled one needs."""
+    config = _build(Settings, path, value)
+    if path[0] == "kubernetes":
+        config["target"] = "kubernetes"
+        ingress = config["kubernetes"].get("ingress") if isinstance(config["kubernetes"], dict) else None
+        if isinstance(ingress, dict) and path[2:] != ("host",):
+            ingress.setdefault("host", "grafana.example.com")
+    return config
 
 
 # Encrypted as `pulumi config set --secret` writes them; a map encrypted as a

@@ -92,7 +92,7 @@ def test_plan_and_render_report_bad_settings_with_the_same_message_and_exit_code
 def test_unknown_environment_names_the_known_ones():
     result = stack_cli("render", "nope")
     assert result.returncode == 2
-    assert result.stderr == "python -m stack render: no stack file Pulumi.nope.yaml; known environments: dev\n"
+    assert result.stderr == "python -m stack render: no stack file Pulumi.nope.yaml; known environments: dev, prod, staging\n"
 
 
 @pytest.mark.parametrize("command", ["render", "plan"])
@@ -100,7 +100,7 @@ def test_a_missing_stack_file_path_is_one_line_naming_it(command):
     result = stack_cli(command, "./nope.yaml")
     assert result.returncode == 2
     assert result.stderr == (
-        f"python -m stack {command}: ./nope.yaml does not exist; give an environment (dev) or the path of a Pulumi.<env>.yaml\n"
+        f"python -m stack {command}: ./nope.yaml does not exist; give an environment (dev, prod, staging) or the path of a Pulumi.<env>.yaml\n"
     )
 
 

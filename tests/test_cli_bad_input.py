@@ -85,9 +85,9 @@ def test_an_unwritable_out_folder_is_one_line_naming_it(tmp_path, where):
 @pytest.mark.parametrize(
     "env, message",
     [
-        ("./nope.yaml", "./nope.yaml does not exist; give an environment (dev) or the path of a Pulumi.<env>.yaml"),
-        ("nope", "no stack file Pulumi.nope.yaml; known environments: dev"),
-        ("stack/", "stack/ is a folder, not a stack file; give an environment (dev) or the path of a Pulumi.<env>.yaml"),
+        ("./nope.yaml", "./nope.yaml does not exist; give an environment (dev, prod, staging) or the path of a Pulumi.<env>.yaml"),
+        ("nope", "no stack file Pulumi.nope.yaml; known environments: dev, prod, staging"),
+        ("stack/", "stack/ is a folder, not a stack file; give an environment (dev, prod, staging) or the path of a Pulumi.<env>.yaml"),
     ],
 )
 def test_a_missing_stack_file_or_unknown_environment_is_one_line(command, env, message):

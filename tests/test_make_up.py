@@ -126,6 +126,20 @@ def test_make_up_with_a_stopped_docker_engine_says_to_start_it(sandbox):
     assert not any(call.startswith("pulumi") for call in calls(sandbox))
 
 
+def test_make_up_for_a_kubernetes_stack_needs_a_kubeconfig_not_docker(sandbox):
+    add_stand_in(sandbox, "pulumi")  # and no docker at all
+    missing = run_make(sandbox, "up", "ENV=staging")
+    assert missing.returncode != 0
+    assert f"no kubeconfig at {sandbox}/.kube/config; set KUBECONFIG to the cluster's kubeconfig" in missing.stderr
+    assert calls(sandbox) == []
+
+    kubeconfig = sandbox / "cluster.yaml"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    result = run_make(sandbox, "up", "ENV=staging", KUBECONFIG=str(kubeconfig))
+    assert result.returncode == 0, result.stderr
+    assert calls(sandbox)[-1].startswith("pulumi up --stack staging |")
+
+
 def test_passphrase_and_state_are_git_ignored():
     ignored = subprocess.run(
         ["git", "check-ignore", ".pulumi-state/passphrase", ".venv/x"], cwd=ROOT, capture_output=True, text=True

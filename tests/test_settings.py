@@ -55,7 +55,7 @@ def test_overrides_are_applied():
 # key named in the message, value given, a word of what is allowed
 BAD_INPUTS = [
     ({"target": "dockr"}, "gateway-observability:target", "'dockr'", "expected 'docker'"),
-    ({"target": "kubernetes"}, "gateway-observability:target", "'kubernetes'", "not built yet"),
+    ({"target": "nomad"}, "gateway-observability:target", "'nomad'", "'docker' (one host, for dev) or 'kubernetes'"),
     ({"retention": {"metrics": "2h"}}, "retention.metrics", "'2h'", "at least 1d"),
     ({"retention": {"logs": "forever"}}, "retention.logs", "'forever'", "duration such as"),
     ({"retention": {"traces": 7}}, "retention.traces", "7", "duration such as"),

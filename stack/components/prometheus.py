@@ -1,14 +1,17 @@
 """Prometheus: scrapes itself, the other stack components and every gateway
-service; evaluates the rule files from alerts/; sends to Alertmanager."""
+service (by its address on Docker, its pods on Kubernetes); evaluates the
+rule files from alerts/; sends to Alertmanager."""
 
 from __future__ import annotations
+
+import re
 
 from stack import topology
 from stack.alerting import rule_files
 from stack.components.service import service_spec
 from stack.document import render_yaml
-from stack.settings import Settings
-from stack.spec import DataVolume, HttpProbe, Port, ServiceSpec
+from stack.settings import GatewayService, Settings
+from stack.spec import ApiAccess, DataVolume, HttpProbe, Port, ServiceSpec
 
 CONFIG_DIR = "/etc/prometheus"
 DATA_DIR = "/prometheus"
@@ -39,6 +42,99 @@ def _scrape_job(settings: Settings, job: str, address: str, metrics_path: str, s
     }
 
 
+# The gateway on Kubernetes (settings.kubernetes.gateway): the pods of one
+# namespace carrying the selector's labels, each named by this label after its
+# gatewayServices entry. Promtail finds them the same way (promtail.py).
+# The stack's own components keep static targets there too: their Service
+# names (topology.address) are stable DNS names in the stack's namespace.
+NAME_LABEL = "app.kubernetes.io/name"
+
+
+def re2_literal(text: str) -> str:
+    """A hostname, Kubernetes name or label value (letters, digits, '-', '_'
+    and '.') as an RE2 literal: only '.' is special among them."""
+    return text.replace(".", r"\.")
+
+
+def pod_label_meta(key: str) -> str:
+    """The discovered label holding a pod's Kubernetes label `key`:
+    __meta_kubernetes_pod_label_ + the key with each character outside
+    [A-Za-z0-9_] replaced by '_' (Prometheus' strutil.SanitizeLabelName)."""
+    return "__meta_kubernetes_pod_label_" + re.sub(r"[^A-Za-z0-9_]", "_", key)
+
+
+def gateway_pod_sd_config(settings: Settings) -> dict:
+    """One kubernetes_sd_configs entry (role pod) watching only the gateway's
+    namespace, where the stack's Role grants `pods`, and only pods carrying
+    the selector's labels (a label selector the API server applies). Every
+    gateway job renders the same entry, so Prometheus runs one watch for all."""
+    gateway = settings.kubernetes.gateway
+    return {
+        "role": "pod",
+        "namespaces": {"names": [gateway.namespace]},
+        "selectors": [{"role": "pod", "label": ",".join(f"{k}={v}" for k, v in gateway.selector.items())}],
+    }
+
+
+def gateway_pod_relabels(settings: Settings, services: list[str]) -> list[dict]:
+    """Relabel rules keeping only pods of the gateway namespace that carry
+    every selector label and a NAME_LABEL naming one of `services`; every
+    other pod's targets are dropped. They state the rule again after the
+    discovery's own filter, so a wider discovery never widens what is kept."""
+    gateway = settings.kubernetes.gateway
+    return [
+        {"source_labels": ["__meta_kubernetes_namespace"], "regex": re2_literal(gateway.namespace), "action": "keep"},
+        # Label values cannot hold ';' (the separator), so the joined values match only as a whole.
+        {
+            "source_labels": [pod_label_meta(key) for key in gateway.selector],
+            "regex": ";".join(re2_literal(value) for value in gateway.selector.values()),
+            "action": "keep",
+        },
+        {
+            "source_labels": [pod_label_meta(NAME_LABEL)],
+            "regex": "|".join(re2_literal(name) for name in services),
+            "action": "keep",
+        },
+    ]
+
+
+def _gateway_pod_job(settings: Settings, service: GatewayService) -> dict:
+    """The Kubernetes twin of _scrape_job: the same job name, path and labels,
+    with the service's pods as targets, each on the port of its `address`."""
+    port = service.address.rpartition(":")[2]
+    return {
+        "job_name": service.name,
+        "metrics_path": service.metrics_path,
+        "kubernetes_sd_configs": [gateway_pod_sd_config(settings)],
+        "relabel_configs": [
+            *gateway_pod_relabels(settings, [service.name]),
+            # A finished pod (a Job's, an evicted one) may keep its IP but answers nothing: not a target, not `up == 0`.
+            {"source_labels": ["__meta_kubernetes_pod_phase"], "regex": "Succeeded|Failed", "action": "drop"},
+            # The pod's IP on the service's port, whatever ports its containers
+            # declare: the role yields a target per declared port (or per
+            # container without one), all rewritten to this one address, and a
+            # scrape pool scrapes targets with equal labels once.
+            {"source_labels": ["__meta_kubernetes_pod_ip"], "target_label": "__address__", "replacement": f"$1:{port}"},
+            # An IPv6 pod IP takes brackets (net.JoinHostPort).
+            {
+                "source_labels": ["__meta_kubernetes_pod_ip"],
+                "regex": "(.*:.*)",
+                "target_label": "__address__",
+                "replacement": f"[$1]:{port}",
+            },
+            {"target_label": "service", "replacement": service.name},
+            {"target_label": "environment", "replacement": settings.environment},
+            {"target_label": "cluster", "replacement": settings.cluster},
+        ],
+    }
+
+
+def _gateway_jobs(settings: Settings) -> list[dict]:
+    if settings.target == "kubernetes":
+        return [_gateway_pod_job(settings, service) for service in settings.gateway_services]
+    return [_scrape_job(settings, s.name, s.address, s.metrics_path) for s in settings.gateway_services]
+
+
 def render_prometheus_config(settings: Settings) -> str:
     stack_jobs = [
         _scrape_job(settings, component, topology.address(settings, component, port_name), path)
@@ -47,10 +143,6 @@ def render_prometheus_config(settings: Settings) -> str:
     stack_jobs.append(
         _scrape_job(settings, SPANMETRICS_JOB, topology.address(settings, "jaeger", "spanmetrics"), "/metrics", "jaeger")
     )
-    gateway_jobs = [
-        _scrape_job(settings, service.name, service.address, service.metrics_path)
-        for service in settings.gateway_services
-    ]
     config = {
         "global": {
             "scrape_interval": str(settings.scrape_interval),
@@ -63,7 +155,7 @@ def render_prometheus_config(settings: Settings) -> str:
         },
         # Relative to this file, so promtool resolves them in a rendered tree too.
         "rule_files": ["rules/*.yml"],
-        "scrape_configs": stack_jobs + gateway_jobs,
+        "scrape_configs": stack_jobs + _gateway_jobs(settings),
     }
     return render_yaml(config, "stack/components/prometheus.py")
 
@@ -89,4 +181,6 @@ def prometheus_service(settings: Settings) -> ServiceSpec:
         files=files,
         volumes=(DataVolume("data", DATA_DIR),),
         user="65534:65534",
+        # The pod role lists and watches pods only (no nodes or namespaces: no attach_metadata).
+        api_access=(ApiAccess(("pods",), settings.kubernetes.gateway.namespace),) if settings.target == "kubernetes" else (),
     )

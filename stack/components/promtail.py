@@ -1,5 +1,7 @@
 """Promtail (end of life since 2026-03-02; Grafana Alloy is the successor):
-tails the gateway's containers through the Docker API and ships to Loki."""
+ships the gateway's logs to Loki, tailing its containers through the Docker
+API on Docker and its pods' log files on the node on Kubernetes, through one
+pipeline."""
 
 from __future__ import annotations
 
@@ -10,37 +12,44 @@ from gateway_telemetry.contract import LOG_FIELDS
 from stack.components.kong import LOG_PATH_FIELD as KONG_LOG_PATH_FIELD
 from stack.components.kong import LOG_TRACE_ID_FORMATS as KONG_TRACE_ID_FORMATS
 from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
+from stack.components.prometheus import NAME_LABEL, gateway_pod_relabels, gateway_pod_sd_config, pod_label_meta, re2_literal
 from stack.components.service import service_spec
 from stack.document import render_yaml
 from gateway_telemetry.redaction import redaction_stages
 from stack.settings import Settings
-from stack.spec import DataVolume, HostPath, HttpProbe, Port, ServiceSpec
+from stack.spec import ApiAccess, DataVolume, HostPath, HttpProbe, Port, ServiceSpec
 
 CONFIG_DIR = "/etc/promtail"
 DATA_DIR = "/var/lib/promtail"
-# The only host path Promtail needs: docker_sd discovers containers and reads
-# their logs through the Docker API (ContainerLogs in
+# The only host path Promtail needs on Docker: docker_sd discovers containers
+# and reads their logs through the Docker API (ContainerLogs in
 # clients/pkg/promtail/targets/docker/target.go, Promtail 3.6.15), never from
 # the json-file logs under /var/lib/docker/containers.
 DOCKER_SOCKET = "/var/run/docker.sock"
+# ... and on Kubernetes: the kubelet's log files, one folder per pod
+# (<namespace>_<pod>_<uid>) and container, one file per container start
+# (0.log, 1.log, ...), each line in the CRI logging format.
+POD_LOGS = "/var/log/pods"
 
 
 # The multiline stage keeps one buffer per label set (multiline.go keys it by
 # the labels' fingerprint), so lines that must not share a buffer must differ
 # in their labels when that stage runs: a container's stdout and stderr (a
 # JSON line from one would land inside a traceback from the other) and the
-# replicas of one compose service (`docker compose --scale`, numbered 1, 2,
-# ...). `stream` stays a label (two values). The replica number only keys the
-# buffers and is dropped before shipping. Not the container id: the stage
-# never forgets a label set (a goroutine each, for Promtail's lifetime), and
-# a replica number outlives the container it numbers.
+# replicas of one service. `stream` stays a label (two values). What tells
+# replicas apart only keys the buffers and is dropped before shipping
+# (BUFFER_KEYS): on Docker the compose replica number (`docker compose
+# --scale`, numbered 1, 2, ...), not the container id: the stage never
+# forgets a label set (a goroutine each, for Promtail's lifetime), and a
+# replica number outlives the container it numbers. On Kubernetes `filename`,
+# which the file target puts on every line (tailer.go): one file per pod,
+# container and start. Nothing steadier tells replicas apart there
+# (Deployments name pods at random), so each new pod or container start costs
+# one idle buffer until Promtail restarts.
 COMPOSE_REPLICA = "__meta_docker_container_label_com_docker_compose_container_number"
 REPLICA_LABEL = "replica"
-
-
-def _literal(text: str) -> str:
-    """A hostname as an RE2 literal: only '.' is special among [A-Za-z0-9.-]."""
-    return text.replace(".", r"\.")
+FILENAME_LABEL = "filename"
+BUFFER_KEYS = [REPLICA_LABEL, FILENAME_LABEL]
 
 
 def _gateway_container_relabels(settings: Settings) -> list[dict]:
@@ -52,7 +61,7 @@ def _gateway_container_relabels(settings: Settings) -> list[dict]:
     docker compose service name when it has one (compose names containers
     `<project>-<service>-1`), else on its container name.
     """
-    hosts = "|".join(_literal(s.host) for s in settings.gateway_services)
+    hosts = "|".join(re2_literal(s.host) for s in settings.gateway_services)
     return [
         {"source_labels": ["__meta_docker_container_name"], "regex": "/(.*)", "target_label": "__gateway_host"},
         {
@@ -65,7 +74,7 @@ def _gateway_container_relabels(settings: Settings) -> list[dict]:
         *(
             {
                 "source_labels": ["__gateway_host"],
-                "regex": _literal(service.host),
+                "regex": re2_literal(service.host),
                 "target_label": "service",
                 "replacement": service.name,
             }
@@ -74,6 +83,26 @@ def _gateway_container_relabels(settings: Settings) -> list[dict]:
         # The Docker target sets this per line ("stdout" or "stderr").
         {"source_labels": ["__meta_docker_container_log_stream"], "target_label": "stream"},
         {"source_labels": [COMPOSE_REPLICA], "target_label": REPLICA_LABEL},
+    ]
+
+
+def _gateway_pod_relabels(settings: Settings) -> list[dict]:
+    """Keep only the gateway's pods (prometheus.gateway_pod_relabels: the
+    gateway namespace, the selector's labels, a NAME_LABEL naming a gateway
+    service), label each line with that service, and point the file target at
+    the container's log files. Every container of the pod is read: a sidecar
+    writes under the pod's service too."""
+    return [
+        *gateway_pod_relabels(settings, [service.name for service in settings.gateway_services]),
+        {"source_labels": [pod_label_meta(NAME_LABEL)], "target_label": "service"},
+        # <uid>/<container> -> /var/log/pods/*<uid>/<container>/*.log, as in
+        # Promtail's own Kubernetes config (docs/sources/send-data/promtail/installation.md).
+        {
+            "source_labels": ["__meta_kubernetes_pod_uid", "__meta_kubernetes_pod_container_name"],
+            "separator": "/",
+            "target_label": "__path__",
+            "replacement": f"{POD_LOGS}/*$1/*.log",
+        },
     ]
 
 
@@ -143,9 +172,10 @@ TRACE_ID_TEMPLATE = (
 
 
 def pipeline_stages(settings: Settings) -> list[dict]:
-    """Promtail's pipeline for the gateway's lines. Order matters: join
-    tracebacks (a buffer per stream), redact the raw line, then parse, label
-    and drop noise (probe_path_regex: the settings name the metrics paths)."""
+    """Promtail's pipeline for the gateway's lines, the same on every target
+    (after its FRONT_STAGES). Order matters: join tracebacks (a buffer per
+    stream), redact the raw line, then parse, label and drop noise
+    (probe_path_regex: the settings name the metrics paths)."""
     probes = probe_path_regex(settings)
     metadata = [f.name for f in LOG_FIELDS if f.stored_as == "metadata"]
     labelled = [f.name for f in LOG_FIELDS if f.stored_as == "label"]
@@ -169,12 +199,42 @@ def pipeline_stages(settings: Settings) -> list[dict]:
         {"match": {"selector": '{service=~".+"} |~ "^Traceback"', "stages": [{"static_labels": {"level": "error"}}]}},
         {"drop": {"source": "path", "expression": probes, "drop_counter_reason": "health_check"}},
         {"drop": {"source": "kong_path", "expression": probes, "drop_counter_reason": "health_check"}},
-        {"labeldrop": [REPLICA_LABEL]},
+        {"labeldrop": BUFFER_KEYS},
         {"labels": {name: None for name in labelled}},
         {"structured_metadata": {name: None for name in metadata}},
-        # The log's own time, not the time Promtail read it; Docker's when absent.
+        # The log's own time, not the time Promtail read it; the runtime's (Docker's, the CRI line's) when absent.
         {"timestamp": {"source": "timestamp", "format": "RFC3339Nano", "action_on_failure": "skip"}},
     ]
+
+
+# What turns what a target reads into the pipeline's lines: docker_sd hands
+# over each line as the container wrote it, its stream as a discovered label
+# (relabelled to `stream`); the kubelet's files hold CRI lines
+# ("<RFC3339Nano time> <stdout|stderr> <F|P> <line>"), which the `cri` stage
+# takes apart: it sets the `stream` label and the entry's time, keeps the line,
+# and joins a line the runtime split into partial (P) ones, per file.
+FRONT_STAGES = {"docker": [], "kubernetes": [{"cri": {}}]}
+
+
+def _scrape_config(settings: Settings) -> dict:
+    """The one job: its discovery and relabelling for the target, then the
+    front stage and the shared pipeline_stages."""
+    if settings.target == "kubernetes":
+        discovery = {
+            "job_name": "gateway-pods",
+            # Promtail adds `spec.nodeName=$HOSTNAME` to this selector itself
+            # (filetargetmanager.go fulfillKubePodSelector): each Promtail
+            # lists only its own node's pods, whose files it can read.
+            "kubernetes_sd_configs": [gateway_pod_sd_config(settings)],
+            "relabel_configs": _gateway_pod_relabels(settings),
+        }
+    else:
+        discovery = {
+            "job_name": "gateway-containers",
+            "docker_sd_configs": [{"host": f"unix://{DOCKER_SOCKET}", "refresh_interval": "5s"}],
+            "relabel_configs": _gateway_container_relabels(settings),
+        }
+    return {**discovery, "pipeline_stages": [*FRONT_STAGES[settings.target], *pipeline_stages(settings)]}
 
 
 def render_promtail_config(settings: Settings) -> str:
@@ -188,14 +248,7 @@ def render_promtail_config(settings: Settings) -> str:
                 "external_labels": {"environment": settings.environment},
             }
         ],
-        "scrape_configs": [
-            {
-                "job_name": "gateway-containers",
-                "docker_sd_configs": [{"host": f"unix://{DOCKER_SOCKET}", "refresh_interval": "5s"}],
-                "relabel_configs": _gateway_container_relabels(settings),
-                "pipeline_stages": pipeline_stages(settings),
-            }
-        ],
+        "scrape_configs": [_scrape_config(settings)],
     }
     return render_yaml(config, "stack/components/promtail.py")
 
@@ -209,6 +262,7 @@ _READY_OVER_DEV_TCP = (
 
 def promtail_service(settings: Settings) -> ServiceSpec:
     port = topology.port("promtail")
+    kubernetes = settings.target == "kubernetes"
     return service_spec(
         settings,
         "promtail",
@@ -217,8 +271,10 @@ def promtail_service(settings: Settings) -> ServiceSpec:
         readiness=HttpProbe(port, "/ready"),
         files={f"{CONFIG_DIR}/promtail.yaml": render_promtail_config(settings)},
         volumes=(DataVolume("positions", DATA_DIR),),
-        host_paths=(HostPath(DOCKER_SOCKET, DOCKER_SOCKET),),
-        # Reading the Docker socket needs root; the image runs as root already.
+        host_paths=(HostPath(POD_LOGS, POD_LOGS),) if kubernetes else (HostPath(DOCKER_SOCKET, DOCKER_SOCKET),),
+        # Reading the Docker socket, or the kubelet's log files (0640 root), needs root; the image runs as root already.
         user="0:0",
+        # The pod role lists and watches pods only.
+        api_access=(ApiAccess(("pods",), settings.kubernetes.gateway.namespace),) if kubernetes else (),
         health_command=("bash", "-c", _READY_OVER_DEV_TCP.format(port=port)),
     )

@@ -11,6 +11,7 @@ from gateway_telemetry.contract import KONG, latency_buckets_seconds
 from stack.settings.alerting import Alerting, ServiceSlo, alerting_defaults, deep_merge, routing_problems
 from stack.settings.demo import Demo, demo_problems
 from stack.settings.errors import config_key
+from stack.settings.kubernetes import Kubernetes
 from stack.settings.partial import Failed
 from stack.settings.storage import Logs, Traces
 from stack.settings.values import (
@@ -90,9 +91,12 @@ DEFAULT_SLOS = {
 }
 
 
+TARGETS = ("docker", "kubernetes")
+
+
 def _check_target(value: Any) -> str:
-    if value != "docker":
-        raise ValueError("expected 'docker' (the kubernetes target for staging and prod is not built yet)")
+    if value not in TARGETS:
+        raise ValueError("expected 'docker' (one host, for dev) or 'kubernetes' (a cluster, for staging and prod)")
     return value
 
 
@@ -137,6 +141,7 @@ class Settings(StrictModel):
     logs: Logs = Logs()
     traces: Traces = Traces()
     demo: Demo = Demo()
+    kubernetes: Kubernetes = Kubernetes()
 
     @model_validator(mode="before")
     @classmethod
@@ -205,4 +210,33 @@ def settings_problems(settings: Settings, failed: Failed) -> list[str]:
     # A service that failed validation is still one the operator defined.
     defined = [*(s.name for s in settings.gateway_services), *failed.names("gatewayServices")]
     problems += demo_problems(settings.demo, defined, failed.whole("gatewayServices"))
+    problems += _target_problems(settings, failed)
     return problems + routing_problems(settings.alerting.routing, failed)
+
+
+# Keys only one target reads: given for the other, they would silently do nothing.
+_TARGET_KEYS = {"docker": (("gatewayNetwork",), ("demo", "enabled"), ("bindAddress",)), "kubernetes": (("kubernetes",),)}
+
+
+def _target_problems(settings: Settings, failed: Failed) -> list[str]:
+    if failed.touches("target"):
+        return []
+    problems = []
+    for target, keys in _TARGET_KEYS.items():
+        if target == settings.target:
+            continue
+        for key in keys:
+            if _is_set(settings, key):
+                problems.append(f"{config_key(key)}: only the {target} target reads it, and this stack's target is {settings.target}; remove it")
+    return problems
+
+
+def _is_set(settings: Settings, key: tuple[str, ...]) -> bool:
+    """Whether the operator gave `key` (camelCase path) a value other than its default."""
+    node: Any = settings
+    for part in key:
+        field = next((name for name, info in type(node).model_fields.items() if (info.alias or name) == part), None)
+        if field is None or field not in node.model_fields_set:
+            return False
+        node = getattr(node, field)
+    return not (isinstance(node, bool) and node is False)

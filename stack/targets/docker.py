@@ -56,6 +56,7 @@ class DockerTarget(pulumi.ComponentResource):
             networks.append(docker.ContainerNetworksAdvancedArgs(name=settings.gateway_network))
 
         self.containers: dict[str, docker.Container] = {}
+        self.workloads = self.containers  # what runs each component (the plan waits for them)
         self.built_images: dict[str, docker.Image] = {}
         for spec in services:
             self.containers[spec.name] = self._container(settings, spec, networks, child)

@@ -17,6 +17,7 @@ Each module names the Go source it follows:
 - selector.py: the `match` stage's LogQL selector;
 - jmespath.py: the `json` stage's JMESPath;
 - stages.py: the entry and the per-entry stages; multiline.py: `multiline`;
+  cri.py: `cri` (the kubelet's CRI log lines);
 - pipeline.py: the pipeline, the `match` stage and the runners;
 - errors.py: GoSyntaxError (Promtail would refuse) and NotTaught (this
   interpreter would have to learn something first).

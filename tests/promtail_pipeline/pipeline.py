@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Optional
 
+from .cri import CriStage
 from .errors import GoSyntaxError, NotTaught
 from .multiline import MultilineStage
 from .selector import Selector
@@ -71,6 +72,7 @@ class MatchStage(Stage):
 
 # The stage types the interpreter knows, by their key in a pipeline config.
 STAGES: dict[str, type] = {
+    "cri": CriStage,
     "multiline": MultilineStage,
     "match": MatchStage,
     "replace": ReplaceStage,

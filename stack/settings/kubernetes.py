@@ -1,0 +1,86 @@
+"""Kubernetes settings (`kubernetes`): where the stack goes on a cluster
+(kubeconfig context, namespace), its volumes, Grafana's ingress, and where
+the gateway's pods are, for Prometheus and Promtail to discover them."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Optional
+
+from pydantic import AfterValidator, model_validator
+
+from stack.settings.values import StrictModel, Switch, matching
+
+# RFC 1123 labels and subdomains, as Kubernetes checks names.
+DnsLabel63 = Annotated[
+    str,
+    matching(
+        r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?",
+        "expected a Kubernetes name: lower-case letters, digits and '-', starting and ending with a letter or digit, "
+        "at most 63 characters",
+    ),
+]
+Hostname = Annotated[
+    str,
+    matching(
+        r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+",
+        "expected a DNS name such as 'grafana.example.com' (lower case)",
+    ),
+]
+
+
+def _check_quantity(value: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]*(Mi|Gi|Ti)", value):
+        raise ValueError("expected a volume size such as '10Gi' (a whole number of Mi, Gi or Ti)")
+    return value
+
+
+Quantity = Annotated[str, AfterValidator(_check_quantity)]
+_LABEL_KEY = r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL_VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?"
+
+
+def _check_selector(labels: dict[str, str]) -> dict[str, str]:
+    if not labels:
+        raise ValueError("expected at least one label, such as {app.kubernetes.io/part-of: ai-gateway}")
+    for key, value in labels.items():
+        if not re.fullmatch(_LABEL_KEY, key) or not re.fullmatch(_LABEL_VALUE, value):
+            raise ValueError(f"expected Kubernetes label keys and values; {key}: {value!r} is not one")
+    return labels
+
+
+class Ingress(StrictModel):
+    """An Ingress in front of Grafana; the TLS certificate is a Secret already in the namespace."""
+
+    enabled: Switch = False
+    class_name: Optional[DnsLabel63] = None
+    host: Optional[Hostname] = None
+    tls_secret: Optional[DnsLabel63] = None
+
+    @model_validator(mode="after")
+    def _enabled_needs_a_host(self) -> "Ingress":
+        if self.enabled and self.host is None:
+            raise ValueError("an enabled ingress needs a host, the name Grafana answers to (e.g. grafana.example.com)")
+        return self
+
+
+class GatewayPods(StrictModel):
+    """Where the gateway's pods run: Prometheus scrapes, and Promtail reads,
+    the pods of this namespace carrying these labels; each pod's
+    `app.kubernetes.io/name` label names its gatewayServices entry."""
+
+    namespace: DnsLabel63 = "ai-gateway"
+    selector: Annotated[dict[str, str], AfterValidator(_check_selector)] = {"app.kubernetes.io/part-of": "ai-gateway"}
+
+
+class Kubernetes(StrictModel):
+    """The kubernetes target's settings (staging and prod)."""
+
+    # The kubeconfig context to deploy with; the current context when unset.
+    context: Optional[Annotated[str, matching(r"\S{1,253}", "expected a kubeconfig context name")]] = None
+    namespace: DnsLabel63 = "observability"
+    # The cluster's default StorageClass when unset.
+    storage_class: Optional[DnsLabel63] = None
+    volume_size: Quantity = "10Gi"
+    ingress: Ingress = Ingress()
+    gateway: GatewayPods = GatewayPods()

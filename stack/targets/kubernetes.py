@@ -1,0 +1,695 @@
+"""The staging and prod target: the whole stack on a Kubernetes cluster.
+
+Translates ServiceSpecs into Kubernetes objects through an explicit
+pulumi_kubernetes Provider (kubeconfig context and namespace from
+`kubernetes` settings); decides nothing about what runs in the pods.
+
+Per component: a ServiceAccount (no API token unless the spec asks for API
+access), a ConfigMap with its rendered files, a Secret with its secret files
+and secret environment, a workload, a ClusterIP Service named after the
+component's hostname (so `topology.address` resolves) and, for API access,
+a Role or ClusterRole with its binding. The workload's kind follows the spec:
+node paths make a DaemonSet, data volumes a StatefulSet (volumeClaimTemplates
+and a `<hostname>-headless` Service for stable pod names), anything else a
+Deployment; one replica each.
+
+Files: one ConfigMap per component, one key per file (the path with '/'
+turned into '_'), each mounted with `subPath` at its exact path. Mounting
+directories instead would hide what the image ships beside our files
+(Grafana's /etc/grafana holds grafana.ini). subPath mounts do not see a
+ConfigMap change, which does not matter here: the pod template carries
+`checksum/config`, the sha256 of the rendered files, so a changed file rolls
+the pods.
+
+Security profile: the namespace enforces Pod Security `restricted` (audit
+and warn too). Every pod runs as non-root (the spec's uid:gid, else 65534),
+no privilege escalation, all capabilities dropped, a read-only root file
+system with an emptyDir at /tmp, seccomp RuntimeDefault. The one exception is
+a component that reads node paths (Promtail tailing pod logs): hostPath
+volumes are forbidden by `restricted` AND by `baseline` (Pod Security
+Standards, "HostPath Volumes"), so it runs in a namespace of its own,
+`<namespace>-node`, labelled `privileged`, and keeps every other restriction
+that its job allows (caps dropped, read-only root, host paths read-only,
+seccomp RuntimeDefault, no host network/PID/ports). It may run as root only
+when its spec says uid 0: the node's log files are root's. ExternalName
+Services in each namespace point at the other namespace's Services, so
+every component still reaches every other by its plain hostname.
+
+Network: in both namespaces a default deny of all ingress and egress, DNS
+to kube-system, and one NetworkPolicy per component naming what may reach it
+and what it may reach (FLOWS below, the gateway namespace, external ports
+derived from the settings). This needs a CNI that enforces NetworkPolicy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable, Optional
+from urllib.parse import urlsplit
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from stack import topology
+from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
+from stack.settings import LoadedSettings, Settings
+from stack.spec import ServiceSpec
+from stack.targets.secrets import resolve_secrets
+
+PART_OF = "gateway-observability"
+# ExternalName aliases need a fully qualified target; this is the default
+# cluster domain of kubeadm, EKS, GKE, AKS, kind and k3s.
+CLUSTER_DOMAIN = "cluster.local"
+# The image's own user is unknown to the target; "nobody" owns nothing.
+DEFAULT_UID = 65534
+# The API server is not a pod, so NetworkPolicy cannot select it: components
+# that discover through the API may reach these ports anywhere.
+API_SERVER_PORTS = (443, 6443)
+RESTRICTED, PRIVILEGED = "restricted", "privileged"
+# Kubernetes limits: ConfigMap keys and the whole object (etcd's 1 MiB).
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
+_CONFIG_MAP_LIMIT = 2**20
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+
+
+@dataclass(frozen=True)
+class Flow:
+    """`source` opens connections to `destination` on its ports named `ports`
+    (topology.PORTS names); both are component names."""
+
+    source: str
+    destination: str
+    ports: tuple[str, ...] = ("http",)
+
+
+# The ports Prometheus scrapes on each component (its scrape config's targets).
+SCRAPED_PORTS = {"jaeger": ("metrics", "spanmetrics")}
+FLOWS = (
+    Flow("promtail", "loki"),  # log push
+    Flow("grafana", "prometheus"),
+    Flow("grafana", "loki"),
+    Flow("grafana", "jaeger", ("ui",)),  # the query API behind the UI port
+    Flow("grafana", "alertmanager"),
+    Flow("prometheus", "alertmanager"),
+    Flow("loki", "alertmanager"),  # the ruler's alerts
+    Flow("jaeger", "prometheus"),  # span metrics (SPM) read back
+)
+# What the gateway's pods push into the stack.
+FROM_GATEWAY = {"jaeger": ("otlp-grpc", "otlp-http"), "loki": ("http",)}
+# Reached from anywhere: the Ingress controller runs wherever the cluster put it.
+FROM_ANYWHERE = {"grafana": ("http",)}
+
+
+def selector_labels(settings: Settings, spec: ServiceSpec) -> dict[str, str]:
+    """What selectors match: never the version, so an upgrade keeps its pods."""
+    return {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/instance": instance(settings)}
+
+
+def instance(settings: Settings) -> str:
+    return f"{settings.name_prefix}-{settings.environment}"
+
+
+def image_tag(image: str) -> str:
+    """`app.kubernetes.io/version`: the tag of a pinned image ('v3.13.4').
+
+    Raises ValueError for an image without a tag or one no label can hold."""
+    name = image.rsplit("/", 1)[-1]
+    tag = name.rpartition(":")[2] if ":" in name else ""
+    if not tag or len(tag) > 63 or not _LABEL_VALUE.fullmatch(tag):
+        raise ValueError(f"image {image!r}: expected an exact tag usable as a label value")
+    return tag
+
+
+def labels(settings: Settings, spec: ServiceSpec) -> dict[str, str]:
+    return {
+        **selector_labels(settings, spec),
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "pulumi",
+        "app.kubernetes.io/version": image_tag(spec.image),
+    }
+
+
+def config_key(path: str) -> str:
+    """The ConfigMap key of a container path: '/etc/loki/loki.yaml' -> 'etc_loki_loki.yaml'.
+
+    Raises ValueError when the path holds characters a key may not."""
+    key = path.strip("/").replace("/", "_")
+    if not _CONFIG_KEY.fullmatch(key):
+        raise ValueError(f"{path!r}: a ConfigMap key takes letters, digits, '-', '_' and '.' only")
+    return key
+
+
+def config_checksum(files: dict[str, str]) -> str:
+    """sha256 (hex) over the rendered files, paths included: the pod template's `checksum/config`."""
+    return hashlib.sha256(json.dumps(dict(sorted(files.items())), ensure_ascii=False).encode()).hexdigest()
+
+
+def quantity_memory(memory_bytes: int) -> str:
+    """Bytes as a Kubernetes quantity: 2**31 -> '2Gi', 268435456 -> '256Mi', else plain bytes."""
+    for unit, size in (("Gi", 2**30), ("Mi", 2**20)):
+        if memory_bytes % size == 0:
+            return f"{memory_bytes // size}{unit}"
+    return str(memory_bytes)
+
+
+def quantity_cpu(cpus: float) -> str:
+    """CPUs as millicores: 0.25 -> '250m'."""
+    return f"{round(cpus * 1000)}m"
+
+
+def run_as(user: Optional[str]) -> tuple[int, int]:
+    """uid and gid from a spec's 'uid[:gid]' (65534 when unset; gid defaults to uid)."""
+    if user is None:
+        return DEFAULT_UID, DEFAULT_UID
+    uid, _, gid = user.partition(":")
+    return int(uid), int(gid or uid)
+
+
+def workload_kind(spec: ServiceSpec) -> str:
+    """DaemonSet for node paths (one pod per node), StatefulSet for data volumes, else Deployment."""
+    if spec.host_paths:
+        return "DaemonSet"
+    return "StatefulSet" if spec.volumes else "Deployment"
+
+
+def _port(url: str, default_scheme: str = "https") -> int:
+    parts = urlsplit(url if "://" in url else f"{default_scheme}://{url}")
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def external_ports(settings: Settings, spec: ServiceSpec) -> set[int]:
+    """TCP ports a component may reach outside the cluster (any address):
+    receivers for Alertmanager, the object store for Loki, the search
+    backend for Jaeger, the API server for whoever discovers through it."""
+    ports: set[int] = set(API_SERVER_PORTS) if spec.api_access else set()
+    if spec.name == "alertmanager":
+        ports.add(443)  # Slack, PagerDuty
+        for receiver in settings.alerting.routing.receivers:
+            if receiver.email is not None:
+                ports.add(int(receiver.email.smarthost.rpartition(":")[2]))
+            if receiver.webhook is not None:
+                ports.add(_port(receiver.webhook.url))
+    if spec.name == "loki" and settings.logs.storage.type == "s3" and settings.logs.storage.s3 is not None:
+        ports.add(_port(settings.logs.storage.s3.endpoint))
+    if spec.name == "jaeger" and settings.traces.search_backend is not None:
+        ports.update(_port(url) for url in settings.traces.search_backend.server_urls)
+    return ports
+
+
+def flows(services: Iterable[ServiceSpec]) -> list[Flow]:
+    """FLOWS plus Prometheus scraping every component, among the components
+    present; one Flow per (source, destination) with the ports of all."""
+    present = {spec.name: spec for spec in services}
+    scrapes = [Flow("prometheus", name, SCRAPED_PORTS.get(name, ("http",))) for name in present]
+    merged: dict[tuple[str, str], tuple[str, ...]] = {}
+    for f in (*FLOWS, *scrapes):
+        if f.source in present and f.destination in present:
+            known = merged.get((f.source, f.destination), ())
+            merged[(f.source, f.destination)] = known + tuple(p for p in f.ports if p not in known)
+    return [Flow(source, destination, ports) for (source, destination), ports in merged.items()]
+
+
+def _namespace_peer(name: str) -> dict:
+    return {"match_labels": {"kubernetes.io/metadata.name": name}}
+
+
+def _tcp(numbers: Iterable[int]) -> list[dict]:
+    return [{"protocol": "TCP", "port": n} for n in sorted(set(numbers))]
+
+
+class KubernetesTarget(pulumi.ComponentResource):
+    """Namespaces, configuration, workloads, Services, RBAC, NetworkPolicies
+    and Grafana's Ingress for every component."""
+
+    def __init__(self, name: str, loaded: LoadedSettings, services: list[ServiceSpec], opts=None):
+        super().__init__("gateway-observability:targets:KubernetesTarget", name, None, opts)
+        settings = loaded.settings
+        self.settings = settings
+        self.secrets = resolve_secrets(loaded, self)
+        self.services_by_name = {spec.name: spec for spec in services}
+        self.provider = k8s.Provider(
+            "kubernetes",
+            context=settings.kubernetes.context,
+            namespace=settings.kubernetes.namespace,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Every Kubernetes object, in creation order: what tests wait on and check.
+        self.objects: list[pulumi.CustomResource] = []
+
+        self.namespace_name = settings.kubernetes.namespace
+        self.node_namespace_name = f"{self.namespace_name}-node"
+        reads_nodes = any(workload_kind(s) == "DaemonSet" for s in services)
+        if reads_nodes and len(self.node_namespace_name) > 63:
+            raise ValueError(f"kubernetes.namespace {self.namespace_name!r}: too long to add '-node' (63 characters at most)")
+        self.namespaces = {self.namespace_name: self._namespace(self.namespace_name, RESTRICTED)}
+        if reads_nodes:
+            self.namespaces[self.node_namespace_name] = self._namespace(self.node_namespace_name, PRIVILEGED)
+
+        self.workloads: dict[str, pulumi.CustomResource] = {}
+        self.services: dict[str, k8s.core.v1.Service] = {}
+        for spec in services:
+            self._component(spec)
+        self._cross_namespace_aliases(services)
+        for namespace in self.namespaces:
+            self._network_baseline(namespace)
+        for spec in services:
+            self._network_policy(spec, services)
+        self.ingress = self._ingress() if settings.kubernetes.ingress.enabled and "grafana" in self.services_by_name else None
+
+        self.endpoints = {
+            "grafanaUrl": self.url("grafana"),
+            "prometheusUrl": self.url("prometheus"),
+            "alertmanagerUrl": self.url("alertmanager"),
+            "jaegerUrl": self.url("jaeger", "ui"),
+            "lokiPushUrl": self.url("loki") + LOKI_PUSH_PATH,
+            "otlpGrpcEndpoint": self.url("jaeger", "otlp-grpc"),
+            "otlpHttpEndpoint": self.url("jaeger", "otlp-http"),
+        }
+        ingress = settings.kubernetes.ingress
+        if self.ingress is not None:
+            self.endpoints["grafanaPublicUrl"] = f"{'https' if ingress.tls_secret else 'http'}://{ingress.host}"
+        self.register_outputs(
+            {
+                **self.endpoints,
+                "namespace": self.namespace_name,
+                "workloads": {name: w.urn for name, w in self.workloads.items()},
+                "grafanaAdminPassword": self.secrets["grafanaAdminPassword"],
+            }
+        )
+
+    # --- naming -----------------------------------------------------------
+
+    def url(self, component: str, port_name: str = "http") -> str:
+        """The in-cluster URL from any namespace: http://<hostname>.<namespace>.svc:<port>."""
+        spec = self.services_by_name[component]
+        return f"http://{spec.hostname}.{self.namespace_of(spec)}.svc:{topology.port(component, port_name)}"
+
+    def namespace_of(self, spec: ServiceSpec) -> str:
+        return self.node_namespace_name if workload_kind(spec) == "DaemonSet" else self.namespace_name
+
+    def _opts(self, namespace: Optional[str] = None, depends_on: Iterable[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+        """Options of every object: our provider, and created after its namespace."""
+        depends = [self.namespaces[namespace]] if namespace is not None else []
+        return pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[*depends, *depends_on])
+
+    def _add(self, resource):
+        self.objects.append(resource)
+        return resource
+
+    def _metadata(self, spec: ServiceSpec, name: str) -> dict:
+        return {"name": name, "namespace": self.namespace_of(spec), "labels": labels(self.settings, spec)}
+
+    # --- namespaces ---------------------------------------------------------
+
+    def _namespace(self, name: str, level: str) -> k8s.core.v1.Namespace:
+        psa = {
+            f"pod-security.kubernetes.io/{mode}{suffix}": value
+            for mode in ("enforce", "audit", "warn")
+            for suffix, value in (("", level), ("-version", "latest"))
+        }
+        namespace_labels = {
+            "app.kubernetes.io/instance": instance(self.settings),
+            "app.kubernetes.io/part-of": PART_OF,
+            "app.kubernetes.io/managed-by": "pulumi",
+            **psa,
+        }
+        annotations = {}
+        if level == PRIVILEGED:
+            annotations["gateway-observability/why-privileged"] = (
+                "hostPath volumes (node logs, read-only) are forbidden by the baseline and restricted profiles"
+            )
+        return self._add(
+            k8s.core.v1.Namespace(
+                f"namespace-{name}",
+                metadata={"name": name, "labels": namespace_labels, "annotations": annotations},
+                opts=pulumi.ResourceOptions(parent=self, provider=self.provider),
+            )
+        )
+
+    # --- one component -----------------------------------------------------
+
+    def _component(self, spec: ServiceSpec) -> None:
+        namespace = self.namespace_of(spec)
+        needs_api = bool(spec.api_access)
+        self._add(
+            k8s.core.v1.ServiceAccount(
+                f"{spec.name}-serviceaccount",
+                metadata=self._metadata(spec, spec.hostname),
+                automount_service_account_token=needs_api,
+                opts=self._opts(namespace),
+            )
+        )
+        if spec.files:
+            self._config_map(spec)
+        if spec.secret_files or spec.secret_env:
+            self._secret(spec)
+        self._rbac(spec)
+        kind = workload_kind(spec)
+        template = self._pod_template(spec)
+        selector = {"match_labels": selector_labels(self.settings, spec)}
+        metadata = self._metadata(spec, spec.hostname)
+        if kind == "DaemonSet":
+            workload = k8s.apps.v1.DaemonSet(
+                spec.name, metadata=metadata, spec={"selector": selector, "template": template}, opts=self._opts(namespace)
+            )
+        elif kind == "StatefulSet":
+            headless = self._service(spec, f"{spec.hostname}-headless", headless=True)
+            workload = k8s.apps.v1.StatefulSet(
+                spec.name,
+                metadata=metadata,
+                spec={
+                    "replicas": 1,
+                    "service_name": f"{spec.hostname}-headless",
+                    "selector": selector,
+                    "template": template,
+                    "volume_claim_templates": [self._claim(spec, v.name) for v in spec.volumes],
+                },
+                opts=self._opts(namespace, depends_on=[headless]),
+            )
+        else:
+            workload = k8s.apps.v1.Deployment(
+                spec.name,
+                metadata=metadata,
+                spec={"replicas": 1, "selector": selector, "template": template},
+                opts=self._opts(namespace),
+            )
+        self.workloads[spec.name] = self._add(workload)
+        self.services[spec.name] = self._service(spec, spec.hostname, headless=False)
+
+    def _config_map(self, spec: ServiceSpec) -> None:
+        data = {}
+        for path, text in spec.files.items():
+            key = config_key(path)
+            if key in data:
+                raise ValueError(f"{spec.name}: two files map to ConfigMap key {key!r}")
+            data[key] = text
+        size = sum(len(k) + len(v.encode()) for k, v in data.items())
+        if size > _CONFIG_MAP_LIMIT:
+            raise ValueError(f"{spec.name}: its files ({size} bytes) exceed a ConfigMap's 1 MiB")
+        self._add(
+            k8s.core.v1.ConfigMap(
+                f"{spec.name}-config",
+                metadata=self._metadata(spec, f"{spec.hostname}-config"),
+                data=dict(sorted(data.items())),
+                opts=self._opts(self.namespace_of(spec)),
+            )
+        )
+
+    def _secret_keys(self, spec: ServiceSpec) -> list[str]:
+        keys = sorted({s.secret for s in spec.secret_files} | set(spec.secret_env.values()))
+        for key in keys:
+            if not _CONFIG_KEY.fullmatch(key):
+                raise ValueError(f"{spec.name}: secret {key!r} is not a valid Secret key")
+        return keys
+
+    def _secret(self, spec: ServiceSpec) -> None:
+        self._add(
+            k8s.core.v1.Secret(
+                f"{spec.name}-secrets",
+                metadata=self._metadata(spec, f"{spec.hostname}-secrets"),
+                type="Opaque",
+                # Secret Outputs: encrypted in the state, never in a ConfigMap.
+                string_data={key: self.secrets[key] for key in self._secret_keys(spec)},
+                opts=self._opts(self.namespace_of(spec)),
+            )
+        )
+
+    def _rbac(self, spec: ServiceSpec) -> None:
+        by_namespace: dict[Optional[str], set[str]] = defaultdict(set)
+        for access in spec.api_access:
+            by_namespace[access.namespace].update(access.resources)
+        subject = {"kind": "ServiceAccount", "name": spec.hostname, "namespace": self.namespace_of(spec)}
+        for namespace, resources in sorted(by_namespace.items(), key=lambda item: item[0] or ""):
+            rules = [{"api_groups": [""], "resources": sorted(resources), "verbs": ["get", "list", "watch"]}]
+            # Cluster-scoped names, and names in the gateway's namespace, are
+            # shared with other stacks: prefix our namespace.
+            name = f"{self.namespace_of(spec)}-{spec.hostname}-discovery"
+            if namespace is None:
+                metadata = {"name": name, "labels": labels(self.settings, spec)}
+                role = self._add(k8s.rbac.v1.ClusterRole(f"{spec.name}-clusterrole", metadata=metadata, rules=rules, opts=self._opts()))
+                self._add(
+                    k8s.rbac.v1.ClusterRoleBinding(
+                        f"{spec.name}-clusterrolebinding",
+                        metadata=metadata,
+                        role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+                        subjects=[subject],
+                        opts=self._opts(depends_on=[role]),
+                    )
+                )
+            else:
+                metadata = {"name": name, "namespace": namespace, "labels": labels(self.settings, spec)}
+                role = self._add(k8s.rbac.v1.Role(f"{spec.name}-role-{namespace}", metadata=metadata, rules=rules, opts=self._opts()))
+                self._add(
+                    k8s.rbac.v1.RoleBinding(
+                        f"{spec.name}-rolebinding-{namespace}",
+                        metadata=metadata,
+                        role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+                        subjects=[subject],
+                        opts=self._opts(depends_on=[role]),
+                    )
+                )
+
+    def _claim(self, spec: ServiceSpec, volume: str) -> dict:
+        storage = self.settings.kubernetes
+        claim = {
+            "access_modes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": storage.volume_size}},
+        }
+        if storage.storage_class is not None:
+            claim["storage_class_name"] = storage.storage_class
+        return {"metadata": {"name": volume, "labels": selector_labels(self.settings, spec)}, "spec": claim}
+
+    def _service(self, spec: ServiceSpec, name: str, headless: bool) -> k8s.core.v1.Service:
+        ports = [{"name": p.name, "port": p.number, "target_port": p.name, "protocol": "TCP"} for p in spec.ports]
+        service_spec = {"type": "ClusterIP", "selector": selector_labels(self.settings, spec), "ports": ports}
+        if headless:
+            # Per-pod DNS names for the StatefulSet, ready or not (peers find each other while starting).
+            service_spec.update(cluster_ip="None", publish_not_ready_addresses=True)
+        return self._add(
+            k8s.core.v1.Service(
+                f"{spec.name}-service{'-headless' if headless else ''}",
+                metadata=self._metadata(spec, name),
+                spec=service_spec,
+                opts=self._opts(self.namespace_of(spec)),
+            )
+        )
+
+    # --- the pod -----------------------------------------------------------
+
+    def _pod_template(self, spec: ServiceSpec) -> dict:
+        uid, gid = run_as(spec.user)
+        exempt = workload_kind(spec) == "DaemonSet"
+        if uid == 0 and not exempt:
+            raise ValueError(f"{spec.name}: runs as uid 0, which the restricted Pod Security profile forbids")
+        volumes: list[dict] = [{"name": "tmp", "empty_dir": {}}]
+        mounts: list[dict] = [{"name": "tmp", "mount_path": "/tmp"}]
+        if spec.files:
+            volumes.append({"name": "config", "config_map": {"name": f"{spec.hostname}-config"}})
+            mounts += [
+                {"name": "config", "mount_path": path, "sub_path": config_key(path), "read_only": True}
+                for path in sorted(spec.files)
+            ]
+        if spec.secret_files:
+            # 0440: kubelet makes the files group-owned by fsGroup, the process's group.
+            volumes.append({"name": "secrets", "secret": {"secret_name": f"{spec.hostname}-secrets", "default_mode": 0o440}})
+            mounts += [
+                {"name": "secrets", "mount_path": s.mount_path, "sub_path": s.secret, "read_only": True}
+                for s in spec.secret_files
+            ]
+        for volume in spec.volumes:
+            if exempt:
+                # A DaemonSet has no claim templates: keep its state on the node
+                # (Promtail's positions are per node anyway).
+                path = f"/var/lib/{self.namespace_name}/{spec.hostname}/{volume.name}"
+                volumes.append({"name": volume.name, "host_path": {"path": path, "type": "DirectoryOrCreate"}})
+            mounts.append({"name": volume.name, "mount_path": volume.mount_path})
+        for index, host in enumerate(spec.host_paths):
+            volumes.append({"name": f"host-{index}", "host_path": {"path": host.host_path}})
+            mounts.append({"name": f"host-{index}", "mount_path": host.mount_path, "read_only": True})
+
+        probe = {"http_get": {"path": spec.readiness.path, "port": spec.readiness.port}, "timeout_seconds": 5}
+        resources = {"memory": quantity_memory(spec.memory_bytes), "cpu": quantity_cpu(spec.cpus)}
+        container = {
+            "name": spec.name,
+            "image": spec.image,
+            "image_pull_policy": "IfNotPresent",
+            "args": list(spec.args),
+            "ports": [{"name": p.name, "container_port": p.number, "protocol": "TCP"} for p in spec.ports],
+            "env": self._env(spec),
+            # Startup covers a slow start (WAL replay, ring join) so liveness need not.
+            "startup_probe": {**probe, "period_seconds": 10, "failure_threshold": 30},
+            "readiness_probe": {**probe, "period_seconds": 10, "failure_threshold": 3},
+            "liveness_probe": {**probe, "period_seconds": 20, "failure_threshold": 6},
+            "resources": {"requests": resources, "limits": resources},
+            "security_context": {
+                "allow_privilege_escalation": False,
+                "capabilities": {"drop": ["ALL"]},
+                "read_only_root_filesystem": True,
+                "run_as_non_root": uid != 0,
+            },
+            "volume_mounts": mounts,
+        }
+        pod_security = {
+            "run_as_non_root": uid != 0,
+            "run_as_user": uid,
+            "run_as_group": gid,
+            "fs_group": gid,
+            # Skip a recursive chown of a large volume when its top is already ours.
+            "fs_group_change_policy": "OnRootMismatch",
+            "seccomp_profile": {"type": "RuntimeDefault"},
+        }
+        return {
+            "metadata": {
+                "labels": labels(self.settings, spec),
+                "annotations": {"checksum/config": config_checksum(dict(spec.files))},
+            },
+            "spec": {
+                "service_account_name": spec.hostname,
+                "automount_service_account_token": bool(spec.api_access),
+                "enable_service_links": False,  # no FOO_SERVICE_HOST variables in the environment
+                "security_context": pod_security,
+                "containers": [container],
+                "volumes": volumes,
+            },
+        }
+
+    def _env(self, spec: ServiceSpec) -> list[dict]:
+        plain = [{"name": k, "value": v} for k, v in sorted(spec.env.items())]
+        secret = [
+            {"name": var, "value_from": {"secret_key_ref": {"name": f"{spec.hostname}-secrets", "key": key}}}
+            for var, key in sorted(spec.secret_env.items())
+        ]
+        node = []
+        if workload_kind(spec) == "DaemonSet":
+            # A node agent finds its node's pods by HOSTNAME: Promtail 3.6's
+            # pod discovery adds spec.nodeName=$HOSTNAME to its selector
+            # (clients/pkg/promtail/targets/file/filetargetmanager.go), and a
+            # pod's own HOSTNAME is its pod name, which matches no node.
+            node = [{"name": "HOSTNAME", "value_from": {"field_ref": {"field_path": "spec.nodeName"}}}]
+        return plain + secret + node
+
+    # --- addressing across the two namespaces ---------------------------------
+
+    def _cross_namespace_aliases(self, services: list[ServiceSpec]) -> None:
+        """In each namespace, an ExternalName Service per component living in
+        the other one, so `topology.address` resolves everywhere."""
+        if len(self.namespaces) < 2:
+            return
+        for spec in services:
+            home = self.namespace_of(spec)
+            other = self.node_namespace_name if home == self.namespace_name else self.namespace_name
+            metadata = {"name": spec.hostname, "namespace": other, "labels": labels(self.settings, spec)}
+            self._add(
+                k8s.core.v1.Service(
+                    f"{spec.name}-alias",
+                    metadata=metadata,
+                    spec={"type": "ExternalName", "external_name": f"{spec.hostname}.{home}.svc.{CLUSTER_DOMAIN}"},
+                    opts=self._opts(other),
+                )
+            )
+
+    # --- network policies -----------------------------------------------------
+
+    def _policy_metadata(self, name: str, namespace: str) -> dict:
+        return {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": "pulumi"},
+        }
+
+    def _network_baseline(self, namespace: str) -> None:
+        self._add(
+            k8s.networking.v1.NetworkPolicy(
+                f"default-deny-{namespace}",
+                metadata=self._policy_metadata("default-deny", namespace),
+                spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
+                opts=self._opts(namespace),
+            )
+        )
+        dns = [{"protocol": protocol, "port": 53} for protocol in ("UDP", "TCP")]
+        self._add(
+            k8s.networking.v1.NetworkPolicy(
+                f"allow-dns-{namespace}",
+                metadata=self._policy_metadata("allow-dns", namespace),
+                spec={
+                    "pod_selector": {},
+                    "policy_types": ["Egress"],
+                    "egress": [{"to": [{"namespace_selector": _namespace_peer("kube-system")}], "ports": dns}],
+                },
+                opts=self._opts(namespace),
+            )
+        )
+
+    def _peer(self, spec: ServiceSpec, from_namespace: str) -> dict:
+        peer = {"pod_selector": {"match_labels": selector_labels(self.settings, spec)}}
+        if self.namespace_of(spec) != from_namespace:
+            peer["namespace_selector"] = _namespace_peer(self.namespace_of(spec))
+        return peer
+
+    def _gateway_peer(self) -> dict:
+        gateway = self.settings.kubernetes.gateway
+        return {"namespace_selector": _namespace_peer(gateway.namespace), "pod_selector": {"match_labels": dict(gateway.selector)}}
+
+    def _network_policy(self, spec: ServiceSpec, services: list[ServiceSpec]) -> None:
+        """What may reach `spec`'s pods and what they may reach; nothing else moves."""
+        namespace = self.namespace_of(spec)
+        by_name = {s.name: s for s in services}
+        ingress, egress = [], []
+        for flow in flows(services):
+            if flow.destination == spec.name:
+                numbers = [topology.port(flow.destination, p) for p in flow.ports]
+                ingress.append({"from": [self._peer(by_name[flow.source], namespace)], "ports": _tcp(numbers)})
+            if flow.source == spec.name:
+                numbers = [topology.port(flow.destination, p) for p in flow.ports]
+                egress.append({"to": [self._peer(by_name[flow.destination], namespace)], "ports": _tcp(numbers)})
+        if spec.name in FROM_GATEWAY:
+            numbers = [topology.port(spec.name, p) for p in FROM_GATEWAY[spec.name]]
+            ingress.append({"from": [self._gateway_peer()], "ports": _tcp(numbers)})
+        if spec.name in FROM_ANYWHERE:
+            ingress.append({"ports": _tcp(topology.port(spec.name, p) for p in FROM_ANYWHERE[spec.name])})
+        if spec.name == "prometheus":
+            # Scrapes land on the pods' own ports, the gateway services' ports.
+            numbers = [int(s.address.rpartition(":")[2]) for s in self.settings.gateway_services]
+            egress.append({"to": [self._gateway_peer()], "ports": _tcp(numbers)})
+        outside = external_ports(self.settings, spec)
+        if outside:
+            egress.append({"ports": _tcp(outside)})  # no `to`: any address
+        self._add(
+            k8s.networking.v1.NetworkPolicy(
+                f"{spec.name}-networkpolicy",
+                metadata=self._metadata(spec, spec.hostname),
+                spec={
+                    "pod_selector": {"match_labels": selector_labels(self.settings, spec)},
+                    "policy_types": ["Ingress", "Egress"],
+                    "ingress": ingress,
+                    "egress": egress,
+                },
+                opts=self._opts(namespace),
+            )
+        )
+
+    # --- Grafana from outside ------------------------------------------------------
+
+    def _ingress(self) -> k8s.networking.v1.Ingress:
+        settings = self.settings.kubernetes.ingress
+        grafana = self.services_by_name["grafana"]
+        backend = {"service": {"name": grafana.hostname, "port": {"name": "http"}}}
+        spec: dict = {
+            "rules": [{"host": settings.host, "http": {"paths": [{"path": "/", "path_type": "Prefix", "backend": backend}]}}]
+        }
+        if settings.class_name is not None:
+            spec["ingress_class_name"] = settings.class_name
+        if settings.tls_secret is not None:
+            spec["tls"] = [{"hosts": [settings.host], "secret_name": settings.tls_secret}]
+        return self._add(
+            k8s.networking.v1.Ingress(
+                "grafana-ingress",
+                metadata=self._metadata(grafana, grafana.hostname),
+                spec=spec,
+                opts=self._opts(self.namespace_of(grafana)),
+            )
+        )

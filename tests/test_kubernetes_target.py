@@ -1,0 +1,465 @@
+"""The staging and prod stacks on Kubernetes under the Pulumi SDK's mocks:
+every object `pulumi up` would apply, as a manifest, checked by
+kubernetes-validate (strict, one pinned Kubernetes version) and against the
+Pod Security Standards' restricted profile.
+
+Mocks and config are set BEFORE the target is constructed (in `planned`);
+each plan runs under @pulumi.runtime.test like `python -m stack plan`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from dataclasses import replace
+
+import kubernetes_validate
+import pulumi
+import pytest
+from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
+
+from stack import topology
+from stack.components import build_services
+from stack.plan import configure_mocks
+from stack.settings import PROJECT, load_from_pulumi, parse_settings
+from stack.spec import ApiAccess
+from stack.targets.kubernetes import KubernetesTarget, config_checksum
+from stack.versions import COMPONENTS
+
+# The newest Kubernetes schema kubernetes-validate 1.37.0 ships (it has 1.33 to 1.37).
+KUBERNETES_VERSION = "1.37.0"
+ENVIRONMENTS = ("staging", "prod")
+STATEFUL = {"prometheus", "loki", "alertmanager", "grafana", "jaeger"}
+PASSWORD = "super-secret-grafana-password"
+S3 = {"storage": {"type": "s3", "s3": {"endpoint": "https://s3.eu-west-1.amazonaws.com", "bucket": "gateway-logs"}}}
+ROUTING = {
+    "receivers": [
+        {"name": "oncall-pager", "pagerduty": {}},
+        {"name": "gateway-slack", "slack": {"channel": "#ai-gateway-alerts"}},
+    ],
+    "critical": ["oncall-pager", "gateway-slack"],
+    "warning": ["gateway-slack"],
+}
+SECRETS = {
+    "grafanaAdminPassword": PASSWORD,
+    "objectStoreAccessKeyId": "AKIAEXAMPLEEXAMPLE12",
+    "objectStoreSecretAccessKey": "very/secret+key",
+    "receiverSecrets": {"oncall-pager": "pd-routing-key-123", "gateway-slack": "https://hooks.slack.com/services/T0/B0/x"},
+}
+WITH_SECRETS = {"logs": S3, "alerting": {"routing": ROUTING}}
+INGRESS = {"enabled": True, "host": "grafana.example.com", "className": "nginx", "tlsSecret": "grafana-tls"}
+
+
+def _freeze(value) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+@functools.cache
+def _planned(environment: str, config_json: str, secrets_json: str, cluster_wide_json: str) -> tuple:
+    config = {"target": "kubernetes", **json.loads(config_json)}
+    cluster_wide = json.loads(cluster_wide_json)
+    secrets = json.loads(secrets_json)
+    flat = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in {**config, **secrets}.items()}
+    # The SDK's mock runner drives the current event loop; give each plan its own.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    mocks = configure_mocks(environment, flat, [f"{PROJECT}:{k}" for k in secrets])
+    built = {}
+
+    @pulumi.runtime.test
+    def construct():
+        loaded = load_from_pulumi()
+        settings = loaded.settings
+        services = [
+            replace(spec, api_access=(*spec.api_access, ApiAccess(tuple(cluster_wide[spec.name]))))
+            if spec.name in cluster_wide
+            else spec
+            for spec in build_services(settings)
+        ]
+        target = KubernetesTarget(f"{settings.name_prefix}-{settings.environment}", loaded, services)
+        built["target"] = target
+        return pulumi.Output.all(*[o.urn for o in target.objects])
+
+    construct()
+    return tuple(mocks.resources), built["target"]
+
+
+def planned(environment: str, config: dict | None = None, secrets: dict | None = None, cluster_wide: dict | None = None):
+    """(every resource registered, the target) for a stack; cached per arguments.
+    `cluster_wide` adds cluster-wide API access to components: {component: [resource, ...]}."""
+    return _planned(environment, _freeze(config or {}), _freeze(secrets or {}), _freeze(cluster_wide or {}))
+
+
+def _plain(value):
+    """Inputs as the API server would get them: secrets unwrapped, whole floats as ints."""
+    if is_rpc_secret(value):
+        return _plain(unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def manifests(environment: str, config: dict | None = None, secrets: dict | None = None, cluster_wide: dict | None = None) -> list[dict]:
+    """Every Kubernetes object as a manifest (apiVersion, kind, metadata, spec/data ...)."""
+    resources, _ = planned(environment, config, secrets, cluster_wide)
+    found = [_plain(r.inputs) for r in resources if r.type.startswith("kubernetes:") and r.type != "pulumi:providers:kubernetes"]
+    kinds = {m["kind"] for m in found}
+    # A program that registered nothing would pass every loop below vacuously.
+    assert {"Namespace", "NetworkPolicy", "Service", "ConfigMap", "StatefulSet", "DaemonSet"} <= kinds, kinds
+    return found
+
+
+def of_kind(found: list[dict], kind: str) -> dict[str, dict]:
+    return {f"{m['metadata'].get('namespace', '')}/{m['metadata']['name']}": m for m in found if m["kind"] == kind}
+
+
+def workloads(found: list[dict]) -> dict[str, dict]:
+    """Component name -> its Deployment, StatefulSet or DaemonSet; one per component."""
+    result = {}
+    for m in found:
+        if m["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
+            result[m["metadata"]["labels"]["app.kubernetes.io/name"]] = m
+    assert set(result) == set(COMPONENTS), sorted(result)
+    return result
+
+
+# --- Pod Security Standards, written from the page's control tables ----------------
+
+# Restricted "Volume Types": only these.
+RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
+SAFE_SYSCTLS = {
+    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+}  # fmt: skip
+
+
+def restricted_violations(pod: dict) -> set[str]:
+    """The Pod Security Standards controls (baseline and restricted) a pod
+    spec breaks, by control name; empty when `restricted` admits it."""
+    broken = set()
+    pod_sc = pod.get("securityContext", {})
+    containers = [*pod.get("initContainers", []), *pod["containers"], *pod.get("ephemeralContainers", [])]
+    contexts = [c.get("securityContext", {}) for c in containers]
+    # Baseline
+    if any(sc.get("windowsOptions", {}).get("hostProcess") for sc in [pod_sc, *contexts]):
+        broken.add("HostProcess")
+    if any(pod.get(key) for key in ("hostNetwork", "hostPID", "hostIPC")):
+        broken.add("Host Namespaces")
+    if any(sc.get("privileged") for sc in contexts):
+        broken.add("Privileged Containers")
+    if any(v for v in pod.get("volumes", []) if "hostPath" in v):
+        broken.add("HostPath Volumes")
+    if any(p.get("hostPort") for c in containers for p in c.get("ports", [])):
+        broken.add("Host Ports")
+    if any(sc.get("appArmorProfile", {}).get("type", "RuntimeDefault") not in ("RuntimeDefault", "Localhost") for sc in [pod_sc, *contexts]):
+        broken.add("AppArmor")
+    for sc in [pod_sc, *contexts]:
+        selinux = sc.get("seLinuxOptions", {})
+        if selinux.get("type", "") not in ("", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"):
+            broken.add("SELinux")
+        if selinux.get("user") or selinux.get("role"):
+            broken.add("SELinux")
+    if any(sc.get("procMount", "Default") != "Default" for sc in contexts):
+        broken.add("/proc Mount Type")
+    if any(s["name"] not in SAFE_SYSCTLS for s in pod_sc.get("sysctls", [])):
+        broken.add("Sysctls")
+    # Restricted
+    if any(next(iter(set(v) - {"name"})) not in RESTRICTED_VOLUMES for v in pod.get("volumes", [])):
+        broken.add("Volume Types")
+    if any(sc.get("allowPrivilegeEscalation") is not False for sc in contexts):
+        broken.add("Privilege Escalation")
+    pod_non_root = pod_sc.get("runAsNonRoot") is True
+    if any(sc.get("runAsNonRoot") is False for sc in contexts) or not (
+        pod_non_root or all(sc.get("runAsNonRoot") is True for sc in contexts)
+    ):
+        broken.add("Running as Non-root")
+    if any(sc.get("runAsUser") == 0 for sc in [pod_sc, *contexts]):
+        broken.add("Running as Non-root user")
+    allowed_seccomp = ("RuntimeDefault", "Localhost")
+    pod_seccomp = pod_sc.get("seccompProfile", {}).get("type")
+    container_seccomp = [sc.get("seccompProfile", {}).get("type") for sc in contexts]
+    if any(t is not None and t not in allowed_seccomp for t in [pod_seccomp, *container_seccomp]) or (
+        pod_seccomp is None and any(t is None for t in container_seccomp)
+    ):
+        broken.add("Seccomp")
+    for sc in contexts:
+        caps = sc.get("capabilities", {})
+        if "ALL" not in caps.get("drop", []) or set(caps.get("add", [])) - {"NET_BIND_SERVICE"}:
+            broken.add("Capabilities")
+    return broken
+
+
+# --- the tests ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_object_is_valid_for_the_pinned_kubernetes_version_in_strict_mode(environment):
+    variants = [
+        ({}, {}, {}),
+        ({"kubernetes": {"ingress": INGRESS, "storageClass": "fast-ssd"}}, {}, {}),
+        (WITH_SECRETS, SECRETS, {"prometheus": ["nodes", "services"]}),
+    ]
+    for config, secrets, cluster_wide in variants:
+        for manifest in manifests(environment, config, secrets, cluster_wide):
+            try:
+                kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+            except kubernetes_validate.ValidationError as error:
+                where = ".".join(map(str, error.absolute_path))
+                pytest.fail(f"{manifest['kind']}/{manifest['metadata']['name']} at {where}: {error.message}")
+
+
+def test_a_broken_manifest_fails_validation():
+    deployment = next(m for m in manifests("staging") if m["kind"] == "StatefulSet")
+    broken = json.loads(json.dumps(deployment))
+    broken["spec"]["template"]["spec"]["containers"][0]["readOnlyRootFileSystem"] = True  # a typo strict mode catches
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+    broken = json.loads(json.dumps(deployment))
+    broken["spec"]["replicas"] = "one"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_restricted_checks_catch_what_the_profile_forbids():
+    pod = workloads(manifests("staging"))["prometheus"]["spec"]["template"]["spec"]
+    assert restricted_violations(pod) == set()
+    bad = json.loads(json.dumps(pod))
+    bad["hostNetwork"] = True
+    bad["securityContext"]["seccompProfile"]["type"] = "Unconfined"
+    bad["securityContext"]["runAsUser"] = 0
+    container = bad["containers"][0]
+    container["securityContext"].update(privileged=True, allowPrivilegeEscalation=True, capabilities={"add": ["SYS_ADMIN"]})
+    container["ports"][0]["hostPort"] = 9090
+    bad["volumes"].append({"name": "node", "hostPath": {"path": "/"}})
+    assert restricted_violations(bad) == {
+        "Host Namespaces", "Seccomp", "Running as Non-root user", "Privileged Containers", "Privilege Escalation",
+        "Capabilities", "Host Ports", "HostPath Volumes", "Volume Types",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_pod_meets_the_restricted_profile_except_the_node_log_reader(environment):
+    found = manifests(environment)
+    namespaces = of_kind(found, "Namespace")
+    main = namespaces["/observability"]["metadata"]["labels"]
+    assert main["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert main["pod-security.kubernetes.io/enforce-version"] == "latest"
+    assert main["pod-security.kubernetes.io/audit"] == main["pod-security.kubernetes.io/warn"] == "restricted"
+    for name, workload in workloads(found).items():
+        pod = workload["spec"]["template"]["spec"]
+        namespace = workload["metadata"]["namespace"]
+        violations = restricted_violations(pod)
+        if workload["kind"] == "DaemonSet":
+            # The exemption, explicitly: only the host path (and, as its spec asks, root) that reading node logs needs.
+            assert namespace == "observability-node"
+            assert namespaces[f"/{namespace}"]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+            assert "HostPath Volumes" in violations
+            assert violations <= {"HostPath Volumes", "Volume Types", "Running as Non-root", "Running as Non-root user"}, violations
+            host_mounts = {v["name"] for v in pod["volumes"] if "hostPath" in v and v["hostPath"].get("type") != "DirectoryOrCreate"}
+            assert all(m.get("readOnly") for m in pod["containers"][0]["volumeMounts"] if m["name"] in host_mounts)
+        else:
+            assert namespace == "observability"
+            assert violations == set(), (name, violations)
+        container = pod["containers"][0]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+        assert container["resources"]["requests"] == container["resources"]["limits"]
+        assert container["readinessProbe"]["httpGet"] and container["livenessProbe"]["httpGet"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_stateful_components_are_statefulsets_with_claim_templates(environment):
+    found = workloads(manifests(environment, {"kubernetes": {"storageClass": "fast-ssd", "volumeSize": "20Gi"}}))
+    assert {name for name, w in found.items() if w["kind"] == "StatefulSet"} == STATEFUL
+    for name in STATEFUL:
+        spec = found[name]["spec"]
+        claims = spec["volumeClaimTemplates"]
+        assert claims, name
+        for claim in claims:
+            assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+            assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+            assert claim["spec"]["storageClassName"] == "fast-ssd"
+        assert spec["serviceName"] == f"obs-{name}-headless" and spec["replicas"] == 1
+    assert found["promtail"]["kind"] == "DaemonSet"
+
+
+def test_resources_are_quantities_from_the_spec():
+    prometheus = workloads(manifests("staging"))["prometheus"]["spec"]["template"]["spec"]["containers"][0]
+    assert prometheus["resources"]["limits"] == {"memory": "2Gi", "cpu": "1000m"}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_service_names_are_the_topology_hostnames_and_expose_every_port(environment):
+    found = manifests(environment)
+    settings = parse_settings({"target": "kubernetes"}, environment, "test")
+    services = of_kind(found, "Service")
+    for spec in build_services(settings):
+        assert spec.hostname == topology.hostname(settings, spec.name)
+        namespace = "observability-node" if spec.host_paths else "observability"
+        service = services[f"{namespace}/{spec.hostname}"]
+        assert service["spec"]["type"] == "ClusterIP"
+        assert {p["port"] for p in service["spec"]["ports"]} == {p.number for p in spec.ports}
+        # Reached by its plain hostname from the other namespace too.
+        other = "observability" if spec.host_paths else "observability-node"
+        alias = services[f"{other}/{spec.hostname}"]["spec"]
+        assert alias == {"type": "ExternalName", "externalName": f"{spec.hostname}.{namespace}.svc.cluster.local"}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_selectors_never_carry_the_version(environment):
+    found = manifests(environment)
+    selectors = [w["spec"]["selector"]["matchLabels"] for w in workloads(found).values()]
+    selectors += [s["spec"]["selector"] for s in of_kind(found, "Service").values() if "selector" in s["spec"]]
+    selectors += [p["spec"]["podSelector"].get("matchLabels", {}) for p in of_kind(found, "NetworkPolicy").values()]
+    assert len(selectors) > 2 * len(COMPONENTS)
+    for selector in selectors:
+        assert "app.kubernetes.io/version" not in selector
+    for name, workload in workloads(found).items():
+        template_labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert template_labels["app.kubernetes.io/version"] == workload["spec"]["template"]["spec"]["containers"][0]["image"].rpartition(":")[2]
+        assert workload["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": f"obs-{environment}"}
+
+
+def _checksums(config: dict) -> dict[str, str]:
+    return {
+        name: w["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+        for name, w in workloads(manifests("staging", config)).items()
+    }
+
+
+def test_config_checksum_follows_the_rendered_files_only():
+    base = _checksums({})
+    settings = parse_settings({"target": "kubernetes"}, "staging", "test")
+    assert base == {spec.name: config_checksum(dict(spec.files)) for spec in build_services(settings)}
+    slower = _checksums({"scrapeInterval": "30s"})
+    assert slower["prometheus"] != base["prometheus"]
+    # A limit is no file: the pod template changes, the checksum does not.
+    bigger = _checksums({"resources": {"prometheus": {"memory": "3Gi", "cpus": 2}}})
+    assert bigger == base
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_traffic_is_denied_by_default_and_allowed_per_flow(environment):
+    found = manifests(environment)
+    policies = of_kind(found, "NetworkPolicy")
+    for namespace in ("observability", "observability-node"):
+        deny = policies[f"{namespace}/default-deny"]["spec"]
+        assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+        dns = policies[f"{namespace}/allow-dns"]["spec"]["egress"][0]
+        assert {(p["protocol"], p["port"]) for p in dns["ports"]} == {("UDP", 53), ("TCP", 53)}
+
+    def ingress_ports(component: str, source: str) -> set[int]:
+        policy = next(p for p in policies.values() if p["metadata"]["name"] == f"obs-{component}")
+        return {
+            port["port"]
+            for rule in policy["spec"]["ingress"]
+            for peer in rule.get("from", [{}])
+            if peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name") == source
+            or (source == "gateway" and peer.get("namespaceSelector", {}).get("matchLabels") == {"kubernetes.io/metadata.name": "ai-gateway"})
+            or (source == "anywhere" and not rule.get("from"))
+            for port in rule["ports"]
+        }
+
+    assert ingress_ports("loki", "promtail") == {3100}
+    assert ingress_ports("jaeger", "grafana") == {16686}
+    assert ingress_ports("alertmanager", "loki") == {9093}
+    assert ingress_ports("jaeger", "prometheus") == {8888, 8889}
+    assert ingress_ports("promtail", "prometheus") == {9080}
+    assert ingress_ports("jaeger", "gateway") == {4317, 4318}
+    assert ingress_ports("loki", "gateway") == {3100}
+    assert ingress_ports("grafana", "anywhere") == {3000}
+    assert ingress_ports("prometheus", "anywhere") == set()
+
+
+def test_secrets_stay_secret_and_out_of_every_config_map():
+    resources, _ = planned("prod", WITH_SECRETS, SECRETS)
+    found = manifests("prod", WITH_SECRETS, SECRETS)
+    values = [PASSWORD, "AKIAEXAMPLEEXAMPLE12", "very/secret+key", *SECRETS["receiverSecrets"].values()]
+    secret_objects = [r for r in resources if r.type == "kubernetes:core/v1:Secret"]
+    assert {r.name for r in secret_objects} == {"grafana-secrets", "alertmanager-secrets", "loki-secrets"}
+    for resource in secret_objects:
+        assert is_rpc_secret(resource.inputs["stringData"])
+    in_the_clear = json.dumps([m for m in found if m["kind"] != "Secret"])
+    config_maps = json.dumps(list(of_kind(found, "ConfigMap").values()))
+    assert '"grafanaAdminPassword"' not in config_maps
+    for value in values:
+        assert value not in in_the_clear
+    loki = workloads(found)["loki"]["spec"]["template"]["spec"]["containers"][0]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in loki["env"] if "valueFrom" in e}
+    assert refs["LOKI_S3_SECRET_ACCESS_KEY"] == {"name": "obs-loki-secrets", "key": "objectStoreSecretAccessKey"}
+    grafana = workloads(found)["grafana"]["spec"]["template"]["spec"]["containers"][0]
+    mount = next(m for m in grafana["volumeMounts"] if m["mountPath"] == "/run/secrets/grafana-admin-password")
+    assert mount["readOnly"] is True and mount["subPath"] == "grafanaAdminPassword"
+
+
+def test_only_components_that_discover_get_an_api_token():
+    found = manifests("staging")
+    for account in of_kind(found, "ServiceAccount").values():
+        name = account["metadata"]["labels"]["app.kubernetes.io/name"]
+        spec = next(s for s in build_services(parse_settings({"target": "kubernetes"}, "staging", "test")) if s.name == name)
+        assert account["automountServiceAccountToken"] is bool(spec.api_access), name
+    roles = [*of_kind(found, "Role").values(), *of_kind(found, "ClusterRole").values()]
+    for role in roles:
+        for rule in role["rules"]:
+            assert rule["apiGroups"] == [""] and rule["verbs"] == ["get", "list", "watch"]
+
+
+def test_grafana_gets_an_ingress_only_when_enabled():
+    assert not of_kind(manifests("staging"), "Ingress")
+    found = of_kind(manifests("prod", {"kubernetes": {"ingress": INGRESS}}), "Ingress")
+    spec = found["observability/obs-grafana"]["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    assert spec["tls"] == [{"hosts": ["grafana.example.com"], "secretName": "grafana-tls"}]
+    assert spec["rules"][0]["http"]["paths"][0]["backend"]["service"] == {"name": "obs-grafana", "port": {"name": "http"}}
+
+
+def test_endpoints_are_in_cluster_urls_with_the_docker_targets_keys():
+    _, target = planned("staging")
+    assert target.endpoints == {
+        "grafanaUrl": "http://obs-grafana.observability.svc:3000",
+        "prometheusUrl": "http://obs-prometheus.observability.svc:9090",
+        "alertmanagerUrl": "http://obs-alertmanager.observability.svc:9093",
+        "jaegerUrl": "http://obs-jaeger.observability.svc:16686",
+        "lokiPushUrl": "http://obs-loki.observability.svc:3100/loki/api/v1/push",
+        "otlpGrpcEndpoint": "http://obs-jaeger.observability.svc:4317",
+        "otlpHttpEndpoint": "http://obs-jaeger.observability.svc:4318",
+    }
+
+
+def test_cluster_wide_access_is_a_cluster_role_bound_to_the_service_account():
+    found = manifests("staging", cluster_wide={"prometheus": ["nodes", "services"]})
+    role = of_kind(found, "ClusterRole")["/observability-obs-prometheus-discovery"]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes", "services"], "verbs": ["get", "list", "watch"]}]
+    binding = of_kind(found, "ClusterRoleBinding")["/observability-obs-prometheus-discovery"]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "observability-obs-prometheus-discovery"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "obs-prometheus", "namespace": "observability"}]
+
+
+def test_egress_leaves_the_cluster_only_on_the_ports_the_settings_name():
+    email = {"name": "ops-mail", "email": {"to": "ops@example.com", "from": "am@example.com", "smarthost": "smtp.example.com:587"}}
+    routing = {**ROUTING, "receivers": [*ROUTING["receivers"], email], "warning": ["gateway-slack", "ops-mail"]}
+    found = manifests("prod", {"logs": S3, "alerting": {"routing": routing}}, SECRETS)
+
+    def anywhere(component: str) -> set[int]:
+        policy = of_kind(found, "NetworkPolicy")[f"observability/obs-{component}"]
+        return {p["port"] for rule in policy["spec"]["egress"] if "to" not in rule for p in rule["ports"]}
+
+    assert anywhere("alertmanager") == {443, 587}
+    assert anywhere("loki") == {443}  # the object store
+    assert anywhere("grafana") == set()
+    assert anywhere("prometheus") == {443, 6443}  # the API server, for discovery
+
+
+def test_the_node_agent_knows_its_node_by_hostname():
+    """Promtail's pod discovery keeps the pods of spec.nodeName=$HOSTNAME only."""
+    daemonsets = [m for m in manifests("staging") if m["kind"] == "DaemonSet"]
+    assert daemonsets
+    for daemonset in daemonsets:
+        env = daemonset["spec"]["template"]["spec"]["containers"][0]["env"]
+        assert {"name": "HOSTNAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}} in env

@@ -1,0 +1,84 @@
+"""The kubernetes target's settings: the `kubernetes` block, keys only one
+target reads, and the staging and prod stack files."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ROOT
+
+from stack.settings import SettingsError, parse_settings
+from stack.settings.stack_file import load_from_stack_file
+
+
+def problems(raw: dict, environment: str = "staging") -> str:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(raw, environment, "Pulumi.staging.yaml")
+    return str(caught.value)
+
+
+def test_kubernetes_is_a_target_with_defaults_for_everything():
+    settings = parse_settings({"target": "kubernetes"}, "staging", "t")
+    k8s = settings.kubernetes
+    assert (k8s.namespace, k8s.volume_size, k8s.context, k8s.storage_class) == ("observability", "10Gi", None, None)
+    assert k8s.gateway.namespace == "ai-gateway" and k8s.gateway.selector == {"app.kubernetes.io/part-of": "ai-gateway"}
+    assert not k8s.ingress.enabled
+
+
+def test_an_unknown_target_names_both_that_exist():
+    assert "target: given 'nomad'; expected 'docker' (one host, for dev) or 'kubernetes' (a cluster, for staging and prod)" in problems(
+        {"target": "nomad"}
+    )
+
+
+def test_every_bad_kubernetes_value_is_named_at_once():
+    text = problems(
+        {
+            "target": "kubernetes",
+            "kubernetes": {
+                "namespace": "Observability",
+                "volumeSize": "10GB",
+                "storageClass": "fast_ssd",
+                "ingress": {"enabled": True},
+                "gateway": {"selector": {}},
+            },
+        }
+    )
+    assert "(5 problems)" in text
+    assert "kubernetes.namespace: given 'Observability'; expected a Kubernetes name" in text
+    assert "kubernetes.volumeSize: given '10GB'; expected a volume size such as '10Gi'" in text
+    assert "kubernetes.storageClass: given 'fast_ssd'" in text
+    assert "kubernetes.ingress: an enabled ingress needs a host" in text
+    assert "kubernetes.gateway.selector: expected at least one label" in text
+
+
+@pytest.mark.parametrize(
+    "target, raw, key",
+    [
+        ("kubernetes", {"gatewayNetwork": "ai-gateway"}, "gatewayNetwork"),
+        ("kubernetes", {"demo": {"enabled": True}}, "demo.enabled"),
+        ("kubernetes", {"bindAddress": "0.0.0.0"}, "bindAddress"),
+        ("docker", {"kubernetes": {"namespace": "obs"}}, "kubernetes"),
+    ],
+)
+def test_a_key_the_target_does_not_read_is_refused_not_ignored(target, raw, key):
+    other = "docker" if target == "kubernetes" else "kubernetes"
+    text = problems({"target": target, **raw}, "staging" if target == "kubernetes" else "dev")
+    assert f"{key}: only the {other} target reads it, and this stack's target is {target}; remove it" in text
+
+
+def test_the_docker_keys_at_their_defaults_are_fine_on_kubernetes():
+    parse_settings({"target": "kubernetes", "demo": {"enabled": False}}, "staging", "t")
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_staging_and_prod_stack_files_are_valid(stack):
+    loaded = load_from_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    assert loaded.settings.target == "kubernetes" and loaded.settings.environment == stack
+    assert loaded.settings.cluster == stack
+
+
+def test_prod_keeps_more_and_puts_grafana_behind_an_ingress():
+    staging = load_from_stack_file(ROOT / "Pulumi.staging.yaml").settings
+    prod = load_from_stack_file(ROOT / "Pulumi.prod.yaml").settings
+    assert prod.retention.metrics > staging.retention.metrics and prod.retention.logs > staging.retention.logs
+    assert prod.kubernetes.ingress.enabled and prod.kubernetes.ingress.host
