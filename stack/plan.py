@@ -90,7 +90,7 @@ def plan_stack(stack_file: Path) -> list[PlannedResource]:
 _DISPLAY_ORDER = (
     *("DockerTarget", "Network", "Volume", "RemoteImage", "Image", "Container"),
     *("KubernetesTarget", "Provider", "Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"),
-    *("ConfigMap", "Secret", "Service", "StatefulSet", "Deployment", "DaemonSet", "NetworkPolicy", "Ingress"),
+    *("ConfigMap", "Secret", "Service", "StatefulSet", "Deployment", "DaemonSet", "PodDisruptionBudget", "NetworkPolicy", "Ingress"),
     "RandomPassword",
 )
 

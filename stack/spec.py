@@ -98,3 +98,6 @@ class ServiceSpec:
     build: Optional[ImageBuild] = None
     # What the component reads from the Kubernetes API (discovery); the kubernetes target grants it.
     api_access: tuple[ApiAccess, ...] = ()
+    # Pods of the component (kubernetes target); peers find each other by
+    # topology.peer_addresses. The Docker target runs one container.
+    replicas: int = 1

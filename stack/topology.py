@@ -7,7 +7,7 @@ from stack.settings import Settings
 
 PORTS = {
     "prometheus": {"http": 9090},
-    "alertmanager": {"http": 9093},
+    "alertmanager": {"http": 9093, "cluster": 9094},
     "loki": {"http": 3100, "grpc": 9095},
     "promtail": {"http": 9080},
     "jaeger": {"ui": 16686, "otlp-grpc": 4317, "otlp-http": 4318, "metrics": 8888, "spanmetrics": 8889, "health": 13133},
@@ -30,6 +30,14 @@ def address(settings: Settings, component: str, port_name: str = "http") -> str:
 
 def url(settings: Settings, component: str, port_name: str = "http") -> str:
     return f"http://{address(settings, component, port_name)}"
+
+
+def peer_addresses(settings: Settings, component: str, replicas: int, port_name: str = "http") -> list[str]:
+    """host:port of each pod of a replicated component: a StatefulSet's pods
+    are `<hostname>-<i>`, resolvable through its headless Service
+    `<hostname>-headless` (stack/targets/kubernetes.py)."""
+    host = hostname(settings, component)
+    return [f"{host}-{i}.{host}-headless:{port(component, port_name)}" for i in range(replicas)]
 
 
 def published_url(settings: Settings, component: str, port_name: str = "http") -> str:

@@ -17,13 +17,16 @@ from dataclasses import replace
 import kubernetes_validate
 import pulumi
 import pytest
+from conftest import ROOT
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
 from stack import topology
 from stack.components import build_services
+from stack.components.service import SCALABLE_REPLICAS
 from stack.plan import configure_mocks
 from stack.settings import PROJECT, load_from_pulumi, parse_settings
-from stack.spec import ApiAccess
+from stack.settings.stack_file import load_from_stack_file
+from stack.spec import ApiAccess, Port
 from stack.targets.kubernetes import KubernetesTarget, config_checksum
 from stack.versions import COMPONENTS
 
@@ -48,6 +51,8 @@ SECRETS = {
     "receiverSecrets": {"oncall-pager": "pd-routing-key-123", "gateway-slack": "https://hooks.slack.com/services/T0/B0/x"},
 }
 WITH_SECRETS = {"logs": S3, "alerting": {"routing": ROUTING}}
+# Alertmanager's gossip port, for tests that need it whether or not its spec has it yet.
+PEER_PORT = {"alertmanager": "cluster"}
 INGRESS = {"enabled": True, "host": "grafana.example.com", "className": "nginx", "tlsSecret": "grafana-tls"}
 
 
@@ -56,9 +61,18 @@ def _freeze(value) -> str:
 
 
 @functools.cache
-def _planned(environment: str, config_json: str, secrets_json: str, cluster_wide_json: str) -> tuple:
+def stack_profile(environment: str) -> str:
+    """The kubernetes.profile Pulumi.<environment>.yaml sets: prod scalable, staging single."""
+    return load_from_stack_file(ROOT / f"Pulumi.{environment}.yaml").settings.kubernetes.profile
+
+
+@functools.cache
+def _planned(environment: str, config_json: str, secrets_json: str, cluster_wide_json: str, peer_ports_json: str) -> tuple:
     config = {"target": "kubernetes", **json.loads(config_json)}
+    # Each environment runs its stack file's profile unless the test sets one.
+    config["kubernetes"] = {"profile": stack_profile(environment), **config.get("kubernetes", {})}
     cluster_wide = json.loads(cluster_wide_json)
+    peer_ports = json.loads(peer_ports_json)
     secrets = json.loads(secrets_json)
     flat = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in {**config, **secrets}.items()}
     # The SDK's mock runner drives the current event loop; give each plan its own.
@@ -76,6 +90,7 @@ def _planned(environment: str, config_json: str, secrets_json: str, cluster_wide
             else spec
             for spec in build_services(settings)
         ]
+        services = [_with_peer_port(spec, peer_ports.get(spec.name)) for spec in services]
         target = KubernetesTarget(f"{settings.name_prefix}-{settings.environment}", loaded, services)
         built["target"] = target
         return pulumi.Output.all(*[o.urn for o in target.objects])
@@ -84,10 +99,24 @@ def _planned(environment: str, config_json: str, secrets_json: str, cluster_wide
     return tuple(mocks.resources), built["target"]
 
 
-def planned(environment: str, config: dict | None = None, secrets: dict | None = None, cluster_wide: dict | None = None):
+def _with_peer_port(spec, port_name: str | None):
+    """`spec` with the unpublished port `port_name` (topology.PORTS), unless it has it already."""
+    if port_name is None or any(p.name == port_name for p in spec.ports):
+        return spec
+    return replace(spec, ports=(*spec.ports, Port(port_name, topology.port(spec.name, port_name), published=False)))
+
+
+def planned(
+    environment: str,
+    config: dict | None = None,
+    secrets: dict | None = None,
+    cluster_wide: dict | None = None,
+    peer_ports: dict | None = None,
+):
     """(every resource registered, the target) for a stack; cached per arguments.
-    `cluster_wide` adds cluster-wide API access to components: {component: [resource, ...]}."""
-    return _planned(environment, _freeze(config or {}), _freeze(secrets or {}), _freeze(cluster_wide or {}))
+    `cluster_wide` adds cluster-wide API access to components: {component: [resource, ...]};
+    `peer_ports` a port to components that lack it: {component: port name}."""
+    return _planned(environment, _freeze(config or {}), _freeze(secrets or {}), _freeze(cluster_wide or {}), _freeze(peer_ports or {}))
 
 
 def _plain(value):
@@ -103,9 +132,15 @@ def _plain(value):
     return value
 
 
-def manifests(environment: str, config: dict | None = None, secrets: dict | None = None, cluster_wide: dict | None = None) -> list[dict]:
+def manifests(
+    environment: str,
+    config: dict | None = None,
+    secrets: dict | None = None,
+    cluster_wide: dict | None = None,
+    peer_ports: dict | None = None,
+) -> list[dict]:
     """Every Kubernetes object as a manifest (apiVersion, kind, metadata, spec/data ...)."""
-    resources, _ = planned(environment, config, secrets, cluster_wide)
+    resources, _ = planned(environment, config, secrets, cluster_wide, peer_ports)
     found = [_plain(r.inputs) for r in resources if r.type.startswith("kubernetes:") and r.type != "pulumi:providers:kubernetes"]
     kinds = {m["kind"] for m in found}
     # A program that registered nothing would pass every loop below vacuously.
@@ -205,13 +240,17 @@ def test_every_object_is_valid_for_the_pinned_kubernetes_version_in_strict_mode(
         ({"kubernetes": {"ingress": INGRESS, "storageClass": "fast-ssd"}}, {}, {}),
         (WITH_SECRETS, SECRETS, {"prometheus": ["nodes", "services"]}),
     ]
+    checked = set()
     for config, secrets, cluster_wide in variants:
-        for manifest in manifests(environment, config, secrets, cluster_wide):
+        for manifest in manifests(environment, config, secrets, cluster_wide, PEER_PORT):
+            checked.add(manifest["kind"])
             try:
                 kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
             except kubernetes_validate.ValidationError as error:
                 where = ".".join(map(str, error.absolute_path))
                 pytest.fail(f"{manifest['kind']}/{manifest['metadata']['name']} at {where}: {error.message}")
+    # The scalable profile's objects are among those checked.
+    assert ("PodDisruptionBudget" in checked) is (environment == "prod"), checked
 
 
 def test_a_broken_manifest_fails_validation():
@@ -249,7 +288,7 @@ def test_every_pod_meets_the_restricted_profile_except_the_node_log_reader(envir
     namespaces = of_kind(found, "Namespace")
     main = namespaces["/observability"]["metadata"]["labels"]
     assert main["pod-security.kubernetes.io/enforce"] == "restricted"
-    assert main["pod-security.kubernetes.io/enforce-version"] == "latest"
+    assert main["pod-security.kubernetes.io/enforce-version"] == "v1.33"
     assert main["pod-security.kubernetes.io/audit"] == main["pod-security.kubernetes.io/warn"] == "restricted"
     for name, workload in workloads(found).items():
         pod = workload["spec"]["template"]["spec"]
@@ -285,7 +324,8 @@ def test_stateful_components_are_statefulsets_with_claim_templates(environment):
             assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
             assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
             assert claim["spec"]["storageClassName"] == "fast-ssd"
-        assert spec["serviceName"] == f"obs-{name}-headless" and spec["replicas"] == 1
+        replicas = SCALABLE_REPLICAS.get(name, 1) if stack_profile(environment) == "scalable" else 1
+        assert spec["serviceName"] == f"obs-{name}-headless" and spec["replicas"] == replicas
     assert found["promtail"]["kind"] == "DaemonSet"
 
 
@@ -297,14 +337,15 @@ def test_resources_are_quantities_from_the_spec():
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_service_names_are_the_topology_hostnames_and_expose_every_port(environment):
     found = manifests(environment)
-    settings = parse_settings({"target": "kubernetes"}, environment, "test")
+    settings = parse_settings({"target": "kubernetes", "kubernetes": {"profile": stack_profile(environment)}}, environment, "test")
     services = of_kind(found, "Service")
     for spec in build_services(settings):
         assert spec.hostname == topology.hostname(settings, spec.name)
         namespace = "observability-node" if spec.host_paths else "observability"
         service = services[f"{namespace}/{spec.hostname}"]
         assert service["spec"]["type"] == "ClusterIP"
-        assert {p["port"] for p in service["spec"]["ports"]} == {p.number for p in spec.ports}
+        # Every port but the ones only the component's own pods use (gossip).
+        assert {p["port"] for p in service["spec"]["ports"]} == {p.number for p in spec.ports if (spec.name, p.name) != ("alertmanager", "cluster")}
         # Reached by its plain hostname from the other namespace too.
         other = "observability" if spec.host_paths else "observability-node"
         alias = services[f"{other}/{spec.hostname}"]["spec"]
@@ -463,3 +504,108 @@ def test_the_node_agent_knows_its_node_by_hostname():
     for daemonset in daemonsets:
         env = daemonset["spec"]["template"]["spec"]["containers"][0]["env"]
         assert {"name": "HOSTNAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}} in env
+
+
+# --- the scalable profile (prod): replicas, disruption budgets, spreading -----------------
+
+POD_IDENTITY = [
+    {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+    {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+]
+
+
+def test_prod_runs_a_prometheus_pair_and_three_alertmanagers_with_budgets_and_spreading():
+    assert SCALABLE_REPLICAS == {"prometheus": 2, "alertmanager": 3}
+    found = manifests("prod")
+    budgets = {b["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]: b for b in of_kind(found, "PodDisruptionBudget").values()}
+    assert set(budgets) == set(SCALABLE_REPLICAS)
+    for name, workload in workloads(found).items():
+        spec, pod = workload["spec"], workload["spec"]["template"]["spec"]
+        if name not in SCALABLE_REPLICAS:
+            assert spec.get("replicas", 1) == 1 and "affinity" not in pod and "topologySpreadConstraints" not in pod, name
+            continue
+        selector = spec["selector"]
+        assert workload["kind"] == "StatefulSet"
+        assert spec["replicas"] == SCALABLE_REPLICAS[name]
+        assert spec["podManagementPolicy"] == "Parallel"
+        budget = budgets[name]
+        assert budget["apiVersion"] == "policy/v1"
+        assert budget["metadata"]["namespace"] == workload["metadata"]["namespace"]
+        assert budget["spec"] == {"maxUnavailable": 1, "selector": selector}
+        assert pod["affinity"] == {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 100, "podAffinityTerm": {"labelSelector": selector, "topologyKey": "kubernetes.io/hostname"}}
+                ]
+            }
+        }
+        assert pod["topologySpreadConstraints"] == [
+            {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": selector}
+        ]
+        # Both from the downward API, before anything that may refer to them as $(VAR).
+        assert pod["containers"][0]["env"][:2] == POD_IDENTITY
+
+
+def test_staging_runs_one_of_each_without_budgets_or_spreading():
+    found = manifests("staging")
+    assert not of_kind(found, "PodDisruptionBudget")
+    for name, workload in workloads(found).items():
+        spec, pod = workload["spec"], workload["spec"]["template"]["spec"]
+        assert spec.get("replicas", 1) == 1 and "podManagementPolicy" not in spec, name
+        assert "affinity" not in pod and "topologySpreadConstraints" not in pod, name
+        names = {e["name"] for e in pod["containers"][0].get("env", [])}
+        assert not names & {"POD_NAME", "POD_IP"}, name
+
+
+def _policy(found: list[dict], component: str) -> dict:
+    return of_kind(found, "NetworkPolicy")[f"observability/obs-{component}"]["spec"]
+
+
+def _rule_ports(rules: list[dict], key: str, component: str) -> set[tuple[str, int]]:
+    """(protocol, port) the rules open to or from the pods of `component` (by their selector)."""
+    return {
+        (p["protocol"], p["port"])
+        for rule in rules
+        for peer in rule.get(key, [])
+        if peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name") == component
+        for p in rule["ports"]
+    }
+
+
+def test_alertmanager_peers_gossip_over_tcp_and_udp_among_themselves_only():
+    gossip = {("TCP", 9094), ("UDP", 9094)}
+    settings = parse_settings({"target": "kubernetes", "kubernetes": {"profile": "scalable"}}, "prod", "test")
+    alertmanager_spec = next(s for s in build_services(settings) if s.name == "alertmanager")
+    spec_has_it = "cluster" in {p.name for p in alertmanager_spec.ports}
+    # The port comes from the Alertmanager component: the stack as it is, when
+    # its spec has the port, and in any case with the port added to the spec.
+    for found in [manifests("prod", peer_ports=PEER_PORT)] + ([manifests("prod")] if spec_has_it else []):
+        alertmanager = _policy(found, "alertmanager")
+        assert _rule_ports(alertmanager["ingress"], "from", "alertmanager") == gossip
+        assert _rule_ports(alertmanager["egress"], "to", "alertmanager") == gossip
+        # ... and to nobody else: not the gateway, not anywhere, not the other components.
+        for rule in alertmanager["ingress"]:
+            if {"port": 9094} in [{"port": p["port"]} for p in rule["ports"]]:
+                assert rule["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "alertmanager", "app.kubernetes.io/instance": "obs-prod"}}}]
+        services = of_kind(found, "Service")
+        assert 9094 not in {p["port"] for p in services["observability/obs-alertmanager"]["spec"]["ports"]}
+        headless = {(p["name"], p["protocol"], p["port"]) for p in services["observability/obs-alertmanager-headless"]["spec"]["ports"]}
+        assert {("cluster", "TCP", 9094), ("cluster-udp", "UDP", 9094)} <= headless
+        container = workloads(found)["alertmanager"]["spec"]["template"]["spec"]["containers"][0]
+        assert {("cluster", "TCP", 9094), ("cluster-udp", "UDP", 9094)} <= {(p["name"], p["protocol"], p["containerPort"]) for p in container["ports"]}
+    # One Alertmanager in staging: no gossip to allow.
+    assert _rule_ports(_policy(manifests("staging", peer_ports=PEER_PORT), "alertmanager")["ingress"], "from", "alertmanager") == set()
+
+
+def test_prometheus_and_the_loki_ruler_reach_every_alertmanager_pod():
+    """Alerts go to each Alertmanager pod (not through the Service): the rules
+    select the pods by the same labels as the StatefulSet, so they cover all of them."""
+    found = manifests("prod", peer_ports=PEER_PORT)
+    selector = workloads(found)["alertmanager"]["spec"]["selector"]["matchLabels"]
+    alertmanager = _policy(found, "alertmanager")
+    assert alertmanager["podSelector"]["matchLabels"] == selector
+    for sender in ("prometheus", "loki"):
+        assert _rule_ports(alertmanager["ingress"], "from", sender) == {("TCP", 9093)}
+        egress = [rule for rule in _policy(found, sender)["egress"] if _rule_ports([rule], "to", "alertmanager")]
+        assert [peer["podSelector"]["matchLabels"] for rule in egress for peer in rule["to"]] == [selector]
+        assert _rule_ports(egress, "to", "alertmanager") == {("TCP", 9093)}

@@ -82,3 +82,17 @@ def test_prod_keeps_more_and_puts_grafana_behind_an_ingress():
     prod = load_from_stack_file(ROOT / "Pulumi.prod.yaml").settings
     assert prod.retention.metrics > staging.retention.metrics and prod.retention.logs > staging.retention.logs
     assert prod.kubernetes.ingress.enabled and prod.kubernetes.ingress.host
+
+
+def test_prod_runs_the_scalable_profile_and_staging_the_single_one():
+    from stack.components import build_services
+
+    for stack, expected in (("staging", {"prometheus": 1, "alertmanager": 1}), ("prod", {"prometheus": 2, "alertmanager": 3})):
+        settings = load_from_stack_file(ROOT / f"Pulumi.{stack}.yaml").settings
+        replicas = {spec.name: spec.replicas for spec in build_services(settings)}
+        assert {name: replicas[name] for name in expected} == expected, stack
+        assert all(count == 1 for name, count in replicas.items() if name not in expected)
+
+
+def test_the_profile_takes_single_or_scalable():
+    assert "kubernetes.profile: given 'huge'" in problems({"target": "kubernetes", "kubernetes": {"profile": "huge"}})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from stack import alerting, topology
 from stack.settings.alerting import SEVERITIES, Receiver, Routing, SeverityRoutes, TeamRoute
-from stack.components.service import service_spec
+from stack.components.service import replicas, service_spec
 from stack.document import render_yaml
 from stack.settings import Settings, receiver_secret
 from stack.spec import DataVolume, HttpProbe, Port, SecretFile, ServiceSpec
@@ -164,8 +164,41 @@ def render_alertmanager_config(settings: Settings) -> str:
     return render_yaml(config, "stack/components/alertmanager.py")
 
 
+def alertmanager_addresses(settings: Settings) -> list[str]:
+    """host:port of every Alertmanager an alert must reach: the Service with
+    one replica; every pod when clustered, since peers deduplicate only what
+    each of them received (Alertmanager's HA docs: do not load-balance
+    between the senders and Alertmanager)."""
+    peers = replicas(settings, "alertmanager")
+    if peers == 1:
+        return [topology.address(settings, "alertmanager")]
+    return topology.peer_addresses(settings, "alertmanager", peers, "http")
+
+
+def cluster_args(settings: Settings) -> tuple[str, ...]:
+    """The gossip flags (Alertmanager 0.25 to 0.34 alike). One replica: an
+    empty listen address turns clustering off. Several (scalable profile):
+    every pod joins every pod by its stable StatefulSet name, and advertises
+    its pod IP, which the kubernetes target passes as POD_IP (Kubernetes
+    expands $(VAR) in container args); the peers share silences and the
+    notification log, so an alert every peer receives is notified once."""
+    peers = replicas(settings, "alertmanager")
+    if peers == 1:
+        return ("--cluster.listen-address=",)
+    port = topology.port("alertmanager", "cluster")
+    return (
+        f"--cluster.listen-address=0.0.0.0:{port}",
+        *(f"--cluster.peer={peer}" for peer in topology.peer_addresses(settings, "alertmanager", peers, "cluster")),
+        f"--cluster.advertise-address=$(POD_IP):{port}",
+    )
+
+
 def alertmanager_service(settings: Settings) -> ServiceSpec:
     receivers = settings.alerting.routing.receivers
+    ports = (Port("http", topology.port("alertmanager")),)
+    if replicas(settings, "alertmanager") > 1:
+        # Memberlist gossip between the pods only: never published (the kubernetes target opens it to the peers, TCP and UDP).
+        ports += (Port("cluster", topology.port("alertmanager", "cluster"), published=False),)
     return service_spec(
         settings,
         "alertmanager",
@@ -174,10 +207,9 @@ def alertmanager_service(settings: Settings) -> ServiceSpec:
             # Silences and the notification log live here: losing them re-pages on-call.
             f"--storage.path={DATA_DIR}",
             f"--web.external-url={topology.published_url(settings, 'alertmanager')}",
-            # One replica: an empty listen address turns gossip clustering off.
-            "--cluster.listen-address=",
+            *cluster_args(settings),
         ),
-        ports=(Port("http", topology.port("alertmanager")),),
+        ports=ports,
         readiness=HttpProbe(topology.port("alertmanager"), "/-/ready"),
         files={
             f"{CONFIG_DIR}/alertmanager.yml": render_alertmanager_config(settings),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from stack import topology
 from stack.alerting import loki_rule_files
 from stack.alerting.rule import number
+from stack.components.alertmanager import alertmanager_addresses
 from stack.components.service import service_spec
 from stack.document import render_yaml
 from stack.settings import Settings
@@ -106,7 +107,10 @@ def render_loki_config(settings: Settings) -> str:
         },
         "limits_config": _limits(settings),
         "ruler": {
-            "alertmanager_url": topology.url(settings, "alertmanager"),
+            # Every Alertmanager peer when replicated: a comma-separated list,
+            # each URL its own notifier group (pkg/ruler/base/notifier.go
+            # buildNotifierConfig), so each peer gets every alert, as from Prometheus.
+            "alertmanager_url": ",".join(f"http://{a}" for a in alertmanager_addresses(settings)),
             "enable_api": True,
             "enable_alertmanager_v2": True,
             "storage": {"type": "local", "local": {"directory": RULES_DIR}},

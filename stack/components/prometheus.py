@@ -8,7 +8,8 @@ import re
 
 from stack import topology
 from stack.alerting import rule_files
-from stack.components.service import service_spec
+from stack.components.alertmanager import alertmanager_addresses
+from stack.components.service import replicas, service_spec
 from stack.document import render_yaml
 from stack.settings import GatewayService, Settings
 from stack.spec import ApiAccess, DataVolume, HttpProbe, Port, ServiceSpec
@@ -135,6 +136,31 @@ def _gateway_jobs(settings: Settings) -> list[dict]:
     return [_scrape_job(settings, s.name, s.address, s.metrics_path) for s in settings.gateway_services]
 
 
+# The external label telling the replicas of an HA pair apart (scalable
+# profile): each pod's name, from the POD_NAME variable the kubernetes target
+# sets from metadata.name. Prometheus 3 expands ${VAR} in external label
+# values (2.x needed --enable-feature=expand-external-labels).
+REPLICA_LABEL = "replica"
+REPLICA_VALUE = "${POD_NAME}"
+
+
+def _alerting(settings: Settings) -> dict:
+    """The `alerting` block: every alert to every Alertmanager peer; with
+    several Prometheus replicas the replica label is dropped from alerts, so
+    both replicas send the same alert and Alertmanager keeps one."""
+    alerting = {"alertmanagers": [{"static_configs": [{"targets": alertmanager_addresses(settings)}]}]}
+    if replicas(settings, "prometheus") > 1:
+        alerting = {"alert_relabel_configs": [{"action": "labeldrop", "regex": REPLICA_LABEL}], **alerting}
+    return alerting
+
+
+def _external_labels(settings: Settings) -> dict:
+    labels = {"environment": settings.environment, "cluster": settings.cluster}
+    if replicas(settings, "prometheus") > 1:
+        labels[REPLICA_LABEL] = REPLICA_VALUE
+    return labels
+
+
 def render_prometheus_config(settings: Settings) -> str:
     stack_jobs = [
         _scrape_job(settings, component, topology.address(settings, component, port_name), path)
@@ -148,11 +174,9 @@ def render_prometheus_config(settings: Settings) -> str:
             "scrape_interval": str(settings.scrape_interval),
             "scrape_timeout": str(settings.scrape_timeout),
             "evaluation_interval": str(settings.evaluation_interval),
-            "external_labels": {"environment": settings.environment, "cluster": settings.cluster},
+            "external_labels": _external_labels(settings),
         },
-        "alerting": {
-            "alertmanagers": [{"static_configs": [{"targets": [topology.address(settings, "alertmanager")]}]}]
-        },
+        "alerting": _alerting(settings),
         # Relative to this file, so promtool resolves them in a rendered tree too.
         "rule_files": ["rules/*.yml"],
         "scrape_configs": stack_jobs + _gateway_jobs(settings),

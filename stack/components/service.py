@@ -14,8 +14,23 @@ def wget_probe(probe: HttpProbe) -> tuple[str, ...]:
     return ("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{probe.port}{probe.path}")
 
 
+# Replicas in the kubernetes target's `scalable` profile, on each component's
+# own HA mode: a Prometheus pair (identical scrapes, told apart by a `replica`
+# external label that alerts drop, so Alertmanager deduplicates them) and a
+# three-peer Alertmanager cluster (gossiped silences and notification log).
+SCALABLE_REPLICAS = {"prometheus": 2, "alertmanager": 3}
+
+
+def replicas(settings: Settings, component: str) -> int:
+    """How many pods run `component`: more than one only on Kubernetes in the scalable profile."""
+    if settings.target == "kubernetes" and settings.kubernetes.profile == "scalable":
+        return SCALABLE_REPLICAS.get(component, 1)
+    return 1
+
+
 def service_spec(settings: Settings, component: str, **fields) -> ServiceSpec:
     resources = settings.resources_for(component)
+    fields.setdefault("replicas", replicas(settings, component))
     fields.setdefault("health_command", wget_probe(fields["readiness"]))
     return ServiceSpec(
         name=component,

@@ -5,7 +5,7 @@ the gateway's pods are, for Prometheus and Promtail to discover them."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, model_validator
 
@@ -84,3 +84,6 @@ class Kubernetes(StrictModel):
     volume_size: Quantity = "10Gi"
     ingress: Ingress = Ingress()
     gateway: GatewayPods = GatewayPods()
+    # `scalable` runs the components that have an HA mode of their own as
+    # several replicas (stack/components/service.py SCALABLE_REPLICAS).
+    profile: Literal["single", "scalable"] = "single"

@@ -11,7 +11,10 @@ component's hostname (so `topology.address` resolves) and, for API access,
 a Role or ClusterRole with its binding. The workload's kind follows the spec:
 node paths make a DaemonSet, data volumes a StatefulSet (volumeClaimTemplates
 and a `<hostname>-headless` Service for stable pod names), anything else a
-Deployment; one replica each.
+Deployment. A spec with `replicas` > 1 (the `scalable` profile) also gets
+POD_NAME and POD_IP in its environment, a PodDisruptionBudget, soft
+anti-affinity across nodes and a soft spread across zones, and its
+StatefulSet starts the pods in parallel.
 
 Files: one ConfigMap per component, one key per file (the path with '/'
 turned into '_'), each mounted with `subPath` at its exact path. Mounting
@@ -70,6 +73,10 @@ DEFAULT_UID = 65534
 # that discover through the API may reach these ports anywhere.
 API_SERVER_PORTS = (443, 6443)
 RESTRICTED, PRIVILEGED = "restricted", "privileged"
+# The Pod Security Standards release the namespaces enforce: pinned, so a
+# cluster upgrade that tightens the profile cannot stop pods without a
+# change here (the oldest Kubernetes the stack supports).
+POD_SECURITY_VERSION = "v1.33"
 # Kubernetes limits: ConfigMap keys and the whole object (etcd's 1 MiB).
 _CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
 _CONFIG_MAP_LIMIT = 2**20
@@ -102,6 +109,15 @@ FLOWS = (
 FROM_GATEWAY = {"jaeger": ("otlp-grpc", "otlp-http"), "loki": ("http",)}
 # Reached from anywhere: the Ingress controller runs wherever the cluster put it.
 FROM_ANYWHERE = {"grafana": ("http",)}
+# Ports only a component's own pods use among themselves: port name ->
+# protocols. Alertmanager's `cluster` port carries memberlist gossip, which
+# runs over TCP and UDP. Opened between the pods only when there is more than
+# one; never on the ClusterIP Service (what the other components, the gateway
+# and the Ingress reach), only on the headless one that names each pod.
+PEER_PORTS = {"alertmanager": {"cluster": ("TCP", "UDP")}}
+# Where replicas should not share a failure: node (anti-affinity) and zone (spread).
+NODE_TOPOLOGY_KEY = "kubernetes.io/hostname"
+ZONE_TOPOLOGY_KEY = "topology.kubernetes.io/zone"
 
 
 def selector_labels(settings: Settings, spec: ServiceSpec) -> dict[str, str]:
@@ -174,6 +190,29 @@ def workload_kind(spec: ServiceSpec) -> str:
     if spec.host_paths:
         return "DaemonSet"
     return "StatefulSet" if spec.volumes else "Deployment"
+
+
+@dataclass(frozen=True)
+class PodPort:
+    """One port a pod listens on, as containers and Services name it."""
+
+    name: str  # unique within the pod
+    number: int
+    protocol: str  # TCP or UDP
+    peer_only: bool  # PEER_PORTS: used by the component's own pods only
+
+
+def pod_ports(spec: ServiceSpec) -> list[PodPort]:
+    """Every port of the spec over TCP; a peer port (PEER_PORTS) once per
+    protocol, as `<name>` for TCP and `<name>-udp` for UDP, since the names
+    of a pod's ports must be unique."""
+    peer = PEER_PORTS.get(spec.name, {})
+    found = []
+    for p in spec.ports:
+        for protocol in peer.get(p.name, ("TCP",)):
+            name = p.name if protocol == "TCP" else f"{p.name}-{protocol.lower()}"
+            found.append(PodPort(name, p.number, protocol, p.name in peer))
+    return found
 
 
 def _port(url: str, default_scheme: str = "https") -> int:
@@ -309,7 +348,7 @@ class KubernetesTarget(pulumi.ComponentResource):
         psa = {
             f"pod-security.kubernetes.io/{mode}{suffix}": value
             for mode in ("enforce", "audit", "warn")
-            for suffix, value in (("", level), ("-version", "latest"))
+            for suffix, value in (("", level), ("-version", POD_SECURITY_VERSION))
         }
         namespace_labels = {
             "app.kubernetes.io/instance": instance(self.settings),
@@ -349,36 +388,58 @@ class KubernetesTarget(pulumi.ComponentResource):
             self._secret(spec)
         self._rbac(spec)
         kind = workload_kind(spec)
+        if spec.replicas < 1 or (kind == "DaemonSet" and spec.replicas != 1):
+            raise ValueError(f"{spec.name}: replicas {spec.replicas} (a DaemonSet runs one pod per node; others at least one)")
         template = self._pod_template(spec)
         selector = {"match_labels": selector_labels(self.settings, spec)}
         metadata = self._metadata(spec, spec.hostname)
+        replicated = spec.replicas > 1
         if kind == "DaemonSet":
             workload = k8s.apps.v1.DaemonSet(
                 spec.name, metadata=metadata, spec={"selector": selector, "template": template}, opts=self._opts(namespace)
             )
         elif kind == "StatefulSet":
             headless = self._service(spec, f"{spec.hostname}-headless", headless=True)
+            statefulset = {
+                "replicas": spec.replicas,
+                "service_name": f"{spec.hostname}-headless",
+                "selector": selector,
+                "template": template,
+                "volume_claim_templates": [self._claim(spec, v.name) for v in spec.volumes],
+            }
+            if replicated:
+                # The default, OrderedReady, creates pod N only once pod N-1 is
+                # Ready. Peers need no order (each lists all of them and joins
+                # whoever answers) and must start together to form their
+                # cluster; in order, one pod stuck Pending (its volume in a
+                # lost zone) would hold back every pod after it.
+                statefulset["pod_management_policy"] = "Parallel"
             workload = k8s.apps.v1.StatefulSet(
-                spec.name,
-                metadata=metadata,
-                spec={
-                    "replicas": 1,
-                    "service_name": f"{spec.hostname}-headless",
-                    "selector": selector,
-                    "template": template,
-                    "volume_claim_templates": [self._claim(spec, v.name) for v in spec.volumes],
-                },
-                opts=self._opts(namespace, depends_on=[headless]),
+                spec.name, metadata=metadata, spec=statefulset, opts=self._opts(namespace, depends_on=[headless])
             )
         else:
             workload = k8s.apps.v1.Deployment(
                 spec.name,
                 metadata=metadata,
-                spec={"replicas": 1, "selector": selector, "template": template},
+                spec={"replicas": spec.replicas, "selector": selector, "template": template},
                 opts=self._opts(namespace),
             )
         self.workloads[spec.name] = self._add(workload)
         self.services[spec.name] = self._service(spec, spec.hostname, headless=False)
+        if replicated:
+            self._disruption_budget(spec, depends_on=[workload])
+
+    def _disruption_budget(self, spec: ServiceSpec, depends_on: list[pulumi.Resource]) -> None:
+        """Voluntary evictions (a node drain, a cluster upgrade) take one
+        replica at a time, so the others keep serving."""
+        self._add(
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{spec.name}-pdb",
+                metadata=self._metadata(spec, spec.hostname),
+                spec={"max_unavailable": 1, "selector": {"match_labels": selector_labels(self.settings, spec)}},
+                opts=self._opts(self.namespace_of(spec), depends_on=depends_on),
+            )
+        )
 
     def _config_map(self, spec: ServiceSpec) -> None:
         data = {}
@@ -464,7 +525,12 @@ class KubernetesTarget(pulumi.ComponentResource):
         return {"metadata": {"name": volume, "labels": selector_labels(self.settings, spec)}, "spec": claim}
 
     def _service(self, spec: ServiceSpec, name: str, headless: bool) -> k8s.core.v1.Service:
-        ports = [{"name": p.name, "port": p.number, "target_port": p.name, "protocol": "TCP"} for p in spec.ports]
+        # Peer ports only on the headless Service: peers reach each other pod by pod.
+        ports = [
+            {"name": p.name, "port": p.number, "target_port": p.name, "protocol": p.protocol}
+            for p in pod_ports(spec)
+            if headless or not p.peer_only
+        ]
         service_spec = {"type": "ClusterIP", "selector": selector_labels(self.settings, spec), "ports": ports}
         if headless:
             # Per-pod DNS names for the StatefulSet, ready or not (peers find each other while starting).
@@ -518,7 +584,7 @@ class KubernetesTarget(pulumi.ComponentResource):
             "image": spec.image,
             "image_pull_policy": "IfNotPresent",
             "args": list(spec.args),
-            "ports": [{"name": p.name, "container_port": p.number, "protocol": "TCP"} for p in spec.ports],
+            "ports": [{"name": p.name, "container_port": p.number, "protocol": p.protocol} for p in pod_ports(spec)],
             "env": self._env(spec),
             # Startup covers a slow start (WAL replay, ring join) so liveness need not.
             "startup_probe": {**probe, "period_seconds": 10, "failure_threshold": 30},
@@ -542,22 +608,52 @@ class KubernetesTarget(pulumi.ComponentResource):
             "fs_group_change_policy": "OnRootMismatch",
             "seccomp_profile": {"type": "RuntimeDefault"},
         }
+        pod = {
+            "service_account_name": spec.hostname,
+            "automount_service_account_token": bool(spec.api_access),
+            "enable_service_links": False,  # no FOO_SERVICE_HOST variables in the environment
+            "security_context": pod_security,
+            "containers": [container],
+            "volumes": volumes,
+        }
+        if spec.replicas > 1:
+            pod.update(self._spreading(spec))
         return {
             "metadata": {
                 "labels": labels(self.settings, spec),
                 "annotations": {"checksum/config": config_checksum(dict(spec.files))},
             },
-            "spec": {
-                "service_account_name": spec.hostname,
-                "automount_service_account_token": bool(spec.api_access),
-                "enable_service_links": False,  # no FOO_SERVICE_HOST variables in the environment
-                "security_context": pod_security,
-                "containers": [container],
-                "volumes": volumes,
+            "spec": pod,
+        }
+
+    def _spreading(self, spec: ServiceSpec) -> dict:
+        """Replicas on different nodes and zones when the cluster has them.
+        Both are preferences: a one-node or one-zone cluster still runs every replica."""
+        selector = {"match_labels": selector_labels(self.settings, spec)}
+        term = {"label_selector": selector, "topology_key": NODE_TOPOLOGY_KEY}
+        return {
+            "affinity": {
+                "pod_anti_affinity": {
+                    "preferred_during_scheduling_ignored_during_execution": [{"weight": 100, "pod_affinity_term": term}]
+                }
             },
+            "topology_spread_constraints": [
+                {"max_skew": 1, "topology_key": ZONE_TOPOLOGY_KEY, "when_unsatisfiable": "ScheduleAnyway", "label_selector": selector}
+            ],
         }
 
     def _env(self, spec: ServiceSpec) -> list[dict]:
+        """The container's environment: the pod's own identity first (when
+        replicated), then the spec's variables, its secrets, the node's name."""
+        pod = []
+        if spec.replicas > 1:
+            # Replicas tell themselves apart: Prometheus's `replica` external
+            # label (POD_NAME), Alertmanager's gossip advertise address
+            # (POD_IP). First, because $(VAR) in a value sees earlier entries only.
+            pod = [
+                {"name": "POD_NAME", "value_from": {"field_ref": {"field_path": "metadata.name"}}},
+                {"name": "POD_IP", "value_from": {"field_ref": {"field_path": "status.podIP"}}},
+            ]
         plain = [{"name": k, "value": v} for k, v in sorted(spec.env.items())]
         secret = [
             {"name": var, "value_from": {"secret_key_ref": {"name": f"{spec.hostname}-secrets", "key": key}}}
@@ -570,7 +666,7 @@ class KubernetesTarget(pulumi.ComponentResource):
             # (clients/pkg/promtail/targets/file/filetargetmanager.go), and a
             # pod's own HOSTNAME is its pod name, which matches no node.
             node = [{"name": "HOSTNAME", "value_from": {"field_ref": {"field_path": "spec.nodeName"}}}]
-        return plain + secret + node
+        return pod + plain + secret + node
 
     # --- addressing across the two namespaces ---------------------------------
 
@@ -655,6 +751,11 @@ class KubernetesTarget(pulumi.ComponentResource):
             # Scrapes land on the pods' own ports, the gateway services' ports.
             numbers = [int(s.address.rpartition(":")[2]) for s in self.settings.gateway_services]
             egress.append({"to": [self._gateway_peer()], "ports": _tcp(numbers)})
+        peer_ports = [{"protocol": p.protocol, "port": p.number} for p in pod_ports(spec) if p.peer_only]
+        if spec.replicas > 1 and peer_ports:
+            # The pods of one component among themselves (Alertmanager's gossip).
+            ingress.append({"from": [self._peer(spec, namespace)], "ports": peer_ports})
+            egress.append({"to": [self._peer(spec, namespace)], "ports": peer_ports})
         outside = external_ports(self.settings, spec)
         if outside:
             egress.append({"ports": _tcp(outside)})  # no `to`: any address

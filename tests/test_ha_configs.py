@@ -1,0 +1,133 @@
+"""The kubernetes target's scalable profile: a Prometheus HA pair and a
+three-peer Alertmanager cluster, rendered only where replicas > 1.
+
+- Prometheus: a `replica` external label from the pod's name (POD_NAME),
+  dropped again from alerts so both replicas send the same alert, and every
+  Alertmanager pod as a target (not the load-balanced Service).
+- Alertmanager: gossip on the `cluster` port, every pod as a peer, the pod IP
+  advertised.
+- Loki's ruler: every Alertmanager pod, as a comma-separated URL list.
+
+The Docker target and the single profile render exactly what they rendered
+before the profile existed (digests below). tests/test_live_ha.py runs the
+rendered configuration with the real programs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+
+import pytest
+import yaml
+from conftest import ROOT, require_tool
+from test_kubernetes_discovery import check_prometheus_files
+
+from stack.components.alertmanager import alertmanager_service
+from stack.components.loki import loki_service, render_loki_config
+from stack.components.prometheus import prometheus_service, render_prometheus_config
+from stack.settings import load_from_stack_file, parse_settings
+
+SCALABLE = parse_settings({"target": "kubernetes", "kubernetes": {"profile": "scalable"}}, "prod", "t")
+SINGLE = parse_settings({"target": "kubernetes"}, "prod", "t")
+AM_PODS = [f"obs-alertmanager-{i}.obs-alertmanager-headless" for i in range(3)]
+
+
+def test_prometheus_replicas_carry_their_pod_name_and_drop_it_from_alerts():
+    config = yaml.safe_load(render_prometheus_config(SCALABLE))
+    assert prometheus_service(SCALABLE).replicas == 2
+    assert config["global"]["external_labels"] == {"environment": "prod", "cluster": "local", "replica": "${POD_NAME}"}
+    assert config["alerting"]["alert_relabel_configs"] == [{"action": "labeldrop", "regex": "replica"}]
+
+
+def test_prometheus_sends_to_every_alertmanager_pod_not_the_service():
+    config = yaml.safe_load(render_prometheus_config(SCALABLE))
+    assert config["alerting"]["alertmanagers"] == [{"static_configs": [{"targets": [f"{pod}:9093" for pod in AM_PODS]}]}]
+
+
+def test_the_scalable_prometheus_config_differs_from_the_single_one_only_in_the_ha_keys():
+    single, scalable = (yaml.safe_load(render_prometheus_config(s)) for s in (SINGLE, SCALABLE))
+    del scalable["global"]["external_labels"]["replica"], scalable["alerting"]["alert_relabel_configs"]
+    scalable["alerting"]["alertmanagers"] = single["alerting"]["alertmanagers"]
+    assert scalable == single
+
+
+def test_alertmanager_pods_gossip_with_every_peer_on_the_unpublished_cluster_port():
+    spec = alertmanager_service(SCALABLE)
+    assert spec.replicas == 3
+    cluster = [arg for arg in spec.args if arg.startswith("--cluster.")]
+    assert cluster == [
+        "--cluster.listen-address=0.0.0.0:9094",
+        *(f"--cluster.peer={pod}:9094" for pod in AM_PODS),
+        # The kubernetes target sets POD_IP from status.podIP; Kubernetes expands $(VAR) in args.
+        "--cluster.advertise-address=$(POD_IP):9094",
+    ]
+    assert [(p.name, p.number, p.published) for p in spec.ports] == [("http", 9093, True), ("cluster", 9094, False)]
+
+
+def test_loki_ruler_sends_to_every_alertmanager_pod():
+    ruler = yaml.safe_load(render_loki_config(SCALABLE))["ruler"]
+    # Loki splits the value on ',' and makes each URL a notifier group of its own.
+    assert ruler["alertmanager_url"].split(",") == [f"http://{pod}:9093" for pod in AM_PODS]
+
+
+def test_the_single_profile_keeps_one_alertmanager_without_gossip():
+    spec = alertmanager_service(SINGLE)
+    assert spec.replicas == 1 and [p.name for p in spec.ports] == ["http"]
+    assert [arg for arg in spec.args if arg.startswith("--cluster.")] == ["--cluster.listen-address="]
+    config = yaml.safe_load(render_prometheus_config(SINGLE))
+    assert "replica" not in config["global"]["external_labels"] and "alert_relabel_configs" not in config["alerting"]
+    assert yaml.safe_load(render_loki_config(SINGLE))["ruler"]["alertmanager_url"] == "http://obs-alertmanager:9093"
+
+
+def test_every_rendered_alertmanager_flag_exists_in_debians_alertmanager():
+    # 0.25 (Debian); the pinned v0.34 has the same cluster flags (cmd/alertmanager/main.go).
+    usage = subprocess.run([require_tool("prometheus-alertmanager"), "--help"], capture_output=True, text=True, timeout=30)
+    flags = {arg.split("=", 1)[0] for arg in alertmanager_service(SCALABLE).args}
+    assert {flag for flag in flags if f"{flag}=" not in usage.stdout + usage.stderr} == set()
+
+
+def test_promtool_accepts_the_scalable_prometheus_config(tmp_path):
+    check_prometheus_files(SCALABLE, tmp_path)
+
+
+# What dev (Docker) and staging (Kubernetes, single profile) rendered before
+# the scalable profile: sha256 of each component's config file, args, ports,
+# env and replicas (see `rendered`). A change meant for these stacks updates
+# the digest; one meant for the scalable profile only must not.
+BEFORE_THE_SCALABLE_PROFILE = {
+    ("dev", "prometheus"): "38ec6088b5efba52498866ed35fa372df9f75e619e7aee7c03fb201c96af0330",
+    ("dev", "alertmanager"): "0ec98dcf92ad2704cb95728dc9fc265d1ddca2fafebc4b0032f5bdfef4b2c3c5",
+    ("dev", "loki"): "070475293777d3eff88cbc776adca49968765e4ea407369ecf5fedf8ba8f72d3",
+    ("staging", "prometheus"): "ab94f5afb04f64d283127f382569e5676961b3041fc70c8c5b6d3f13911dd729",
+    ("staging", "alertmanager"): "0ec98dcf92ad2704cb95728dc9fc265d1ddca2fafebc4b0032f5bdfef4b2c3c5",
+    ("staging", "loki"): "957b0f3db245f09ce20cb53051b3fa66e56b13e18490318d5012d87627f7283c",
+}
+SERVICES = {"prometheus": prometheus_service, "alertmanager": alertmanager_service, "loki": loki_service}
+CONFIG_FILES = {
+    "prometheus": "/etc/prometheus/prometheus.yml",
+    "alertmanager": "/etc/alertmanager/alertmanager.yml",
+    "loki": "/etc/loki/loki.yaml",
+}
+
+
+def rendered(environment: str, component: str) -> str:
+    """The parts of a component's ServiceSpec the HA change touches, as JSON."""
+    spec = SERVICES[component](load_from_stack_file(ROOT / f"Pulumi.{environment}.yaml").settings)
+    return json.dumps(
+        {
+            "config": spec.files[CONFIG_FILES[component]],
+            "args": list(spec.args),
+            "ports": [[p.name, p.number, p.published] for p in spec.ports],
+            "env": dict(spec.env),
+            "replicas": spec.replicas,
+        },
+        sort_keys=True,
+    )
+
+
+@pytest.mark.parametrize("environment, component", sorted(BEFORE_THE_SCALABLE_PROFILE))
+def test_docker_and_the_single_profile_render_what_they_rendered_before(environment, component):
+    digest = hashlib.sha256(rendered(environment, component).encode()).hexdigest()
+    assert digest == BEFORE_THE_SCALABLE_PROFILE[(environment, component)]
