@@ -58,8 +58,16 @@ def send_one(url: str, trace_id: str) -> httpx.Response:
 
 
 def complete(spans: list[TraceSpan]) -> bool:
-    """Spans from every service and the LLM client span are in."""
-    return set(SERVICES) <= {s.service for s in spans} and any("gen_ai.provider.name" in s.attributes for s in spans)
+    """Spans from every service and the LLM client span are in, and they form
+    one tree: a parent's span ends (and is exported) after its children's, so
+    until the root server span arrives its children would show as roots."""
+    ids = {s.span_id for s in spans}
+    roots = [s for s in spans if s.parent_id not in ids]
+    return (
+        set(SERVICES) <= {s.service for s in spans}
+        and any("gen_ai.provider.name" in s.attributes for s in spans)
+        and len(roots) == 1
+    )
 
 
 def from_receiver(receiver, trace_id: str, timeout: float) -> list[TraceSpan]:
