@@ -8,7 +8,7 @@ from stack.settings import Settings
 PORTS = {
     "prometheus": {"http": 9090},
     "alertmanager": {"http": 9093, "cluster": 9094},
-    "loki": {"http": 3100, "grpc": 9095},
+    "loki": {"http": 3100, "grpc": 9095, "memberlist": 7946},
     "promtail": {"http": 9080},
     "jaeger": {"ui": 16686, "otlp-grpc": 4317, "otlp-http": 4318, "metrics": 8888, "spanmetrics": 8889, "health": 13133},
     "grafana": {"http": 3000},

@@ -27,7 +27,7 @@ from stack.plan import configure_mocks
 from stack.settings import PROJECT, load_from_pulumi, parse_settings
 from stack.settings.stack_file import load_from_stack_file
 from stack.spec import ApiAccess, Port
-from stack.targets.kubernetes import KubernetesTarget, config_checksum
+from stack.targets.kubernetes import PEER_PORTS, KubernetesTarget, config_checksum
 from stack.versions import COMPONENTS
 
 # The newest Kubernetes schema kubernetes-validate 1.37.0 ships (it has 1.33 to 1.37).
@@ -345,7 +345,7 @@ def test_service_names_are_the_topology_hostnames_and_expose_every_port(environm
         service = services[f"{namespace}/{spec.hostname}"]
         assert service["spec"]["type"] == "ClusterIP"
         # Every port but the ones only the component's own pods use (gossip).
-        assert {p["port"] for p in service["spec"]["ports"]} == {p.number for p in spec.ports if (spec.name, p.name) != ("alertmanager", "cluster")}
+        assert {p["port"] for p in service["spec"]["ports"]} == {p.number for p in spec.ports if p.name not in PEER_PORTS.get(spec.name, {})}
         # Reached by its plain hostname from the other namespace too.
         other = "observability" if spec.host_paths else "observability-node"
         alias = services[f"{other}/{spec.hostname}"]["spec"]
@@ -432,7 +432,7 @@ def test_secrets_stay_secret_and_out_of_every_config_map():
     for value in values:
         assert value not in in_the_clear
     loki = workloads(found)["loki"]["spec"]["template"]["spec"]["containers"][0]
-    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in loki["env"] if "valueFrom" in e}
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in loki["env"] if "secretKeyRef" in e.get("valueFrom", {})}
     assert refs["LOKI_S3_SECRET_ACCESS_KEY"] == {"name": "obs-loki-secrets", "key": "objectStoreSecretAccessKey"}
     grafana = workloads(found)["grafana"]["spec"]["template"]["spec"]["containers"][0]
     mount = next(m for m in grafana["volumeMounts"] if m["mountPath"] == "/run/secrets/grafana-admin-password")

@@ -1,5 +1,10 @@
-"""Loki 3.x single binary: schema v13 on TSDB, filesystem storage, WAL and
-compactor on the data volume, retention applied by the compactor."""
+"""Loki 3.x single binary: schema v13 on TSDB, filesystem or S3 storage, WAL
+and compactor on the data volume, retention applied by the compactor.
+
+Replicated (the kubernetes target's scalable profile, S3 storage only; see
+service.replicas) it runs in Loki's HA monolithic mode: every replica runs
+`-target=all` on the shared object store, the rings gossip over memberlist and
+each stream is written to three ingesters."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from stack import topology
 from stack.alerting import loki_rule_files
 from stack.alerting.rule import number
 from stack.components.alertmanager import alertmanager_addresses
-from stack.components.service import service_spec
+from stack.components.service import replicas, service_spec
 from stack.document import render_yaml
 from stack.settings import Settings
 from stack.spec import DataVolume, HttpProbe, Port, ServiceSpec
@@ -23,6 +28,9 @@ S3_ENV = {"LOKI_S3_ACCESS_KEY_ID": "objectStoreAccessKeyId", "LOKI_S3_SECRET_ACC
 # v13 + tsdb from the first day this stack can hold data; a later schema change
 # appends a new period here, it never edits this one.
 SCHEMA_START = "2024-01-01"
+# Ingesters each stream is written to when replicated; a write needs a quorum
+# (2 of 3), so one replica may restart without losing writes.
+REPLICATION_FACTOR = 3
 
 
 def _storage(settings: Settings) -> tuple[dict, str]:
@@ -68,8 +76,37 @@ def ruler_external_labels(settings: Settings) -> dict[str, str]:
     return {"environment": settings.environment, "cluster": settings.cluster}
 
 
+def _ring(settings: Settings) -> tuple[dict, dict]:
+    """The `common` keys that place this instance in its rings, and the
+    top-level keys to add (`memberlist`): one instance keeps its rings in
+    memory; replicas gossip them over memberlist (Loki 3.7 `common` and
+    dskit kv/memberlist config), which also elects the one compactor that
+    runs (pkg/compactor/compactor.go: a one-token ring, its owner compacts)."""
+    peers = replicas(settings, "loki")
+    if peers == 1:
+        return {"replication_factor": 1, "ring": {"kvstore": {"store": "inmemory"}}}, {}
+    port = topology.port("loki", "memberlist")
+    common = {
+        "replication_factor": min(REPLICATION_FACTOR, peers),
+        "ring": {"kvstore": {"store": "memberlist"}},
+        # The pod's IP (the kubernetes target sets POD_IP; -config.expand-env
+        # expands it), advertised in every ring, to the query frontend and to
+        # memberlist (pkg/loki/config_wrapper.go applyInstanceConfigs), rather
+        # than whatever Loki finds on eth0/en0.
+        "instance_addr": "${POD_IP}",
+    }
+    memberlist = {
+        "bind_port": port,
+        # Every pod, as Alertmanager's peers: the headless Service names
+        # them, ready or not, so the replicas find each other while starting.
+        "join_members": topology.peer_addresses(settings, "loki", peers, "memberlist"),
+    }
+    return common, {"memberlist": memberlist}
+
+
 def render_loki_config(settings: Settings) -> str:
     storage, object_store = _storage(settings)
+    ring, top_level = _ring(settings)
     config = {
         "auth_enabled": False,
         "server": {
@@ -79,10 +116,10 @@ def render_loki_config(settings: Settings) -> str:
         },
         "common": {
             "path_prefix": DATA_DIR,
-            "replication_factor": 1,
-            "ring": {"kvstore": {"store": "inmemory"}},
+            **ring,
             "storage": storage,
         },
+        **top_level,
         "schema_config": {
             "configs": [
                 {
@@ -127,11 +164,15 @@ def render_loki_config(settings: Settings) -> str:
 
 
 def loki_service(settings: Settings) -> ServiceSpec:
+    ports = (Port("http", topology.port("loki")), Port("grpc", topology.port("loki", "grpc"), published=False))
+    if replicas(settings, "loki") > 1:
+        # Ring gossip between the pods only: never published (the kubernetes target opens it to the peers).
+        ports += (Port("memberlist", topology.port("loki", "memberlist"), published=False),)
     return service_spec(
         settings,
         "loki",
         args=(f"-config.file={CONFIG_DIR}/loki.yaml", "-config.expand-env=true"),
-        ports=(Port("http", topology.port("loki")), Port("grpc", topology.port("loki", "grpc"), published=False)),
+        ports=ports,
         readiness=HttpProbe(topology.port("loki"), "/ready"),
         files={
             f"{CONFIG_DIR}/loki.yaml": render_loki_config(settings),

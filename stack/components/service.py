@@ -19,13 +19,24 @@ def wget_probe(probe: HttpProbe) -> tuple[str, ...]:
 # external label that alerts drop, so Alertmanager deduplicates them) and a
 # three-peer Alertmanager cluster (gossiped silences and notification log).
 SCALABLE_REPLICAS = {"prometheus": 2, "alertmanager": 3}
+# Loki's HA monolithic mode in the scalable profile: three single binaries on
+# one object store, a memberlist ring, replication factor 3. Not in
+# SCALABLE_REPLICAS because it depends on the storage too (`replicas`).
+LOKI_SCALABLE_REPLICAS = 3
 
 
 def replicas(settings: Settings, component: str) -> int:
-    """How many pods run `component`: more than one only on Kubernetes in the scalable profile."""
-    if settings.target == "kubernetes" and settings.kubernetes.profile == "scalable":
-        return SCALABLE_REPLICAS.get(component, 1)
-    return 1
+    """How many pods run `component`: more than one only on Kubernetes in the
+    scalable profile (SCALABLE_REPLICAS), and for Loki only when its storage
+    is object storage (`logs.storage.type` "s3": LOKI_SCALABLE_REPLICAS).
+    Loki's replicas must share their chunks and index; a filesystem store
+    lives on one pod's volume and cannot be shared, so Loki on filesystem
+    storage stays one replica even in the scalable profile."""
+    if settings.target != "kubernetes" or settings.kubernetes.profile != "scalable":
+        return 1
+    if component == "loki":
+        return LOKI_SCALABLE_REPLICAS if settings.logs.storage.type == "s3" else 1
+    return SCALABLE_REPLICAS.get(component, 1)
 
 
 def service_spec(settings: Settings, component: str, **fields) -> ServiceSpec:

@@ -111,10 +111,17 @@ FROM_GATEWAY = {"jaeger": ("otlp-grpc", "otlp-http"), "loki": ("http",)}
 FROM_ANYWHERE = {"grafana": ("http",)}
 # Ports only a component's own pods use among themselves: port name ->
 # protocols. Alertmanager's `cluster` port carries memberlist gossip, which
-# runs over TCP and UDP. Opened between the pods only when there is more than
-# one; never on the ClusterIP Service (what the other components, the gateway
-# and the Ingress reach), only on the headless one that names each pod.
-PEER_PORTS = {"alertmanager": {"cluster": ("TCP", "UDP")}}
+# runs over TCP and UDP. Loki's `memberlist` port carries its ring's gossip
+# over TCP only (dskit's TCPTransport, kv/memberlist/tcp_transport.go, sends
+# memberlist's "packets" over TCP too), and its `grpc` port the pods' own
+# traffic: distributors push to every replica's ingester, queriers read them.
+# Opened between the pods only when there is more than one; never on the
+# ClusterIP Service (what the other components, the gateway and the Ingress
+# reach), only on the headless one that names each pod.
+PEER_PORTS = {
+    "alertmanager": {"cluster": ("TCP", "UDP")},
+    "loki": {"memberlist": ("TCP",), "grpc": ("TCP",)},
+}
 # Where replicas should not share a failure: node (anti-affinity) and zone (spread).
 NODE_TOPOLOGY_KEY = "kubernetes.io/hostname"
 ZONE_TOPOLOGY_KEY = "topology.kubernetes.io/zone"
