@@ -87,6 +87,7 @@ MAPPING_KEYS: dict[tuple, str] = {
     ("alerting", "slos"): "kong",
     ("alerting", "forDurations"): "GatewayServiceDown",
     ("kubernetes", "gateway", "selector"): "app.kubernetes.io/part-of",
+    ("remoteWrite", "headers"): "X-Scope-OrgID",
 }
 
 

@@ -12,10 +12,14 @@ from stack.components.alertmanager import alertmanager_addresses
 from stack.components.service import replicas, service_spec
 from stack.document import render_yaml
 from stack.settings import GatewayService, Settings
-from stack.spec import ApiAccess, DataVolume, HttpProbe, Port, ServiceSpec
+from stack.settings.secrets import REMOTE_WRITE_CREDENTIAL
+from stack.spec import ApiAccess, DataVolume, HttpProbe, Port, SecretFile, ServiceSpec
 
 CONFIG_DIR = "/etc/prometheus"
 DATA_DIR = "/prometheus"
+# The remote-write bearer token or basic-auth password (remoteWriteCredential),
+# mounted like Alertmanager's receiver credentials: the config names the file only.
+REMOTE_WRITE_CREDENTIAL_FILE = f"{CONFIG_DIR}/secrets/remote-write-credential"
 
 # Where each stack component serves its own metrics: (port name, path).
 STACK_METRICS = {
@@ -161,6 +165,30 @@ def _external_labels(settings: Settings) -> dict:
     return labels
 
 
+def _remote_write(settings: Settings) -> list[dict]:
+    """The `remote_write` list: one endpoint, or none when remoteWrite is not
+    set. The credential is named by file (`credentials_file`,
+    `password_file`), never written into the config."""
+    remote = settings.remote_write
+    if remote is None:
+        return []
+    endpoint: dict = {"url": remote.url}
+    if remote.headers:
+        endpoint["headers"] = dict(remote.headers)
+    if remote.auth == "bearer":
+        endpoint["authorization"] = {"type": "Bearer", "credentials_file": REMOTE_WRITE_CREDENTIAL_FILE}
+    elif remote.auth == "basic":
+        endpoint["basic_auth"] = {"username": remote.username, "password_file": REMOTE_WRITE_CREDENTIAL_FILE}
+    queue = {
+        field: value
+        for field, value in (("capacity", remote.queue.capacity), ("max_samples_per_send", remote.queue.max_samples_per_send))
+        if value is not None
+    }
+    if queue:
+        endpoint["queue_config"] = queue
+    return [endpoint]
+
+
 def render_prometheus_config(settings: Settings) -> str:
     stack_jobs = [
         _scrape_job(settings, component, topology.address(settings, component, port_name), path)
@@ -181,7 +209,17 @@ def render_prometheus_config(settings: Settings) -> str:
         "rule_files": ["rules/*.yml"],
         "scrape_configs": stack_jobs + _gateway_jobs(settings),
     }
+    remote_write = _remote_write(settings)
+    if remote_write:
+        config["remote_write"] = remote_write
     return render_yaml(config, "stack/components/prometheus.py")
+
+
+def _remote_write_secret_files(settings: Settings) -> tuple[SecretFile, ...]:
+    remote = settings.remote_write
+    if remote is None or not remote.needs_credential:
+        return ()
+    return (SecretFile(REMOTE_WRITE_CREDENTIAL, REMOTE_WRITE_CREDENTIAL_FILE),)
 
 
 def prometheus_service(settings: Settings) -> ServiceSpec:
@@ -203,6 +241,7 @@ def prometheus_service(settings: Settings) -> ServiceSpec:
         ports=(Port("http", topology.port("prometheus")),),
         readiness=HttpProbe(topology.port("prometheus"), "/-/ready"),
         files=files,
+        secret_files=_remote_write_secret_files(settings),
         volumes=(DataVolume("data", DATA_DIR),),
         user="65534:65534",
         # The pod role lists and watches pods only (no nodes or namespaces: no attach_metadata).

@@ -8,6 +8,8 @@ Where each thing lives (imports run down this list, never up):
 - `alerting`: thresholds, SLOs, receivers and routes.
 - `storage`: where logs and traces are kept, Loki's limits.
 - `demo`: the demo gateway beside the dev stack.
+- `kubernetes`: the kubernetes target (namespace, volumes, ingress, gateway pods, profile).
+- `remote_write`: Prometheus' remote write to a long-term metrics store.
 - `model`: `Settings`, the top-level keys and their defaults, checks across keys.
 - `secrets`: which secrets exist and when settings require one.
 - `validation`: raw config -> Settings, all problems of all stages at once.

@@ -13,6 +13,7 @@ from stack.settings.demo import Demo, demo_problems
 from stack.settings.errors import config_key
 from stack.settings.kubernetes import Kubernetes
 from stack.settings.partial import Failed
+from stack.settings.remote_write import RemoteWrite, remote_write_problems
 from stack.settings.storage import Logs, Traces
 from stack.settings.values import (
     DnsLabel,
@@ -142,6 +143,8 @@ class Settings(StrictModel):
     traces: Traces = Traces()
     demo: Demo = Demo()
     kubernetes: Kubernetes = Kubernetes()
+    # Off unless given: a long-term metrics store Prometheus also writes to.
+    remote_write: Optional[RemoteWrite] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -211,6 +214,7 @@ def settings_problems(settings: Settings, failed: Failed) -> list[str]:
     defined = [*(s.name for s in settings.gateway_services), *failed.names("gatewayServices")]
     problems += demo_problems(settings.demo, defined, failed.whole("gatewayServices"))
     problems += _target_problems(settings, failed)
+    problems += remote_write_problems(settings.remote_write, failed)
     return problems + routing_problems(settings.alerting.routing, failed)
 
 

@@ -12,12 +12,14 @@ from stack.settings.model import Settings
 from stack.settings.partial import Failed
 
 RECEIVER_SECRETS = "receiverSecrets"
+REMOTE_WRITE_CREDENTIAL = "remoteWriteCredential"
 SECRET_KEYS = {
     "grafanaAdminPassword": "Grafana admin password; generated (pulumi-random) when unset",
     RECEIVER_SECRETS: "Alertmanager receiver credentials by receiver name",
     "objectStoreAccessKeyId": "S3 access key id for Loki's object storage (logs.storage.type s3)",
     "objectStoreSecretAccessKey": "S3 secret access key for Loki's object storage (logs.storage.type s3)",
     "traceStorePassword": "password of traces.<backend>.username for Elasticsearch/OpenSearch",
+    REMOTE_WRITE_CREDENTIAL: "bearer token or basic-auth password for remoteWrite.url (remoteWrite.auth bearer or basic)",
 }
 RECEIVER_CREDENTIALS = {
     "slack": "its Slack incoming-webhook URL",
@@ -103,6 +105,9 @@ def required_plain_secrets(settings: Settings) -> dict[str, str]:
     backend = settings.traces.search_backend
     if backend is not None and backend.username:
         required["traceStorePassword"] = f"traces.{settings.traces.storage}.username is set"
+    remote_write = settings.remote_write
+    if remote_write is not None and remote_write.needs_credential:
+        required[REMOTE_WRITE_CREDENTIAL] = f"remoteWrite.auth is {remote_write.auth}"
     return required
 
 
