@@ -25,9 +25,9 @@ def run() -> DockerTarget | KubernetesTarget:
     settings = loaded.settings
     name = f"{settings.name_prefix}-{settings.environment}"
     if settings.target == "kubernetes":
-        target = KubernetesTarget(name, loaded, build_services(settings))
+        target = KubernetesTarget(name, loaded, build_services(settings, loaded.secrets))
     else:
-        target = DockerTarget(name, loaded, build_services(settings), demo_services(settings))
+        target = DockerTarget(name, loaded, build_services(settings, loaded.secrets), demo_services(settings))
     for key, value in target.endpoints.items():
         pulumi.export(key, value)
     pulumi.export("grafanaAdminUser", GRAFANA_ADMIN_USER)

@@ -45,7 +45,7 @@ class RenderResult:
 def rendered_files(loaded: LoadedSettings) -> dict[str, str]:
     """Relative output path -> content, for every service."""
     files = {}
-    for spec in build_services(loaded.settings):
+    for spec in build_services(loaded.settings, loaded.secrets):
         for path, text in spec.files.items():
             files[f"{spec.name}{path}"] = text
         for secret in spec.secret_files:

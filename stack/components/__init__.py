@@ -7,6 +7,8 @@ exactly what `pulumi up` deploys.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from stack.components.alertmanager import alertmanager_service
 from stack.components.grafana import grafana_service
 from stack.components.jaeger import jaeger_service
@@ -14,6 +16,7 @@ from stack.components.loki import loki_service
 from stack.components.prometheus import prometheus_service
 from stack.components.promtail import promtail_service
 from stack.settings import Settings
+from stack.settings.secrets import GRAFANA_DATABASE_URL
 from stack.spec import ServiceSpec
 from stack.versions import COMPONENTS
 
@@ -28,6 +31,10 @@ _BUILDERS = {
 assert tuple(_BUILDERS) == COMPONENTS
 
 
-def build_services(settings: Settings) -> list[ServiceSpec]:
-    """Every component's spec, in dependency-friendly order (storage first, Grafana last)."""
-    return [_BUILDERS[name](settings) for name in COMPONENTS]
+def build_services(settings: Settings, given_secrets: Collection[str] = ()) -> list[ServiceSpec]:
+    """Every component's spec, in dependency-friendly order (storage first, Grafana last).
+
+    `given_secrets`: the secret keys the stack sets (LoadedSettings.secrets);
+    Grafana on an external database (grafanaDatabaseUrl) runs differently."""
+    builders = {**_BUILDERS, "grafana": lambda s: grafana_service(s, external_database=GRAFANA_DATABASE_URL in given_secrets)}
+    return [builders[name](settings) for name in COMPONENTS]

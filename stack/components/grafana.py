@@ -1,15 +1,17 @@
 """Grafana: datasources with fixed UIDs and the dashboards built by
 dashboards/ (as code, from the settings), provisioned from files; admin
-password from a mounted secret file."""
+password from a mounted secret file; SQLite on its volume, or an external
+database whose URL (a secret: it holds a password) is a mounted file too."""
 
 from __future__ import annotations
 
 from dashboards import render_dashboards
 from dashboards.board import DATASOURCE_UIDS
 from stack import topology
-from stack.components.service import service_spec
+from stack.components.service import replicas, service_spec
 from stack.document import render_yaml
 from stack.settings import Settings
+from stack.settings.secrets import GRAFANA_DATABASE_URL
 from stack.spec import DataVolume, HttpProbe, Port, SecretFile, ServiceSpec
 
 PROVISIONING_DIR = "/etc/grafana/provisioning"
@@ -17,6 +19,7 @@ DASHBOARDS_DIR = "/etc/grafana/dashboards"
 DATA_DIR = "/var/lib/grafana"
 ADMIN_USER = "admin"
 ADMIN_PASSWORD_FILE = "/run/secrets/grafana-admin-password"
+DATABASE_URL_FILE = "/run/secrets/grafana-database-url"
 
 
 def provisioning_escape(text: str) -> str:
@@ -136,12 +139,25 @@ def render_dashboard_provider() -> str:
     return render_yaml({"apiVersion": 1, "providers": [provider]}, "stack/components/grafana.py")
 
 
-def grafana_service(settings: Settings) -> ServiceSpec:
+def database_env(external_database: bool) -> dict[str, str]:
+    """Grafana's `[database] url` from the mounted secret file, or nothing (SQLite
+    in DATA_DIR). The image's entrypoint reads any GF_<SECTION>_<KEY>__FILE into
+    GF_<SECTION>_<KEY>, as for the admin password; the URL names its type."""
+    return {"GF_DATABASE_URL__FILE": DATABASE_URL_FILE} if external_database else {}
+
+
+def grafana_service(settings: Settings, external_database: bool = False) -> ServiceSpec:
+    """Grafana's spec. `external_database`: the secret grafanaDatabaseUrl is
+    given, so Grafana keeps its state there (and may run several replicas)
+    instead of in SQLite on its data volume."""
     files = {
         f"{PROVISIONING_DIR}/datasources/datasources.yaml": render_datasources(settings),
         f"{PROVISIONING_DIR}/dashboards/dashboards.yaml": render_dashboard_provider(),
     }
     files.update({f"{DASHBOARDS_DIR}/{name}": text for name, text in render_dashboards(settings).items()})
+    secret_files = (SecretFile("grafanaAdminPassword", ADMIN_PASSWORD_FILE),)
+    if external_database:
+        secret_files += (SecretFile(GRAFANA_DATABASE_URL, DATABASE_URL_FILE),)
     return service_spec(
         settings,
         "grafana",
@@ -149,10 +165,11 @@ def grafana_service(settings: Settings) -> ServiceSpec:
         ports=(Port("http", topology.port("grafana")),),
         readiness=HttpProbe(topology.port("grafana"), "/api/health"),
         files=files,
-        secret_files=(SecretFile("grafanaAdminPassword", ADMIN_PASSWORD_FILE),),
+        secret_files=secret_files,
         env={
             "GF_SECURITY_ADMIN_USER": ADMIN_USER,
             "GF_SECURITY_ADMIN_PASSWORD__FILE": ADMIN_PASSWORD_FILE,
+            **database_env(external_database),
             "GF_AUTH_ANONYMOUS_ENABLED": "false",
             "GF_USERS_ALLOW_SIGN_UP": "false",
             "GF_SERVER_ROOT_URL": topology.published_url(settings, "grafana"),
@@ -161,6 +178,8 @@ def grafana_service(settings: Settings) -> ServiceSpec:
             "GF_ANALYTICS_REPORTING_ENABLED": "false",
             "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
         },
+        # The volume still holds plugins and, without an external database, SQLite.
         volumes=(DataVolume("data", DATA_DIR),),
         user="472:0",
+        replicas=replicas(settings, "grafana", external_database),
     )

@@ -23,19 +23,26 @@ SCALABLE_REPLICAS = {"prometheus": 2, "alertmanager": 3}
 # one object store, a memberlist ring, replication factor 3. Not in
 # SCALABLE_REPLICAS because it depends on the storage too (`replicas`).
 LOKI_SCALABLE_REPLICAS = 3
+# Two stateless Grafana servers on one external database (sessions, users and
+# alert state live there); not in SCALABLE_REPLICAS because SQLite cannot be shared.
+GRAFANA_SCALABLE_REPLICAS = 2
 
 
-def replicas(settings: Settings, component: str) -> int:
+def replicas(settings: Settings, component: str, external_database: bool = False) -> int:
     """How many pods run `component`: more than one only on Kubernetes in the
-    scalable profile (SCALABLE_REPLICAS), and for Loki only when its storage
-    is object storage (`logs.storage.type` "s3": LOKI_SCALABLE_REPLICAS).
-    Loki's replicas must share their chunks and index; a filesystem store
-    lives on one pod's volume and cannot be shared, so Loki on filesystem
-    storage stays one replica even in the scalable profile."""
+    scalable profile (SCALABLE_REPLICAS), and only where the replicas can
+    share their state. Loki's replicas must share their chunks and index: a
+    filesystem store lives on one pod's volume, so Loki runs
+    LOKI_SCALABLE_REPLICAS only on object storage (`logs.storage.type` "s3").
+    Grafana's replicas must share its database: SQLite on a volume cannot be,
+    so Grafana runs GRAFANA_SCALABLE_REPLICAS only when `external_database`
+    (the secret grafanaDatabaseUrl is given); other components ignore it."""
     if settings.target != "kubernetes" or settings.kubernetes.profile != "scalable":
         return 1
     if component == "loki":
         return LOKI_SCALABLE_REPLICAS if settings.logs.storage.type == "s3" else 1
+    if component == "grafana":
+        return GRAFANA_SCALABLE_REPLICAS if external_database else 1
     return SCALABLE_REPLICAS.get(component, 1)
 
 

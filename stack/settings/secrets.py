@@ -13,8 +13,10 @@ from stack.settings.partial import Failed
 
 RECEIVER_SECRETS = "receiverSecrets"
 REMOTE_WRITE_CREDENTIAL = "remoteWriteCredential"
+GRAFANA_DATABASE_URL = "grafanaDatabaseUrl"
 SECRET_KEYS = {
     "grafanaAdminPassword": "Grafana admin password; generated (pulumi-random) when unset",
+    GRAFANA_DATABASE_URL: "URL of an external database for Grafana (postgres://user:password@host:5432/grafana); SQLite on its volume when unset",
     RECEIVER_SECRETS: "Alertmanager receiver credentials by receiver name",
     "objectStoreAccessKeyId": "S3 access key id for Loki's object storage (logs.storage.type s3)",
     "objectStoreSecretAccessKey": "S3 secret access key for Loki's object storage (logs.storage.type s3)",
@@ -124,8 +126,9 @@ def secret_problems(settings: Settings, given: Mapping[str, Any], failed: Failed
 
 
 def secret_keys_needed(settings: Settings, given: Mapping[str, Any]) -> list[str]:
-    """The secrets the components get: given ones the settings use, receiver credentials one by one."""
-    keys = [k for k in ("grafanaAdminPassword", *required_plain_secrets(settings)) if k in given]
+    """The secrets the components get: given ones the settings use, receiver credentials one by one.
+    The optional ones (the Grafana admin password and database URL) are used whenever given."""
+    keys = [k for k in ("grafanaAdminPassword", GRAFANA_DATABASE_URL, *required_plain_secrets(settings)) if k in given]
     if RECEIVER_SECRETS in given:
         keys += [receiver_secret(r.name) for r in settings.alerting.routing.receivers if r.needs_secret]
     return keys
