@@ -71,6 +71,31 @@ class ImageBuild:
 
 
 @dataclass(frozen=True)
+class ScheduledJob:
+    """A program a component needs run to completion on a schedule, beside
+    its service (Jaeger's index cleaner deleting old Elasticsearch indices).
+
+    `schedule` is a cron expression (five fields) read in UTC; `env` plain variables and `secret_env`
+    variable -> secret key, as on ServiceSpec. The job runs as `user`
+    ('uid[:gid]', the image's own user when it is known), reaches what its
+    component reaches outside the cluster, and nothing inside it.
+
+    Only the kubernetes target runs jobs (as CronJobs). The Docker target
+    ignores them: Docker has no scheduler, and the README points Docker
+    users at their search backend's own lifecycle policies (ILM / ISM)."""
+
+    name: str  # DNS label, unique in the namespace: jaeger-es-index-cleaner
+    image: str
+    args: tuple[str, ...]
+    schedule: str
+    memory_bytes: int
+    cpus: float
+    env: Mapping[str, str] = field(default_factory=dict)
+    secret_env: Mapping[str, str] = field(default_factory=dict)
+    user: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str  # component name: prometheus, loki, ...
     hostname: str  # how the other components reach it
@@ -101,3 +126,5 @@ class ServiceSpec:
     # Pods of the component (kubernetes target); peers find each other by
     # topology.peer_addresses. The Docker target runs one container.
     replicas: int = 1
+    # Run to completion on a schedule beside the service (kubernetes target only).
+    jobs: tuple[ScheduledJob, ...] = ()

@@ -29,6 +29,13 @@ DEFAULT_IMAGE_TAGS = {
 }
 
 
+# Not a stack component: Jaeger's jaeger-es-index-cleaner, run daily by the
+# kubernetes target when traces go to Elasticsearch/OpenSearch. Jaeger's
+# release build pushes it with every vX.Y.Z tag as jaegertracing/
+# jaeger-es-index-cleaner:X.Y.Z (scripts/build/build-upload-docker-images.sh,
+# scripts/utils/compute-tags.sh), so it follows Jaeger's own pin.
+JAEGER_INDEX_CLEANER_IMAGE = f"jaegertracing/jaeger-es-index-cleaner:{DEFAULT_IMAGE_TAGS['jaeger']}"
+
 # Not a stack component: the Kong of the demo gateway (settings `demo`), run in
 # DB-less mode in front of the demo's services. Open-source Kong images stop at
 # 3.9.x; 3.9.3 is the newest (Kong/docker-kong tag 3.9.3, June 2026, the source

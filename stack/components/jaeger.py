@@ -9,7 +9,8 @@ from stack import topology
 from stack.components.service import service_spec
 from stack.document import render_yaml
 from stack.settings import Settings
-from stack.spec import DataVolume, HttpProbe, Port, SecretFile, ServiceSpec
+from stack.spec import DataVolume, HttpProbe, Port, ScheduledJob, SecretFile, ServiceSpec
+from stack.versions import JAEGER_INDEX_CLEANER_IMAGE
 
 CONFIG_DIR = "/etc/jaeger"
 # Badger's volume, kept apart from /tmp (where Go and Jaeger write temporary
@@ -24,6 +25,10 @@ DATA_DIR = "/var/tmp"
 BADGER_DIR = f"{DATA_DIR}/jaeger"
 PASSWORD_FILE = f"{CONFIG_DIR}/secrets/trace-store-password"
 TRACE_STORE = "traces"
+# After midnight UTC, once yesterday's daily index is closed; off the hour,
+# where every other cron job in the cluster starts.
+INDEX_CLEANER_SCHEDULE = "15 0 * * *"
+DAY_SECONDS = 86400
 METRIC_STORE = "prometheus"
 
 
@@ -56,6 +61,46 @@ def _trace_backend(settings: Settings) -> dict:
     if backend.username:
         config["auth"] = {"basic": {"username": backend.username, "password_file": PASSWORD_FILE}}
     return {traces.storage: config}
+
+
+def index_cleaner_days(settings: Settings) -> int:
+    """retention.traces in whole days, rounded up (36h keeps 2 days): the
+    cleaner deletes whole daily indices, and never sooner than promised."""
+    return -(-settings.retention.traces.seconds // DAY_SECONDS)
+
+
+def index_cleaner_job(settings: Settings) -> ScheduledJob:
+    """jaeger-es-index-cleaner, daily: deletes the daily span and service
+    indices older than retention.traces, as Jaeger's Elasticsearch docs
+    advise for time-based indices. Interface at Jaeger v2.20.0
+    (cmd/es-index-cleaner): args `NUM_OF_DAYS URL`; flags read from the
+    environment with '.' and '-' as '_' (INDEX_PREFIX, ES_USERNAME,
+    ES_PASSWORD, ES_TLS_ENABLED). Raises ValueError when traces stay in Badger."""
+    backend = settings.traces.search_backend
+    if backend is None:
+        raise ValueError("the index cleaner needs traces.storage elasticsearch or opensearch")
+    url = backend.server_urls[0]  # the cleaner takes one URL; any node of the cluster serves the index API
+    env = {"INDEX_PREFIX": backend.index_prefix}
+    if url.startswith("https://"):
+        # Without it the cleaner still speaks TLS to https URLs but skips
+        # certificate verification (esclient/roundtripper.go, TLS.Insecure),
+        # and would send the password to whoever answers.
+        env["ES_TLS_ENABLED"] = "true"
+    secret_env = {}
+    if backend.username:
+        env["ES_USERNAME"] = backend.username
+        secret_env["ES_PASSWORD"] = "traceStorePassword"
+    return ScheduledJob(
+        name="jaeger-es-index-cleaner",
+        image=JAEGER_INDEX_CLEANER_IMAGE,
+        args=(str(index_cleaner_days(settings)), url),
+        schedule=INDEX_CLEANER_SCHEDULE,
+        memory_bytes=64 * 2**20,
+        cpus=0.1,
+        env=env,
+        secret_env=secret_env,
+        user="10001:10001",  # USER of cmd/es-index-cleaner/Dockerfile
+    )
 
 
 def render_jaeger_config(settings: Settings) -> str:
@@ -148,4 +193,5 @@ def jaeger_service(settings: Settings) -> ServiceSpec:
         secret_files=(SecretFile("traceStorePassword", PASSWORD_FILE),) if backend and backend.username else (),
         volumes=(DataVolume("data", DATA_DIR),) if badger else (),
         user="10001:10001",
+        jobs=(index_cleaner_job(settings),) if backend else (),
     )

@@ -11,7 +11,9 @@ component's hostname (so `topology.address` resolves) and, for API access,
 a Role or ClusterRole with its binding. The workload's kind follows the spec:
 node paths make a DaemonSet, data volumes a StatefulSet (volumeClaimTemplates
 and a `<hostname>-headless` Service for stable pod names), anything else a
-Deployment. A spec with `replicas` > 1 (the `scalable` profile) also gets
+Deployment. Each of the spec's scheduled jobs (Jaeger's index cleaner) is a
+CronJob beside it, with the same security profile, its secrets from the
+component's Secret, and a NetworkPolicy of its own. A spec with `replicas` > 1 (the `scalable` profile) also gets
 POD_NAME and POD_IP in its environment, a PodDisruptionBudget, soft
 anti-affinity across nodes and a soft spread across zones, and its
 StatefulSet starts the pods in parallel.
@@ -51,7 +53,7 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, Optional
 from urllib.parse import urlsplit
 
 import pulumi
@@ -60,7 +62,7 @@ import pulumi_kubernetes as k8s
 from stack import topology
 from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
 from stack.settings import LoadedSettings, Settings
-from stack.spec import ServiceSpec
+from stack.spec import ScheduledJob, ServiceSpec
 from stack.targets.secrets import resolve_secrets
 
 PART_OF = "gateway-observability"
@@ -190,6 +192,51 @@ def run_as(user: Optional[str]) -> tuple[int, int]:
         return DEFAULT_UID, DEFAULT_UID
     uid, _, gid = user.partition(":")
     return int(uid), int(gid or uid)
+
+
+def container_security(uid: int) -> dict:
+    """A container's securityContext: what the restricted profile asks, and a read-only root."""
+    return {
+        "allow_privilege_escalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "read_only_root_filesystem": True,
+        "run_as_non_root": uid != 0,
+    }
+
+
+def pod_security(uid: int, gid: int) -> dict:
+    """A pod's securityContext: its user and group, fsGroup, seccomp RuntimeDefault."""
+    return {
+        "run_as_non_root": uid != 0,
+        "run_as_user": uid,
+        "run_as_group": gid,
+        "fs_group": gid,
+        # Skip a recursive chown of a large volume when its top is already ours.
+        "fs_group_change_policy": "OnRootMismatch",
+        "seccomp_profile": {"type": "RuntimeDefault"},
+    }
+
+
+def job_labels(settings: Settings, job: ScheduledJob) -> dict[str, str]:
+    """A scheduled job's labels: its own name, so no selector of its
+    component (Service, NetworkPolicy, PodDisruptionBudget) picks its pods."""
+    return {
+        "app.kubernetes.io/name": job.name,
+        "app.kubernetes.io/instance": instance(settings),
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "pulumi",
+        "app.kubernetes.io/version": image_tag(job.image),
+    }
+
+
+def env_vars(env: Mapping[str, str], secret_env: Mapping[str, str], secret_name: str) -> list[dict]:
+    """Plain variables, then each secret variable from its key in the Secret `secret_name`."""
+    plain = [{"name": k, "value": v} for k, v in sorted(env.items())]
+    secret = [
+        {"name": var, "value_from": {"secret_key_ref": {"name": secret_name, "key": key}}}
+        for var, key in sorted(secret_env.items())
+    ]
+    return plain + secret
 
 
 def workload_kind(spec: ServiceSpec) -> str:
@@ -391,7 +438,7 @@ class KubernetesTarget(pulumi.ComponentResource):
         )
         if spec.files:
             self._config_map(spec)
-        if spec.secret_files or spec.secret_env:
+        if self._secret_keys(spec):
             self._secret(spec)
         self._rbac(spec)
         kind = workload_kind(spec)
@@ -435,6 +482,8 @@ class KubernetesTarget(pulumi.ComponentResource):
         self.services[spec.name] = self._service(spec, spec.hostname, headless=False)
         if replicated:
             self._disruption_budget(spec, depends_on=[workload])
+        for job in spec.jobs:
+            self._cron_job(spec, job)
 
     def _disruption_budget(self, spec: ServiceSpec, depends_on: list[pulumi.Resource]) -> None:
         """Voluntary evictions (a node drain, a cluster upgrade) take one
@@ -468,7 +517,11 @@ class KubernetesTarget(pulumi.ComponentResource):
         )
 
     def _secret_keys(self, spec: ServiceSpec) -> list[str]:
-        keys = sorted({s.secret for s in spec.secret_files} | set(spec.secret_env.values()))
+        keys = sorted(
+            {s.secret for s in spec.secret_files}
+            | set(spec.secret_env.values())
+            | {key for job in spec.jobs for key in job.secret_env.values()}
+        )
         for key in keys:
             if not _CONFIG_KEY.fullmatch(key):
                 raise ValueError(f"{spec.name}: secret {key!r} is not a valid Secret key")
@@ -598,28 +651,14 @@ class KubernetesTarget(pulumi.ComponentResource):
             "readiness_probe": {**probe, "period_seconds": 10, "failure_threshold": 3},
             "liveness_probe": {**probe, "period_seconds": 20, "failure_threshold": 6},
             "resources": {"requests": resources, "limits": resources},
-            "security_context": {
-                "allow_privilege_escalation": False,
-                "capabilities": {"drop": ["ALL"]},
-                "read_only_root_filesystem": True,
-                "run_as_non_root": uid != 0,
-            },
+            "security_context": container_security(uid),
             "volume_mounts": mounts,
-        }
-        pod_security = {
-            "run_as_non_root": uid != 0,
-            "run_as_user": uid,
-            "run_as_group": gid,
-            "fs_group": gid,
-            # Skip a recursive chown of a large volume when its top is already ours.
-            "fs_group_change_policy": "OnRootMismatch",
-            "seccomp_profile": {"type": "RuntimeDefault"},
         }
         pod = {
             "service_account_name": spec.hostname,
             "automount_service_account_token": bool(spec.api_access),
             "enable_service_links": False,  # no FOO_SERVICE_HOST variables in the environment
-            "security_context": pod_security,
+            "security_context": pod_security(uid, gid),
             "containers": [container],
             "volumes": volumes,
         }
@@ -632,6 +671,78 @@ class KubernetesTarget(pulumi.ComponentResource):
             },
             "spec": pod,
         }
+
+    # --- scheduled jobs ---------------------------------------------------------
+
+    def _cron_job(self, spec: ServiceSpec, job: ScheduledJob) -> None:
+        """`job` as a CronJob in `spec`'s namespace (UTC schedule, one run at
+        a time, a short history) and the NetworkPolicy of its pods."""
+        uid, gid = run_as(job.user)
+        if uid == 0:
+            raise ValueError(f"{job.name}: runs as uid 0, which the restricted Pod Security profile forbids")
+        namespace = self.namespace_of(spec)
+        own = job_labels(self.settings, job)
+        resources = {"memory": quantity_memory(job.memory_bytes), "cpu": quantity_cpu(job.cpus)}
+        container = {
+            "name": job.name,
+            "image": job.image,
+            "image_pull_policy": "IfNotPresent",
+            "args": list(job.args),
+            "env": env_vars(job.env, job.secret_env, f"{spec.hostname}-secrets"),
+            "resources": {"requests": resources, "limits": resources},
+            "security_context": container_security(uid),
+            "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
+        }
+        pod = {
+            "service_account_name": spec.hostname,
+            "automount_service_account_token": False,
+            "enable_service_links": False,
+            "security_context": pod_security(uid, gid),
+            # A failed run is retried by the Job (backoff_limit), not in place.
+            "restart_policy": "Never",
+            "containers": [container],
+            "volumes": [{"name": "tmp", "empty_dir": {}}],
+        }
+        job_spec = {
+            "backoff_limit": 2,
+            # A run that hangs on an unreachable cluster ends before the next one.
+            "active_deadline_seconds": 3600,
+            "template": {"metadata": {"labels": own}, "spec": pod},
+        }
+        metadata = {"name": job.name, "namespace": namespace, "labels": own}
+        self._add(
+            k8s.batch.v1.CronJob(
+                f"{job.name}-cronjob",
+                metadata=metadata,
+                spec={
+                    "schedule": job.schedule,
+                    "time_zone": "Etc/UTC",
+                    "concurrency_policy": "Forbid",
+                    # A run missed by more than an hour (controller down) waits for the next day.
+                    "starting_deadline_seconds": 3600,
+                    "successful_jobs_history_limit": 1,
+                    "failed_jobs_history_limit": 3,
+                    "job_template": {"metadata": {"labels": own}, "spec": job_spec},
+                },
+                opts=self._opts(namespace),
+            )
+        )
+        # Nothing reaches the job's pods; they reach what their component reaches outside the cluster.
+        outside = external_ports(self.settings, spec)
+        selector = {k: own[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")}
+        self._add(
+            k8s.networking.v1.NetworkPolicy(
+                f"{job.name}-networkpolicy",
+                metadata=metadata,
+                spec={
+                    "pod_selector": {"match_labels": selector},
+                    "policy_types": ["Ingress", "Egress"],
+                    "ingress": [],
+                    "egress": [{"ports": _tcp(outside)}] if outside else [],
+                },
+                opts=self._opts(namespace),
+            )
+        )
 
     def _spreading(self, spec: ServiceSpec) -> dict:
         """Replicas on different nodes and zones when the cluster has them.
@@ -661,11 +772,6 @@ class KubernetesTarget(pulumi.ComponentResource):
                 {"name": "POD_NAME", "value_from": {"field_ref": {"field_path": "metadata.name"}}},
                 {"name": "POD_IP", "value_from": {"field_ref": {"field_path": "status.podIP"}}},
             ]
-        plain = [{"name": k, "value": v} for k, v in sorted(spec.env.items())]
-        secret = [
-            {"name": var, "value_from": {"secret_key_ref": {"name": f"{spec.hostname}-secrets", "key": key}}}
-            for var, key in sorted(spec.secret_env.items())
-        ]
         node = []
         if workload_kind(spec) == "DaemonSet":
             # A node agent finds its node's pods by HOSTNAME: Promtail 3.6's
@@ -673,7 +779,7 @@ class KubernetesTarget(pulumi.ComponentResource):
             # (clients/pkg/promtail/targets/file/filetargetmanager.go), and a
             # pod's own HOSTNAME is its pod name, which matches no node.
             node = [{"name": "HOSTNAME", "value_from": {"field_ref": {"field_path": "spec.nodeName"}}}]
-        return pod + plain + secret + node
+        return pod + env_vars(spec.env, spec.secret_env, f"{spec.hostname}-secrets") + node
 
     # --- addressing across the two namespaces ---------------------------------
 
