@@ -21,7 +21,8 @@ from dashboards.board import (
     service_variable,
     thresholds,
 )
-from stack.alerting.rule import ratio, zero_when_absent
+from stack.alerting.rule import ratio, sum_rate
+from stack.alerting.slo import http_failure_ratio
 from stack.settings import Settings
 
 HTTP = "http_server_request_duration_seconds"
@@ -30,20 +31,13 @@ KONG = f"{{{ENV}}}"
 
 
 def _service_rate(matchers: str = "", by: str = "service", window: str = RATE) -> str:
-    return f"sum by ({by}) (rate({HTTP}_count{{{ENV}, {SERVICE}{matchers}}}[{window}]))"
+    return sum_rate(f"{HTTP}_count", by, window, f"{{{ENV}, {SERVICE}{matchers}}}")
 
 
 def _llm_rate(matchers: str = "") -> str:
-    return f"sum by (gen_ai_provider_name) (rate(gen_ai_client_operation_duration_seconds_count{{{ENV}{matchers}}}[{RATE}]))"
+    return sum_rate("gen_ai_client_operation_duration_seconds_count", "gen_ai_provider_name", RATE, f"{{{ENV}{matchers}}}")
 
 
-def error_ratio(by: str = "service") -> str:
-    """5xx answers, and requests that got no answer (OTel sets error_type and no
-    status), over all requests; 0 rather than no data when nothing failed."""
-    failed = _service_rate(', http_response_status_code=~"5.."', by)
-    no_answer = _service_rate(', http_response_status_code="", error_type!=""', by)
-    total = _service_rate(by=by)
-    return f"({zero_when_absent(failed, total)} + {zero_when_absent(no_answer, total)}) / {total}"
 
 
 def build(settings: Settings) -> Board:
@@ -74,7 +68,7 @@ def build(settings: Settings) -> Board:
             "Error ratio",
             "Share of requests answered 5xx or not answered at all. Above the SLO's budget, open the service's logs (error_type, error_source) and the provider board.",
             "percentunit",
-            promql(error_ratio(), "{{service}}"),
+            promql(http_failure_ratio(f"{ENV}, {SERVICE}", RATE), "{{service}}"),
             limits=thresholds((0.01, "orange"), (0.05, "red")),
             decimals=3,
         ).data_links([to_logs]),

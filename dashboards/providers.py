@@ -21,7 +21,7 @@ from dashboards.board import (
     thresholds,
 )
 from stack import alert_names as names
-from stack.alerting.rule import ratio
+from stack.alerting.rule import ratio, sum_rate
 from stack.settings import Settings
 
 CALLS = "gen_ai_client_operation_duration_seconds"
@@ -34,7 +34,7 @@ KONG_AI = f'{{{ENV}, ai_provider=~"$provider", ai_model=~"$model"}}'
 
 
 def _rate(metric: str, matchers: str = "", by: str = BY, window: str = RATE) -> str:
-    return f"sum by ({by}) (rate({metric}{{{ENV}, {PROVIDER_MODEL}{matchers}}}[{window}]))"
+    return sum_rate(metric, by, window, f"{{{ENV}, {PROVIDER_MODEL}{matchers}}}")
 
 
 def _increase(metric: str, window: str, by: str = BY, matchers: str = PROVIDER_MODEL) -> str:

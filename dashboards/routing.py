@@ -5,14 +5,14 @@ compression save in tokens and dollars."""
 from __future__ import annotations
 
 from dashboards.board import ENV, RATE, Board, bars, environment_variable, graph, grid, promql, single_stat, thresholds
-from stack.alerting.rule import ratio, share
+from stack.alerting.rule import ratio, share, sum_rate
 from stack.settings import Settings
 
 SELECTOR = f"{{{ENV}}}"
 
 
 def _rate(metric: str, by: str) -> str:
-    return f"sum by ({by}) (rate({metric}{SELECTOR}[{RATE}]))"
+    return sum_rate(metric, by, RATE, SELECTOR)
 
 
 def cost_per_token_by_model() -> str:

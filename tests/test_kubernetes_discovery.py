@@ -22,6 +22,7 @@ from typing import Optional
 import pytest
 import yaml
 from conftest import require_tool
+from test_logs_and_traces import GATEWAY_LINE, TRACE_ID
 from promtail_pipeline import docker_entry_labels, relabel, run_pipeline, run_stream
 
 from gateway_telemetry import contract
@@ -47,7 +48,6 @@ CUSTOM = parse_settings(
     "test",
 )
 GATEWAY_LABELS = {"app.kubernetes.io/part-of": "ai-gateway"}
-TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 def _sanitize(name: str) -> str:
@@ -367,21 +367,8 @@ def cri(line: str, stream: str = "stdout", flags: str = "F", time: str = "2026-1
 
 
 API_POD = gateway_pod("unified-llm-api-6b5d9c7f4-q8r2m", "unified-llm-api", containers=(("api", (8000,)),))
-SECRET_LINE = json.dumps(
-    {
-        "timestamp": "2026-11-30T12:00:00.123456Z",
-        "level": "ERROR",
-        "service": "unified-llm-api",
-        "message": "provider call failed for key sk-proj-Ab3dEf5GhIjKlMnOpQrStUvWx, user jane.doe@example.com",
-        "request_id": "3f2b8c1e-9a4d-4e6f-b1c2-7d8e9f0a1b2c",
-        "trace_id": TRACE_ID,
-        "span_id": "00f067aa0ba902b7",
-        "provider": "openai",
-        "model": "gpt-4o-mini",
-        "api_key": "sk-live-0123456789abcdef",
-        "path": "/v1/chat/completions",
-    }
-)
+# The gateway's error line of the Docker pipeline's tests, with a secret-keyed field too.
+SECRET_LINE = json.dumps({**GATEWAY_LINE, "api_key": "sk-live-0123456789abcdef"})
 
 
 def test_the_kubernetes_pipeline_is_the_docker_one_behind_a_cri_stage():

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from stack import alert_names as names
-from stack.alerting.rule import alert, fill, number, ratio, record, sum_rate
+from stack.alerting.rule import alert, fill, number, ratio, record, sum_rate, zero_when_absent
 from gateway_telemetry.contract import KONG
 from stack.settings import Settings
 
@@ -49,16 +49,27 @@ def _sum_rate(metric: str, service: str, window: str, matchers: str = "") -> str
     return sum_rate(metric, "service", window, f'{{service="{service}"{matchers}}}')
 
 
+def http_failure_ratio(matchers: str, window: str, by: str = "service") -> str:
+    """Share of a kit service's requests that failed, per `by`: answered 5xx,
+    or not answered at all (OTel omits the status code then and sets
+    error_type); 0, not absent, when none failed. `matchers` selects the
+    series (without braces). The SLO rules and the overview board read it."""
+    metric = "http_server_request_duration_seconds_count"
+
+    def rate(extra: str = "") -> str:
+        return sum_rate(metric, by, window, f"{{{matchers}{extra}}}")
+
+    total = rate()
+    server_errors = rate(', http_response_status_code=~"5.."')
+    no_response = rate(', http_response_status_code="", error_type!=""')
+    return f"({zero_when_absent(server_errors, total)} + {zero_when_absent(no_response, total)}) / {total}"
+
+
 def availability_error_ratio(service: str, window: str) -> str:
     if service == KONG.name:
         total = _sum_rate("kong_http_requests_total", service, window)
         return ratio(_sum_rate("kong_http_requests_total", service, window, ', code=~"5.."'), total)
-    metric = "http_server_request_duration_seconds_count"
-    total = _sum_rate(metric, service, window)
-    server_errors = _sum_rate(metric, service, window, ', http_response_status_code=~"5.."')
-    # OTel omits the status code when no response was sent and sets error_type instead.
-    no_response = _sum_rate(metric, service, window, ', http_response_status_code="", error_type!=""')
-    return f"(({server_errors} or {total} * 0) + ({no_response} or {total} * 0)) / {total}"
+    return http_failure_ratio(f'service="{service}"', window)
 
 
 def latency_error_ratio(service: str, threshold_seconds: float, window: str) -> str:

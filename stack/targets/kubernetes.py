@@ -549,30 +549,22 @@ class KubernetesTarget(pulumi.ComponentResource):
             # Cluster-scoped names, and names in the gateway's namespace, are
             # shared with other stacks: prefix our namespace.
             name = f"{self.namespace_of(spec)}-{spec.hostname}-discovery"
-            if namespace is None:
-                metadata = {"name": name, "labels": labels(self.settings, spec)}
-                role = self._add(k8s.rbac.v1.ClusterRole(f"{spec.name}-clusterrole", metadata=metadata, rules=rules, opts=self._opts()))
-                self._add(
-                    k8s.rbac.v1.ClusterRoleBinding(
-                        f"{spec.name}-clusterrolebinding",
-                        metadata=metadata,
-                        role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-                        subjects=[subject],
-                        opts=self._opts(depends_on=[role]),
-                    )
+            # A namespace's Role, or a ClusterRole for access in every namespace.
+            kind, suffix = ("Role", f"-{namespace}") if namespace else ("ClusterRole", "")
+            metadata = {"name": name, "labels": labels(self.settings, spec), **({"namespace": namespace} if namespace else {})}
+            role_type, binding_type = (
+                (k8s.rbac.v1.Role, k8s.rbac.v1.RoleBinding) if namespace else (k8s.rbac.v1.ClusterRole, k8s.rbac.v1.ClusterRoleBinding)
+            )
+            role = self._add(role_type(f"{spec.name}-{kind.lower()}{suffix}", metadata=metadata, rules=rules, opts=self._opts()))
+            self._add(
+                binding_type(
+                    f"{spec.name}-{kind.lower()}binding{suffix}",
+                    metadata=metadata,
+                    role_ref={"api_group": "rbac.authorization.k8s.io", "kind": kind, "name": name},
+                    subjects=[subject],
+                    opts=self._opts(depends_on=[role]),
                 )
-            else:
-                metadata = {"name": name, "namespace": namespace, "labels": labels(self.settings, spec)}
-                role = self._add(k8s.rbac.v1.Role(f"{spec.name}-role-{namespace}", metadata=metadata, rules=rules, opts=self._opts()))
-                self._add(
-                    k8s.rbac.v1.RoleBinding(
-                        f"{spec.name}-rolebinding-{namespace}",
-                        metadata=metadata,
-                        role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-                        subjects=[subject],
-                        opts=self._opts(depends_on=[role]),
-                    )
-                )
+            )
 
     def _claim(self, spec: ServiceSpec, volume: str) -> dict:
         storage = self.settings.kubernetes
