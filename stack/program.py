@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pulumi
 
+from stack import topology
 from stack.components import build_services
 from stack.components.demo import demo_services
 from stack.components.grafana import ADMIN_USER as GRAFANA_ADMIN_USER
@@ -23,7 +24,7 @@ def run() -> DockerTarget | KubernetesTarget:
         # A RunError prints just the message: no stack trace for a config typo.
         raise pulumi.RunError(str(error)) from None
     settings = loaded.settings
-    name = f"{settings.name_prefix}-{settings.environment}"
+    name = topology.instance(settings)
     if settings.target == "kubernetes":
         target = KubernetesTarget(name, loaded, build_services(settings, loaded.secrets))
     else:

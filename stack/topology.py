@@ -46,3 +46,17 @@ def published_url(settings: Settings, component: str, port_name: str = "http") -
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port(component, port_name)}"
+
+
+def instance(settings: Settings) -> str:
+    """The `app.kubernetes.io/instance` label value of this stack's objects
+    ('obs-prod'): what tells two stacks sharing one namespace apart."""
+    return f"{settings.name_prefix}-{settings.environment}"
+
+
+def node_namespace(settings: Settings) -> str:
+    """The Kubernetes namespace of the node agents (Promtail's DaemonSet),
+    `<kubernetes.namespace>-node`: they need hostPath volumes, which only a
+    namespace enforcing the `privileged` Pod Security level admits, so they
+    live apart from the `restricted` one of every other component."""
+    return f"{settings.kubernetes.namespace}-node"

@@ -100,7 +100,7 @@ BEFORE_THE_SCALABLE_PROFILE = {
     ("dev", "prometheus"): "38ec6088b5efba52498866ed35fa372df9f75e619e7aee7c03fb201c96af0330",
     ("dev", "alertmanager"): "0ec98dcf92ad2704cb95728dc9fc265d1ddca2fafebc4b0032f5bdfef4b2c3c5",
     ("dev", "loki"): "070475293777d3eff88cbc776adca49968765e4ea407369ecf5fedf8ba8f72d3",
-    ("staging", "prometheus"): "ab94f5afb04f64d283127f382569e5676961b3041fc70c8c5b6d3f13911dd729",
+    ("staging", "prometheus"): "53d4892a581f6acebdbf91962c76fc6a0c7ebf9d18f286d0b4073b561eab46fa",
     ("staging", "alertmanager"): "0ec98dcf92ad2704cb95728dc9fc265d1ddca2fafebc4b0032f5bdfef4b2c3c5",
     ("staging", "loki"): "957b0f3db245f09ce20cb53051b3fa66e56b13e18490318d5012d87627f7283c",
 }

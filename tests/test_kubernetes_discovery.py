@@ -125,11 +125,12 @@ def scrape_target(job: dict, discovered: dict[str, str]) -> Optional[tuple[dict[
     return {k: v for k, v in labels.items() if not k.startswith("__")}, url
 
 
-def scraped(settings, pods: list[list[dict]]) -> dict[tuple, str]:
-    """Every gateway job over every discovered target: what Prometheus scrapes,
-    as {(job, labels...): url}; targets with equal labels are one scrape."""
+def scraped(settings, pods: list[list[dict]], jobs: Optional[Iterable[str]] = None) -> dict[tuple, str]:
+    """Every job named in `jobs` (the gateway's when None) over every
+    discovered target: what Prometheus scrapes, as {(job, labels...): url};
+    targets with equal labels are one scrape."""
     config = yaml.safe_load(render_prometheus_config(settings))
-    jobs = {s.name for s in settings.gateway_services}
+    jobs = set(jobs) if jobs is not None else {s.name for s in settings.gateway_services}
     found = {}
     for job in (j for j in config["scrape_configs"] if j["job_name"] in jobs):
         for targets in pods:
@@ -196,7 +197,6 @@ def promtool_check(config: dict, folder: Path) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.parametrize("settings", [STAGING, PROD, CUSTOM], ids=["staging", "prod", "custom"])
 def check_prometheus_files(settings, folder) -> None:
     """promtool on the rendered Prometheus files of `settings`. Debian's
     promtool has no Kubernetes discovery: then each discovery block is
@@ -212,13 +212,14 @@ def check_prometheus_files(settings, folder) -> None:
         blocks = [job.pop("kubernetes_sd_configs") for job in config["scrape_configs"] if "kubernetes_sd_configs" in job]
         for job in config["scrape_configs"]:
             job.setdefault("static_configs", [{"targets": ["10.42.1.17:8000"]}])
-        assert len(blocks) == len(settings.gateway_services)
+        assert len(blocks) == len(config["scrape_configs"])  # every job discovers pods on Kubernetes
         assert [kubernetes_sd_problems(sd) for block in blocks for sd in block] == [[]] * len(blocks)
         result = promtool_check(config, folder)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
 
+@pytest.mark.parametrize("settings", [STAGING, PROD, CUSTOM], ids=["staging", "prod", "custom"])
 def test_promtool_accepts_the_kubernetes_prometheus_config(settings, tmp_path):
     check_prometheus_files(settings, tmp_path)
 
@@ -237,16 +238,21 @@ def test_the_discovery_check_refuses_what_prometheus_refuses(change, problem):
     assert any(problem in p for p in kubernetes_sd_problems(sd))
 
 
-def test_promtool_checks_the_relabelling_of_the_kubernetes_jobs(tmp_path):
-    # What promtool still sees on Debian's build: a broken regex in a gateway job's relabelling fails.
+@pytest.mark.parametrize(
+    "job_index, rule, broken",
+    [(-1, 0, "ai-gateway("), (0, 1, "obs-staging;(prometheus")],
+    ids=["a gateway job", "a stack job (tests/test_kubernetes_self_scrape.py)"],
+)
+def test_promtool_checks_the_relabelling_of_the_kubernetes_jobs(tmp_path, job_index, rule, broken):
+    # What promtool still sees on Debian's build: a broken regex in a job's relabelling fails.
     config = yaml.safe_load(render_prometheus_config(STAGING))
     config.pop("rule_files")
-    job = config["scrape_configs"][-1]
+    job = config["scrape_configs"][job_index]
     config["scrape_configs"] = [job]
     job.pop("kubernetes_sd_configs")
     job["static_configs"] = [{"targets": ["10.42.1.17:8000"]}]
     assert promtool_check(config, tmp_path).returncode == 0
-    job["relabel_configs"][0]["regex"] = "ai-gateway("
+    job["relabel_configs"][rule]["regex"] = broken
     assert promtool_check(config, tmp_path).returncode != 0
 
 
@@ -311,13 +317,13 @@ def test_an_ipv6_pod_is_scraped_in_brackets():
 
 def test_prometheus_discovers_only_the_namespace_it_is_granted():
     config = yaml.safe_load(render_prometheus_config(CUSTOM))
-    sd = [sd for job in config["scrape_configs"] for sd in job.get("kubernetes_sd_configs", [])]
+    gateway_jobs = [job for job in config["scrape_configs"] if job["job_name"] in {s.name for s in CUSTOM.gateway_services}]
+    sd = [sd for job in gateway_jobs for sd in job["kubernetes_sd_configs"]]
     assert len(sd) == len(CUSTOM.gateway_services) and all(s == sd[0] for s in sd)  # one watch for every job
     selector = {"role": "pod", "label": "app.kubernetes.io/part-of=ai-gateway,tier=edge"}
     assert sd[0] == {"role": "pod", "namespaces": {"names": ["llm"]}, "selectors": [selector]}
-    assert prometheus_service(CUSTOM).api_access == (ApiAccess(("pods",), "llm"),)
-    # The stack's own components keep their static targets (Service names).
-    assert [j["job_name"] for j in config["scrape_configs"] if "static_configs" in j][:1] == ["prometheus"]
+    # The gateway's namespace, then the stack's two (tests/test_kubernetes_self_scrape.py).
+    assert prometheus_service(CUSTOM).api_access[0] == ApiAccess(("pods",), "llm")
 
 
 def test_the_docker_prometheus_config_has_no_kubernetes_discovery():

@@ -1,6 +1,6 @@
 """Prometheus: scrapes itself, the other stack components and every gateway
-service (by its address on Docker, its pods on Kubernetes); evaluates the
-rule files from alerts/; sends to Alertmanager."""
+service (each by its address on Docker, pod by pod on Kubernetes); evaluates
+the rule files from alerts/; sends to Alertmanager."""
 
 from __future__ import annotations
 
@@ -50,9 +50,14 @@ def _scrape_job(settings: Settings, job: str, address: str, metrics_path: str, s
 # The gateway on Kubernetes (settings.kubernetes.gateway): the pods of one
 # namespace carrying the selector's labels, each named by this label after its
 # gatewayServices entry. Promtail finds them the same way (promtail.py).
-# The stack's own components keep static targets there too: their Service
-# names (topology.address) are stable DNS names in the stack's namespace.
+# The stack's own components are found by their pods too (not their Service,
+# which would show one pod per scrape): the pods the kubernetes target labels
+# NAME_LABEL=<component> and INSTANCE_LABEL=topology.instance (its selector_labels).
 NAME_LABEL = "app.kubernetes.io/name"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+# The stack's components whose pods run in topology.node_namespace: the
+# DaemonSets (a spec with host paths, stack/targets/kubernetes.py workload_kind).
+NODE_AGENTS = frozenset({"promtail"})
 
 
 def re2_literal(text: str) -> str:
@@ -113,25 +118,104 @@ def _gateway_pod_job(settings: Settings, service: GatewayService) -> dict:
         "kubernetes_sd_configs": [gateway_pod_sd_config(settings)],
         "relabel_configs": [
             *gateway_pod_relabels(settings, [service.name]),
-            # A finished pod (a Job's, an evicted one) may keep its IP but answers nothing: not a target, not `up == 0`.
-            {"source_labels": ["__meta_kubernetes_pod_phase"], "regex": "Succeeded|Failed", "action": "drop"},
-            # The pod's IP on the service's port, whatever ports its containers
-            # declare: the role yields a target per declared port (or per
-            # container without one), all rewritten to this one address, and a
-            # scrape pool scrapes targets with equal labels once.
-            {"source_labels": ["__meta_kubernetes_pod_ip"], "target_label": "__address__", "replacement": f"$1:{port}"},
-            # An IPv6 pod IP takes brackets (net.JoinHostPort).
-            {
-                "source_labels": ["__meta_kubernetes_pod_ip"],
-                "regex": "(.*:.*)",
-                "target_label": "__address__",
-                "replacement": f"[$1]:{port}",
-            },
-            {"target_label": "service", "replacement": service.name},
-            {"target_label": "environment", "replacement": settings.environment},
-            {"target_label": "cluster", "replacement": settings.cluster},
+            *pod_address_relabels(port),
+            *_job_label_relabels(settings, service.name),
         ],
     }
+
+
+def pod_address_relabels(port: int | str) -> list[dict]:
+    """Relabel rules of a pod-role job: finished pods dropped, and the
+    target's `__address__` set to the pod's IP on `port` ("[ip]:port" for an
+    IPv6 IP)."""
+    return [
+        # A finished pod (a Job's, an evicted one) may keep its IP but answers nothing: not a target, not `up == 0`.
+        {"source_labels": ["__meta_kubernetes_pod_phase"], "regex": "Succeeded|Failed", "action": "drop"},
+        # The pod's IP on the service's port, whatever ports its containers
+        # declare: the role yields a target per declared port (or per
+        # container without one), all rewritten to this one address, and a
+        # scrape pool scrapes targets with equal labels once.
+        {"source_labels": ["__meta_kubernetes_pod_ip"], "target_label": "__address__", "replacement": f"$1:{port}"},
+        # An IPv6 pod IP takes brackets (net.JoinHostPort).
+        {
+            "source_labels": ["__meta_kubernetes_pod_ip"],
+            "regex": "(.*:.*)",
+            "target_label": "__address__",
+            "replacement": f"[$1]:{port}",
+        },
+    ]
+
+
+def _job_label_relabels(settings: Settings, service: str) -> list[dict]:
+    """The labels _scrape_job gives its static targets, as relabel rules."""
+    return [
+        {"target_label": "service", "replacement": service},
+        {"target_label": "environment", "replacement": settings.environment},
+        {"target_label": "cluster", "replacement": settings.cluster},
+    ]
+
+
+def stack_namespace(settings: Settings, component: str) -> str:
+    """The Kubernetes namespace where `component`'s pods run: the node
+    namespace for NODE_AGENTS, the stack's namespace for the others."""
+    return topology.node_namespace(settings) if component in NODE_AGENTS else settings.kubernetes.namespace
+
+
+def stack_pod_sd_config(settings: Settings, namespace: str) -> dict:
+    """One kubernetes_sd_configs entry (role pod) watching this stack's pods
+    (INSTANCE_LABEL, a label selector the API server applies) in `namespace`.
+    Every stack job of one namespace renders the same entry, and Prometheus'
+    discovery manager runs one provider for equal entries: one watch for the
+    stack's namespace, one for the node namespace."""
+    return {
+        "role": "pod",
+        "namespaces": {"names": [namespace]},
+        "selectors": [{"role": "pod", "label": f"{INSTANCE_LABEL}={topology.instance(settings)}"}],
+    }
+
+
+def _stack_pod_job(settings: Settings, job: str, component: str, port_name: str, metrics_path: str, service: str = "") -> dict:
+    """The Kubernetes twin of _scrape_job for a stack component: the same job
+    name, path and labels, with each of the component's pods as a target on
+    its `port_name` port, so every replica (and every node's Promtail) is seen.
+
+    `instance` is "<pod name>:<port>" (the pod's IP would change on each
+    restart, and name no pod in `kubectl get pods`). No `pod` label: the
+    Docker jobs have none and the rules and dashboards are shared, so
+    `instance` alone tells the pods apart, as it tells containers apart there."""
+    namespace = stack_namespace(settings, component)
+    port = topology.port(component, port_name)
+    return {
+        "job_name": job,
+        "metrics_path": metrics_path,
+        "kubernetes_sd_configs": [stack_pod_sd_config(settings, namespace)],
+        "relabel_configs": [
+            # Again after the discovery's own filters, so a wider discovery never widens what is kept.
+            {"source_labels": ["__meta_kubernetes_namespace"], "regex": re2_literal(namespace), "action": "keep"},
+            # Label values cannot hold ';' (the separator), so the joined values match only as a whole.
+            {
+                "source_labels": [pod_label_meta(INSTANCE_LABEL), pod_label_meta(NAME_LABEL)],
+                "regex": f"{re2_literal(topology.instance(settings))};{re2_literal(component)}",
+                "action": "keep",
+            },
+            *pod_address_relabels(port),
+            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "instance", "replacement": f"$1:{port}"},
+            *_job_label_relabels(settings, service or job),
+        ],
+    }
+
+
+def _stack_jobs(settings: Settings) -> list[dict]:
+    """One job per STACK_METRICS entry and the span metrics job: static
+    targets (container names) on Docker, the components' pods on Kubernetes."""
+    endpoints = [(component, component, port_name, path, "") for component, (port_name, path) in STACK_METRICS.items()]
+    endpoints.append((SPANMETRICS_JOB, "jaeger", "spanmetrics", "/metrics", "jaeger"))
+    if settings.target == "kubernetes":
+        return [_stack_pod_job(settings, *endpoint) for endpoint in endpoints]
+    return [
+        _scrape_job(settings, job, topology.address(settings, component, port_name), path, service)
+        for job, component, port_name, path, service in endpoints
+    ]
 
 
 def _gateway_jobs(settings: Settings) -> list[dict]:
@@ -190,13 +274,6 @@ def _remote_write(settings: Settings) -> list[dict]:
 
 
 def render_prometheus_config(settings: Settings) -> str:
-    stack_jobs = [
-        _scrape_job(settings, component, topology.address(settings, component, port_name), path)
-        for component, (port_name, path) in STACK_METRICS.items()
-    ]
-    stack_jobs.append(
-        _scrape_job(settings, SPANMETRICS_JOB, topology.address(settings, "jaeger", "spanmetrics"), "/metrics", "jaeger")
-    )
     config = {
         "global": {
             "scrape_interval": str(settings.scrape_interval),
@@ -207,7 +284,7 @@ def render_prometheus_config(settings: Settings) -> str:
         "alerting": _alerting(settings),
         # Relative to this file, so promtool resolves them in a rendered tree too.
         "rule_files": ["rules/*.yml"],
-        "scrape_configs": stack_jobs + _gateway_jobs(settings),
+        "scrape_configs": _stack_jobs(settings) + _gateway_jobs(settings),
     }
     remote_write = _remote_write(settings)
     if remote_write:
@@ -244,6 +321,16 @@ def prometheus_service(settings: Settings) -> ServiceSpec:
         secret_files=_remote_write_secret_files(settings),
         volumes=(DataVolume("data", DATA_DIR),),
         user="65534:65534",
-        # The pod role lists and watches pods only (no nodes or namespaces: no attach_metadata).
-        api_access=(ApiAccess(("pods",), settings.kubernetes.gateway.namespace),) if settings.target == "kubernetes" else (),
+        api_access=_api_access(settings),
     )
+
+
+def _api_access(settings: Settings) -> tuple[ApiAccess, ...]:
+    """Read access to pods in each namespace Prometheus discovers: the
+    gateway's, the stack's and the node namespace, each once (one Role each)."""
+    if settings.target != "kubernetes":
+        return ()
+    stack = (stack_namespace(settings, component) for component in STACK_METRICS)
+    namespaces = dict.fromkeys([settings.kubernetes.gateway.namespace, *stack])
+    # The pod role lists and watches pods only (no nodes or namespaces: no attach_metadata).
+    return tuple(ApiAccess(("pods",), namespace) for namespace in namespaces)

@@ -28,7 +28,7 @@ def _healthcheck(spec: ServiceSpec) -> docker.ContainerHealthcheckArgs:
 def _labels(settings: Settings, spec: ServiceSpec) -> list[docker.ContainerLabelArgs]:
     labels = {
         "app.kubernetes.io/name": spec.name,
-        "app.kubernetes.io/instance": f"{settings.name_prefix}-{settings.environment}",
+        "app.kubernetes.io/instance": topology.instance(settings),
         "app.kubernetes.io/part-of": "gateway-observability",
         "app.kubernetes.io/managed-by": "pulumi",
     }
@@ -48,7 +48,7 @@ class DockerTarget(pulumi.ComponentResource):
         self.secrets = resolve_secrets(loaded, self)
 
         self.network = docker.Network(
-            "network", name=f"{settings.name_prefix}-{settings.environment}", driver="bridge", opts=child
+            "network", name=topology.instance(settings), driver="bridge", opts=child
         )
         networks = [docker.ContainerNetworksAdvancedArgs(name=self.network.name)]
         if settings.gateway_network:

@@ -131,11 +131,9 @@ ZONE_TOPOLOGY_KEY = "topology.kubernetes.io/zone"
 
 def selector_labels(settings: Settings, spec: ServiceSpec) -> dict[str, str]:
     """What selectors match: never the version, so an upgrade keeps its pods."""
-    return {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/instance": instance(settings)}
+    return {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/instance": topology.instance(settings)}
 
 
-def instance(settings: Settings) -> str:
-    return f"{settings.name_prefix}-{settings.environment}"
 
 
 def image_tag(image: str) -> str:
@@ -222,7 +220,7 @@ def job_labels(settings: Settings, job: ScheduledJob) -> dict[str, str]:
     component (Service, NetworkPolicy, PodDisruptionBudget) picks its pods."""
     return {
         "app.kubernetes.io/name": job.name,
-        "app.kubernetes.io/instance": instance(settings),
+        "app.kubernetes.io/instance": topology.instance(settings),
         "app.kubernetes.io/part-of": PART_OF,
         "app.kubernetes.io/managed-by": "pulumi",
         "app.kubernetes.io/version": image_tag(job.image),
@@ -334,7 +332,7 @@ class KubernetesTarget(pulumi.ComponentResource):
         self.objects: list[pulumi.CustomResource] = []
 
         self.namespace_name = settings.kubernetes.namespace
-        self.node_namespace_name = f"{self.namespace_name}-node"
+        self.node_namespace_name = topology.node_namespace(settings)
         reads_nodes = any(workload_kind(s) == "DaemonSet" for s in services)
         if reads_nodes and len(self.node_namespace_name) > 63:
             raise ValueError(f"kubernetes.namespace {self.namespace_name!r}: too long to add '-node' (63 characters at most)")
@@ -405,7 +403,7 @@ class KubernetesTarget(pulumi.ComponentResource):
             for suffix, value in (("", level), ("-version", POD_SECURITY_VERSION))
         }
         namespace_labels = {
-            "app.kubernetes.io/instance": instance(self.settings),
+            "app.kubernetes.io/instance": topology.instance(self.settings),
             "app.kubernetes.io/part-of": PART_OF,
             "app.kubernetes.io/managed-by": "pulumi",
             **psa,
@@ -555,14 +553,16 @@ class KubernetesTarget(pulumi.ComponentResource):
             role_type, binding_type = (
                 (k8s.rbac.v1.Role, k8s.rbac.v1.RoleBinding) if namespace else (k8s.rbac.v1.ClusterRole, k8s.rbac.v1.ClusterRoleBinding)
             )
-            role = self._add(role_type(f"{spec.name}-{kind.lower()}{suffix}", metadata=metadata, rules=rules, opts=self._opts()))
+            # After our own namespace when the access is to it (the gateway's is not ours).
+            ours = namespace if namespace in self.namespaces else None
+            role = self._add(role_type(f"{spec.name}-{kind.lower()}{suffix}", metadata=metadata, rules=rules, opts=self._opts(ours)))
             self._add(
                 binding_type(
                     f"{spec.name}-{kind.lower()}binding{suffix}",
                     metadata=metadata,
                     role_ref={"api_group": "rbac.authorization.k8s.io", "kind": kind, "name": name},
                     subjects=[subject],
-                    opts=self._opts(depends_on=[role]),
+                    opts=self._opts(ours, depends_on=[role]),
                 )
             )
 
