@@ -128,3 +128,7 @@ class ServiceSpec:
     replicas: int = 1
     # Run to completion on a schedule beside the service (kubernetes target only).
     jobs: tuple[ScheduledJob, ...] = ()
+    # On the component's ServiceAccount and pods (kubernetes target only): how
+    # a cloud's workload identity recognises it (Loki's object store).
+    service_account_annotations: Mapping[str, str] = field(default_factory=dict)
+    pod_labels: Mapping[str, str] = field(default_factory=dict)

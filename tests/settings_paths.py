@@ -88,6 +88,7 @@ MAPPING_KEYS: dict[tuple, str] = {
     ("alerting", "forDurations"): "GatewayServiceDown",
     ("kubernetes", "gateway", "selector"): "app.kubernetes.io/part-of",
     ("remoteWrite", "headers"): "X-Scope-OrgID",
+    ("logs", "storage", "workloadIdentity", "serviceAccountAnnotations"): "eks.amazonaws.com/role-arn",
 }
 
 
@@ -218,6 +219,8 @@ EXAMPLES: dict[str, Any] = {
     "period": "3d",
     "endpoint": "s3.example.com",
     "bucket": "gateway-logs",
+    "accountName": "gatewaylogs",
+    "container": "loki-chunks",
     "serverUrls": ["https://elasticsearch:9200"],
 }
 

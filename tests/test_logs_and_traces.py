@@ -659,7 +659,8 @@ def test_loki_uses_s3_with_credentials_only_from_secret_environment():
     "logs, message",
     [
         ({"storage": {"type": "s3"}}, "needs logs.storage.s3"),
-        ({"storage": {"type": "gcs"}}, "logs.storage.type: given 'gcs'"),
+        ({"storage": {"type": "swift"}}, "logs.storage.type: given 'swift'"),
+        ({"storage": {"type": "gcs"}}, "type 'gcs' needs logs.storage.gcs {bucket}"),
         ({"streamRetention": [{"selector": "level=debug", "period": "3d"}]}, "expected a LogQL stream selector"),
         ({"streamRetention": [{"selector": '{level="debug"}', "period": "2h"}]}, "streamRetention[0].period: given '2h'"),
         ({"limits": {"ingestionRateMb": 0}}, "logs.limits.ingestionRateMb: given 0"),

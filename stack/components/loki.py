@@ -1,7 +1,8 @@
-"""Loki 3.x single binary: schema v13 on TSDB, filesystem or S3 storage, WAL
-and compactor on the data volume, retention applied by the compactor.
+"""Loki 3.x single binary: schema v13 on TSDB, filesystem or object storage
+(S3, GCS, Azure), WAL and compactor on the data volume, retention applied by
+the compactor.
 
-Replicated (the kubernetes target's scalable profile, S3 storage only; see
+Replicated (the kubernetes target's scalable profile, object storage only; see
 service.replicas) it runs in Loki's HA monolithic mode: every replica runs
 `-target=all` on the shared object store, the rings gossip over memberlist and
 each stream is written to three ingesters."""
@@ -15,7 +16,7 @@ from stack.components.alertmanager import alertmanager_addresses
 from stack.components.service import replicas, service_spec
 from stack.document import render_yaml
 from stack.settings import Settings
-from stack.spec import DataVolume, HttpProbe, Port, ServiceSpec
+from stack.spec import DataVolume, HttpProbe, Port, SecretFile, ServiceSpec
 
 CONFIG_DIR = "/etc/loki"
 PUSH_PATH = "/loki/api/v1/push"
@@ -23,8 +24,18 @@ DATA_DIR = "/loki"
 # The ruler reads rule files per tenant; without auth the tenant is "fake".
 RULES_DIR = f"{CONFIG_DIR}/rules"
 RULES_TENANT_DIR = f"{RULES_DIR}/fake"
-# S3 credentials arrive as secret environment variables, expanded by Loki.
-S3_ENV = {"LOKI_S3_ACCESS_KEY_ID": "objectStoreAccessKeyId", "LOKI_S3_SECRET_ACCESS_KEY": "objectStoreSecretAccessKey"}
+# Object-store keys, unless Loki uses workload identity: the S3 and Azure keys
+# arrive as secret environment variables, expanded by Loki; the GCS key is a
+# JSON file, found by the Google client's Application Default Credentials.
+OBJECT_STORE_ENV = {
+    "s3": {"LOKI_S3_ACCESS_KEY_ID": "objectStoreAccessKeyId", "LOKI_S3_SECRET_ACCESS_KEY": "objectStoreSecretAccessKey"},
+    "azure": {"LOKI_AZURE_ACCOUNT_KEY": "objectStoreAccountKey"},
+}
+GCS_KEY_FILE = f"{CONFIG_DIR}/secrets/gcs-key.json"
+# Azure Workload Identity's webhook mounts the federated token and sets
+# AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_FEDERATED_TOKEN_FILE only in pods
+# carrying this label (azure.github.io/azure-workload-identity, "Quick start").
+AZURE_WORKLOAD_IDENTITY_LABEL = {"azure.workload.identity/use": "true"}
 # v13 + tsdb from the first day this stack can hold data; a later schema change
 # appends a new period here, it never edits this one.
 SCHEMA_START = "2024-01-01"
@@ -33,24 +44,62 @@ SCHEMA_START = "2024-01-01"
 REPLICATION_FACTOR = 3
 
 
+def _object_store(settings: Settings) -> dict:
+    """common.storage for an object store; keys and credentials as Loki 3.7
+    names them (pkg/storage/chunk/client/{aws,gcp,azure}). Without keys, each
+    client falls back to its cloud's default chain, which is where workload
+    identity comes in: the AWS SDK's web identity and Pod Identity providers,
+    Google's Application Default Credentials, Azure's federated token."""
+    storage = settings.logs.storage
+    with_keys = storage.workload_identity is None
+    if storage.type == "s3":
+        s3 = storage.s3
+        config = {
+            "endpoint": s3.endpoint,
+            "bucketnames": s3.bucket,
+            "region": s3.region,
+            "s3forcepathstyle": s3.force_path_style,
+            "insecure": s3.insecure,
+        }
+        if with_keys:
+            # Expanded from the environment (-config.expand-env): never in this file.
+            config.update(access_key_id="${LOKI_S3_ACCESS_KEY_ID}", secret_access_key="${LOKI_S3_SECRET_ACCESS_KEY}")
+        return {"s3": config}
+    if storage.type == "gcs":
+        # No service_account here: the key, when given, is GCS_KEY_FILE (GOOGLE_APPLICATION_CREDENTIALS).
+        return {"gcs": {"bucket_name": storage.gcs.bucket}}
+    azure = storage.azure
+    config = {"account_name": azure.account_name, "container_name": azure.container}
+    if azure.endpoint_suffix is not None:
+        config["endpoint_suffix"] = azure.endpoint_suffix
+    if with_keys:
+        config["account_key"] = "${LOKI_AZURE_ACCOUNT_KEY}"
+    else:
+        config["use_federated_token"] = True
+    return {"azure": config}
+
+
 def _storage(settings: Settings) -> tuple[dict, str]:
     """common.storage and the schema's object_store for the configured backend."""
     storage = settings.logs.storage
-    if storage.type == "s3":
-        s3 = storage.s3
-        return {
-            "s3": {
-                "endpoint": s3.endpoint,
-                "bucketnames": s3.bucket,
-                "region": s3.region,
-                "s3forcepathstyle": s3.force_path_style,
-                "insecure": s3.insecure,
-                # Expanded from the environment (-config.expand-env): never in this file.
-                "access_key_id": "${LOKI_S3_ACCESS_KEY_ID}",
-                "secret_access_key": "${LOKI_S3_SECRET_ACCESS_KEY}",
-            }
-        }, "s3"
+    if storage.is_object_store:
+        return _object_store(settings), storage.type
     return {"filesystem": {"chunks_directory": f"{DATA_DIR}/chunks", "rules_directory": f"{DATA_DIR}/rules"}}, "filesystem"
+
+
+def _credentials(settings: Settings) -> dict:
+    """The ServiceSpec fields that hand Loki its object store's credentials."""
+    storage = settings.logs.storage
+    identity = storage.workload_identity
+    if identity is not None:
+        labels = AZURE_WORKLOAD_IDENTITY_LABEL if storage.type == "azure" else {}
+        return {"service_account_annotations": dict(identity.service_account_annotations), "pod_labels": labels}
+    if storage.type == "gcs":
+        return {
+            "secret_files": (SecretFile("objectStoreServiceAccountKey", GCS_KEY_FILE),),
+            "env": {"GOOGLE_APPLICATION_CREDENTIALS": GCS_KEY_FILE},
+        }
+    return {"secret_env": OBJECT_STORE_ENV.get(storage.type, {})}
 
 
 def _limits(settings: Settings) -> dict:
@@ -178,7 +227,7 @@ def loki_service(settings: Settings) -> ServiceSpec:
             f"{CONFIG_DIR}/loki.yaml": render_loki_config(settings),
             **{f"{RULES_TENANT_DIR}/{name}": text for name, text in loki_rule_files(settings).items()},
         },
-        secret_env=S3_ENV if settings.logs.storage.type == "s3" else {},
+        **_credentials(settings),
         volumes=(DataVolume("data", DATA_DIR),),
         # The image's own user owns the image's /loki, which seeds the volume;
         # its uid changed when the image went distroless, so none is forced here.

@@ -33,14 +33,14 @@ def replicas(settings: Settings, component: str, external_database: bool = False
     scalable profile (SCALABLE_REPLICAS), and only where the replicas can
     share their state. Loki's replicas must share their chunks and index: a
     filesystem store lives on one pod's volume, so Loki runs
-    LOKI_SCALABLE_REPLICAS only on object storage (`logs.storage.type` "s3").
+    LOKI_SCALABLE_REPLICAS only on object storage (`logs.storage.type` s3, gcs or azure).
     Grafana's replicas must share its database: SQLite on a volume cannot be,
     so Grafana runs GRAFANA_SCALABLE_REPLICAS only when `external_database`
     (the secret grafanaDatabaseUrl is given); other components ignore it."""
     if settings.target != "kubernetes" or settings.kubernetes.profile != "scalable":
         return 1
     if component == "loki":
-        return LOKI_SCALABLE_REPLICAS if settings.logs.storage.type == "s3" else 1
+        return LOKI_SCALABLE_REPLICAS if settings.logs.storage.is_object_store else 1
     if component == "grafana":
         return GRAFANA_SCALABLE_REPLICAS if external_database else 1
     return SCALABLE_REPLICAS.get(component, 1)

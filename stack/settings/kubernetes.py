@@ -49,6 +49,16 @@ def _check_selector(labels: dict[str, str]) -> dict[str, str]:
     return labels
 
 
+def _check_annotations(annotations: dict[str, str]) -> dict[str, str]:
+    for key in annotations:
+        if not re.fullmatch(_LABEL_KEY, key):
+            raise ValueError(f"expected Kubernetes annotation keys such as 'eks.amazonaws.com/role-arn'; {key!r} is not one")
+    return annotations
+
+
+Annotations = Annotated[dict[str, str], AfterValidator(_check_annotations)]
+
+
 class Ingress(StrictModel):
     """An Ingress in front of Grafana; the TLS certificate is a Secret already in the namespace."""
 

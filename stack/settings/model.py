@@ -219,7 +219,10 @@ def settings_problems(settings: Settings, failed: Failed) -> list[str]:
 
 
 # Keys only one target reads: given for the other, they would silently do nothing.
-_TARGET_KEYS = {"docker": (("gatewayNetwork",), ("demo", "enabled"), ("bindAddress",)), "kubernetes": (("kubernetes",),)}
+_TARGET_KEYS = {
+    "docker": (("gatewayNetwork",), ("demo", "enabled"), ("bindAddress",)),
+    "kubernetes": (("kubernetes",), ("logs", "storage", "workloadIdentity")),
+}
 
 
 def _target_problems(settings: Settings, failed: Failed) -> list[str]:

@@ -20,8 +20,16 @@ SECRET_KEYS = {
     RECEIVER_SECRETS: "Alertmanager receiver credentials by receiver name",
     "objectStoreAccessKeyId": "S3 access key id for Loki's object storage (logs.storage.type s3)",
     "objectStoreSecretAccessKey": "S3 secret access key for Loki's object storage (logs.storage.type s3)",
+    "objectStoreServiceAccountKey": "GCS service account key, the JSON file's content (logs.storage.type gcs)",
+    "objectStoreAccountKey": "Azure storage account key (logs.storage.type azure)",
     "traceStorePassword": "password of traces.<backend>.username for Elasticsearch/OpenSearch",
     REMOTE_WRITE_CREDENTIAL: "bearer token or basic-auth password for remoteWrite.url (remoteWrite.auth bearer or basic)",
+}
+# The keys Loki reaches each object store with, unless logs.storage.workloadIdentity is set.
+OBJECT_STORE_SECRETS = {
+    "s3": ("objectStoreAccessKeyId", "objectStoreSecretAccessKey"),
+    "gcs": ("objectStoreServiceAccountKey",),
+    "azure": ("objectStoreAccountKey",),
 }
 RECEIVER_CREDENTIALS = {
     "slack": "its Slack incoming-webhook URL",
@@ -101,9 +109,10 @@ def _receiver_problems(settings: Settings, value: Any, failed: Failed) -> list[s
 def required_plain_secrets(settings: Settings) -> dict[str, str]:
     """Single-value secrets the settings make necessary: key -> why."""
     required = {}
-    if settings.logs.storage.type == "s3":
-        for key in ("objectStoreAccessKeyId", "objectStoreSecretAccessKey"):
-            required[key] = "logs.storage.type is s3"
+    storage = settings.logs.storage
+    if storage.workload_identity is None:
+        for key in OBJECT_STORE_SECRETS.get(storage.type, ()):
+            required[key] = f"logs.storage.type is {storage.type} (without logs.storage.workloadIdentity)"
     backend = settings.traces.search_backend
     if backend is not None and backend.username:
         required["traceStorePassword"] = f"traces.{settings.traces.storage}.username is set"

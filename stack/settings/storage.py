@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
+from stack.settings.kubernetes import Annotations
 from stack.settings.values import Duration, DurationField, Number, StrictModel, Switch, WholeNumber, at_least, matching
 
 # A LogQL stream selector: {label="value", other=~"regex"}; the LogQL parser
@@ -51,14 +52,77 @@ class S3Storage(StrictModel):
     insecure: Switch = False
 
 
+class GcsStorage(StrictModel):
+    """A Google Cloud Storage bucket."""
+
+    bucket: Annotated[
+        str,
+        matching(
+            r"[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]",
+            "expected a GCS bucket name: 3 to 63 lower-case letters, digits, '.', '_' and '-', "
+            "starting and ending with a letter or digit",
+        ),
+    ]
+
+
+class AzureStorage(StrictModel):
+    """A container of an Azure storage account (Blob Storage)."""
+
+    account_name: Annotated[str, matching(r"[a-z0-9]{3,24}", "expected an Azure storage account name: 3 to 24 lower-case letters and digits")]
+    container: Annotated[
+        str,
+        matching(
+            r"[a-z0-9](-?[a-z0-9])+",
+            "expected an Azure container name: 3 to 63 lower-case letters, digits and single '-', "
+            "starting and ending with a letter or digit",
+        ),
+        Field(min_length=3, max_length=63),
+    ]
+    # The public cloud's blob.core.windows.net when unset; another cloud's
+    # (blob.core.chinacloudapi.cn, blob.core.usgovcloudapi.net) otherwise.
+    endpoint_suffix: Optional[
+        Annotated[str, matching(r"[a-z0-9-]+(\.[a-z0-9-]+)+", "expected a DNS suffix such as 'blob.core.windows.net'")]
+    ] = None
+
+
+class WorkloadIdentity(StrictModel):
+    """Loki reaches its object store as its Kubernetes ServiceAccount, through
+    the cloud's workload identity (EKS IRSA or Pod Identity, GKE Workload
+    Identity Federation, Azure Workload Identity), instead of with keys kept
+    as secrets. The cloud's side (the role or service account, its binding to
+    the ServiceAccount `<prefix>-loki` in the stack's namespace) is made
+    outside this stack; these annotations name it on the ServiceAccount."""
+
+    # eks.amazonaws.com/role-arn (IRSA), iam.gke.io/gcp-service-account (GKE),
+    # azure.workload.identity/client-id (Azure); none for EKS Pod Identity.
+    service_account_annotations: Annotations = {}
+
+
+OBJECT_STORES = ("s3", "gcs", "azure")
+
+
 class LogStorage(StrictModel):
-    type: Literal["filesystem", "s3"] = "filesystem"
+    """Where Loki keeps chunks and index: its volume, or an object store
+    (required for Loki's replicas in the scalable profile)."""
+
+    type: Literal["filesystem", "s3", "gcs", "azure"] = "filesystem"
     s3: Optional[S3Storage] = None
+    gcs: Optional[GcsStorage] = None
+    azure: Optional[AzureStorage] = None
+    # Unset: the store's keys are secrets (stack/settings/secrets.py OBJECT_STORE_SECRETS).
+    workload_identity: Optional[WorkloadIdentity] = None
+
+    @property
+    def is_object_store(self) -> bool:
+        return self.type in OBJECT_STORES
 
     @model_validator(mode="after")
-    def _s3_needs_its_settings(self) -> "LogStorage":
-        if self.type == "s3" and self.s3 is None:
-            raise ValueError("type 's3' needs logs.storage.s3 {endpoint, bucket, region}")
+    def _store_needs_its_settings(self) -> "LogStorage":
+        needs = {"s3": "{endpoint, bucket, region}", "gcs": "{bucket}", "azure": "{accountName, container}"}
+        if self.is_object_store and getattr(self, self.type) is None:
+            raise ValueError(f"type '{self.type}' needs logs.storage.{self.type} {needs[self.type]}")
+        if self.workload_identity is not None and not self.is_object_store:
+            raise ValueError("workloadIdentity is how Loki reaches an object store; type 'filesystem' has none: remove it")
         return self
 
 

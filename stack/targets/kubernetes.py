@@ -284,11 +284,34 @@ def external_ports(settings: Settings, spec: ServiceSpec) -> set[int]:
                 ports.add(int(receiver.email.smarthost.rpartition(":")[2]))
             if receiver.webhook is not None:
                 ports.add(_port(receiver.webhook.url))
-    if spec.name == "loki" and settings.logs.storage.type == "s3" and settings.logs.storage.s3 is not None:
-        ports.add(_port(settings.logs.storage.s3.endpoint))
+    storage = settings.logs.storage
+    if spec.name == "loki" and storage.is_object_store:
+        ports.add(_port(storage.s3.endpoint) if storage.type == "s3" else 443)
+        if storage.workload_identity is not None:
+            ports.add(443)  # the cloud's token service (AWS STS, Google STS, Microsoft Entra ID)
     if spec.name == "jaeger" and settings.traces.search_backend is not None:
         ports.update(_port(url) for url in settings.traces.search_backend.server_urls)
     return ports
+
+
+# Node-local endpoints a workload identity hands tokens out at, by object
+# store: (CIDR, TCP port). EKS Pod Identity's agent (AWS docs, "EKS Pod
+# Identity agent"); the GKE metadata server, which on clusters with network
+# policy also needs 169.254.169.252:988 (GKE docs, "Workload Identity
+# Federation for GKE", restrictions). IRSA and Azure need none: their token is
+# a projected file, exchanged over HTTPS.
+IDENTITY_ENDPOINTS = {
+    "s3": (("169.254.170.23/32", 80),),
+    "gcs": (("169.254.169.254/32", 80), ("169.254.169.252/32", 988)),
+}
+
+
+def identity_endpoints(settings: Settings, spec: ServiceSpec) -> tuple[tuple[str, int], ...]:
+    """The node-local token endpoints Loki reaches when it uses a workload identity."""
+    storage = settings.logs.storage
+    if spec.name != "loki" or storage.workload_identity is None:
+        return ()
+    return IDENTITY_ENDPOINTS.get(storage.type, ())
 
 
 def flows(services: Iterable[ServiceSpec]) -> list[Flow]:
@@ -391,8 +414,11 @@ class KubernetesTarget(pulumi.ComponentResource):
         self.objects.append(resource)
         return resource
 
-    def _metadata(self, spec: ServiceSpec, name: str) -> dict:
-        return {"name": name, "namespace": self.namespace_of(spec), "labels": labels(self.settings, spec)}
+    def _metadata(self, spec: ServiceSpec, name: str, annotations: Optional[dict] = None) -> dict:
+        metadata = {"name": name, "namespace": self.namespace_of(spec), "labels": labels(self.settings, spec)}
+        if annotations:
+            metadata["annotations"] = annotations
+        return metadata
 
     # --- namespaces ---------------------------------------------------------
 
@@ -429,7 +455,8 @@ class KubernetesTarget(pulumi.ComponentResource):
         self._add(
             k8s.core.v1.ServiceAccount(
                 f"{spec.name}-serviceaccount",
-                metadata=self._metadata(spec, spec.hostname),
+                # A workload identity's webhook mounts its own token: the API token stays unmounted.
+                metadata=self._metadata(spec, spec.hostname, dict(spec.service_account_annotations)),
                 automount_service_account_token=needs_api,
                 opts=self._opts(namespace),
             )
@@ -658,7 +685,7 @@ class KubernetesTarget(pulumi.ComponentResource):
             pod.update(self._spreading(spec))
         return {
             "metadata": {
-                "labels": labels(self.settings, spec),
+                "labels": {**labels(self.settings, spec), **spec.pod_labels},
                 "annotations": {"checksum/config": config_checksum(dict(spec.files))},
             },
             "spec": pod,
@@ -864,6 +891,8 @@ class KubernetesTarget(pulumi.ComponentResource):
         outside = external_ports(self.settings, spec)
         if outside:
             egress.append({"ports": _tcp(outside)})  # no `to`: any address
+        for cidr, number in identity_endpoints(self.settings, spec):
+            egress.append({"to": [{"ip_block": {"cidr": cidr}}], "ports": _tcp([number])})
         self._add(
             k8s.networking.v1.NetworkPolicy(
                 f"{spec.name}-networkpolicy",
