@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from stack.settings import STACK_FILE_NAMING, SettingsError, load_from_stack_file, stack_of
+from stack.settings import STACK_FILE_NAMING, LoadedSettings, SettingsError, load_from_stack_file, stack_of
 
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_INVALID = 0, 2  # 2, as argparse uses for a bad command line
@@ -52,11 +52,28 @@ def _stack_file(env: str) -> Path:
     raise CommandError(f"no stack file {path.name}; known environments: {known}")
 
 
+def _load_for_preview(stack_file: Path) -> LoadedSettings:
+    """The stack file's settings for `render` and `plan`, which never see a
+    secret's value: a secret it lacks is a placeholder, and a note on stderr
+    says that `pulumi up` refuses until it is set."""
+    loaded = load_from_stack_file(stack_file, allow_missing_secrets=True)
+    if loaded.missing_secrets:
+        count = len(loaded.missing_secrets)
+        print(
+            f"Note: `pulumi up` refuses {stack_file.name} until {'this secret is' if count == 1 else f'these {count} secrets are'} "
+            "set (placeholders stand in for them here):",
+            file=sys.stderr,
+        )
+        for message in loaded.missing_secrets.values():
+            print(f"  - {message}", file=sys.stderr)
+    return loaded
+
+
 def _render(args: argparse.Namespace) -> None:
     from stack.render import OutputFolderError, write_rendered
 
     stack_file = _stack_file(args.env)
-    loaded = load_from_stack_file(stack_file)
+    loaded = _load_for_preview(stack_file)
     out = Path(args.out) if args.out is not None else ROOT / "rendered" / stack_name(stack_file)
     try:
         result = write_rendered(loaded, out)
@@ -75,10 +92,10 @@ def _plan(args: argparse.Namespace) -> None:
     from stack.plan import describe, plan_stack
 
     stack_file = _stack_file(args.env)
-    # The same loader and message as `render`, before the program runs under the mocks.
-    load_from_stack_file(stack_file)
+    # The same loader and messages as `render`, before the program runs under the mocks.
+    loaded = _load_for_preview(stack_file)
     try:
-        resources = plan_stack(stack_file)
+        resources = plan_stack(stack_file, loaded.missing_secrets)
     except pulumi.RunError as error:
         raise ProgramRefused(str(error)) from None
     print(describe(resources), end="")

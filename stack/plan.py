@@ -16,7 +16,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks, set_all_config, set_mocks
@@ -65,17 +65,18 @@ def configure_mocks(stack: str, config: dict[str, str], secret_keys: list[str]) 
     return mocks
 
 
-def plan_stack(stack_file: Path) -> list[PlannedResource]:
+def plan_stack(stack_file: Path, missing_secrets: Iterable[str] = ()) -> list[PlannedResource]:
     """Every resource the real program registers for Pulumi.<stack>.yaml under
-    the mocks. The stack's settings must already have been validated (the CLI
-    loads them first); the program raises pulumi.RunError for any it refuses."""
+    the mocks, with placeholders for `missing_secrets` (keys the file lacks).
+    The stack's settings must already have been validated (the CLI loads them
+    first); the program raises pulumi.RunError for any it refuses."""
     from stack.program import run
 
     # The SDK's mock runner drives the main thread's event loop; asyncio.run()
     # elsewhere in the process (a server, a test) leaves none behind, so give
     # this run its own.
     asyncio.set_event_loop(asyncio.new_event_loop())
-    mocks = configure_mocks(stack_of(stack_file), *stack_config(stack_file))
+    mocks = configure_mocks(stack_of(stack_file), *stack_config(stack_file, missing_secrets))
 
     @pulumi.runtime.test
     def construct():

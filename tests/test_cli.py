@@ -156,3 +156,43 @@ def test_render_names_the_environment_it_wrote_files_for(tmp_path):
     result = stack_cli("render", str(stack_file), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Wrote ") and " files for staging to " in result.stdout
+
+
+def missing_secret_stack(tmp_path, **extra):
+    stack_file = tmp_path / "Pulumi.qa.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": {
+        "gateway-observability:target": "docker",
+        "gateway-observability:alerting": {"routing": {"receivers": [{"name": "pager", "pagerduty": {}}], "critical": ["pager"]}},
+        "gateway-observability:logs": {"storage": {"type": "azure", "azure": {"accountName": "gatewaylogs", "container": "loki"}}},
+        **extra,
+    }}))  # fmt: skip
+    return stack_file
+
+
+@pytest.mark.parametrize("command", ["render", "plan"])
+def test_a_secret_the_file_lacks_is_a_placeholder_and_a_note_naming_the_stack(tmp_path, command):
+    """Secrets are never committed, so a stack file may lack them until the
+    operator sets them: the previews go on, and say `pulumi up` will not."""
+    stack_file = missing_secret_stack(tmp_path)
+    out = tmp_path / "out"
+    result = stack_cli(command, str(stack_file), *(["--out", str(out)] if command == "render" else []))
+    assert result.returncode == 0, result.stderr
+    notes = result.stderr.splitlines()
+    assert notes[0] == "Note: `pulumi up` refuses Pulumi.qa.yaml until these 2 secrets are set (placeholders stand in for them here):"
+    assert notes[1].startswith("  - gateway-observability:receiverSecrets.pager: required for the pagerduty receiver 'pager'")
+    assert "`make secret ENV=qa KEY=objectStoreAccountKey`" in notes[2]
+    assert len(notes) == 3
+    if command == "render":
+        placeholder = (out / "alertmanager/etc/alertmanager/secrets/pager").read_text()
+        assert placeholder.strip() == "<secret receiverSecrets.pager: set with pulumi config set --secret>"
+    else:
+        assert "obs-alertmanager" in result.stdout and "resources would be created" in result.stdout
+
+
+def test_a_missing_secret_among_other_problems_is_listed_with_them(tmp_path):
+    stack_file = missing_secret_stack(tmp_path, **{"gateway-observability:scrapeInterval": "fast"})
+    result = stack_cli("render", str(stack_file), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "gateway-observability:scrapeInterval: given 'fast'" in result.stderr
+    assert "gateway-observability:receiverSecrets.pager: required" in result.stderr
+    assert "Note:" not in result.stderr

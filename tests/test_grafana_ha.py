@@ -120,7 +120,7 @@ def test_a_plain_text_database_url_is_refused_without_echoing_it():
         validate_config({**SCALABLE, GRAFANA_DATABASE_URL: DATABASE_URL}, "prod", "test", lambda key: False)
     [problem] = caught.value.problems
     assert f"{PROJECT}:{GRAFANA_DATABASE_URL}: given in plain text" in problem
-    assert "make secret KEY=grafanaDatabaseUrl" in problem
+    assert "make secret ENV=prod KEY=grafanaDatabaseUrl" in problem
     assert "db-pw-7d2e9b" not in problem
 
 

@@ -63,7 +63,7 @@ def _freeze(value) -> str:
 @functools.cache
 def stack_profile(environment: str) -> str:
     """The kubernetes.profile Pulumi.<environment>.yaml sets: prod scalable, staging single."""
-    return load_from_stack_file(ROOT / f"Pulumi.{environment}.yaml").settings.kubernetes.profile
+    return load_from_stack_file(ROOT / f"Pulumi.{environment}.yaml", allow_missing_secrets=True).settings.kubernetes.profile
 
 
 @functools.cache

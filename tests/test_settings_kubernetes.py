@@ -72,14 +72,28 @@ def test_the_docker_keys_at_their_defaults_are_fine_on_kubernetes():
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
 def test_the_staging_and_prod_stack_files_are_valid(stack):
-    loaded = load_from_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    loaded = load_from_stack_file(ROOT / f"Pulumi.{stack}.yaml", allow_missing_secrets=True)
     assert loaded.settings.target == "kubernetes" and loaded.settings.environment == stack
     assert loaded.settings.cluster == stack
 
 
+def test_staging_needs_no_secret_and_prod_only_its_paging_credentials():
+    """No secret can be committed, so prod's paging receivers lack theirs
+    until the operator sets them: `render` and `plan` list them, `pulumi up`
+    refuses them, naming the prod stack in how to set them."""
+    assert load_from_stack_file(ROOT / "Pulumi.staging.yaml").missing_secrets == {}
+    missing = load_from_stack_file(ROOT / "Pulumi.prod.yaml", allow_missing_secrets=True).missing_secrets
+    assert list(missing) == ["receiverSecrets.oncall-pager", "receiverSecrets.gateway-slack"]
+    with pytest.raises(SettingsError) as caught:
+        load_from_stack_file(ROOT / "Pulumi.prod.yaml")
+    assert str(caught.value).count("\n  - ") == 2
+    assert "`make secret ENV=prod KEY=receiverSecrets.oncall-pager`" in str(caught.value)
+    assert "`pulumi config set --secret --stack prod --path 'receiverSecrets.gateway-slack'`" in str(caught.value)
+
+
 def test_prod_keeps_more_and_puts_grafana_behind_an_ingress():
     staging = load_from_stack_file(ROOT / "Pulumi.staging.yaml").settings
-    prod = load_from_stack_file(ROOT / "Pulumi.prod.yaml").settings
+    prod = load_from_stack_file(ROOT / "Pulumi.prod.yaml", allow_missing_secrets=True).settings
     assert prod.retention.metrics > staging.retention.metrics and prod.retention.logs > staging.retention.logs
     assert prod.kubernetes.ingress.enabled and prod.kubernetes.ingress.host
 
@@ -87,8 +101,11 @@ def test_prod_keeps_more_and_puts_grafana_behind_an_ingress():
 def test_prod_runs_the_scalable_profile_and_staging_the_single_one():
     from stack.components import build_services
 
-    for stack, expected in (("staging", {"prometheus": 1, "alertmanager": 1}), ("prod", {"prometheus": 2, "alertmanager": 3})):
-        settings = load_from_stack_file(ROOT / f"Pulumi.{stack}.yaml").settings
+    for stack, expected in (
+        ("staging", {"prometheus": 1, "alertmanager": 1, "loki": 1}),
+        ("prod", {"prometheus": 2, "alertmanager": 3, "loki": 3}),  # Loki on S3 in prod
+    ):
+        settings = load_from_stack_file(ROOT / f"Pulumi.{stack}.yaml", allow_missing_secrets=True).settings
         replicas = {spec.name: spec.replicas for spec in build_services(settings)}
         assert {name: replicas[name] for name in expected} == expected, stack
         assert all(count == 1 for name, count in replicas.items() if name not in expected)

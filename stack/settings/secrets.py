@@ -49,11 +49,17 @@ def receiver_secret(name: str) -> str:
     return f"{RECEIVER_SECRETS}.{name}"
 
 
-def _how_to_set(key: str) -> str:
+# The stack `make` works on when ENV is not given (Makefile `ENV ?= dev`).
+DEFAULT_STACK = "dev"
+
+
+def _how_to_set(key: str, stack: str) -> str:
     # `make secret` runs pulumi on the project's local backend and passphrase,
     # as `make up` does; a bare `pulumi config set` would use the user's default one.
+    # Another stack is named, or the secret would land in dev's stack file.
+    env, stack_flag = ("", "") if stack == DEFAULT_STACK else (f"ENV={stack} ", f" --stack {stack}")
     path = f" --path '{key}'" if "." in key else f" {key}"
-    return f"`make secret KEY={key}` (`pulumi config set --secret{path}` on the project's local backend)"
+    return f"`make secret {env}KEY={key}` (`pulumi config set --secret{stack_flag}{path}` on the project's local backend)"
 
 
 def is_encrypted(value: Any) -> bool:
@@ -68,42 +74,50 @@ def all_leaves_encrypted(value: Any) -> bool:
     return is_encrypted(value)
 
 
-def split_secrets(raw: Mapping[str, Any], is_secret: Callable[[str], bool]) -> tuple[dict, dict[str, Any], list[str]]:
-    """Plain settings, the secrets given (key -> value as configured) and problems."""
+def split_secrets(
+    raw: Mapping[str, Any], is_secret: Callable[[str], bool], stack: str
+) -> tuple[dict, dict[str, Any], list[str]]:
+    """Plain settings, the secrets given (key -> value as configured) and problems
+    (a secret given in plain text, with how to set it on `stack`)."""
     plain, given, problems = {}, {}, []
     for key, value in raw.items():
         if key not in SECRET_KEYS:
             plain[key] = value
             continue
         if not is_secret(key):
-            how = _how_to_set(receiver_secret("<receiver>") if key == RECEIVER_SECRETS else key)
+            how = _how_to_set(receiver_secret("<receiver>") if key == RECEIVER_SECRETS else key, stack)
             problems.append(f"{PROJECT}:{key}: given in plain text; it is a secret ({SECRET_KEYS[key]}): set it with {how}")
         given[key] = value
     return plain, given, problems
 
 
-def _receiver_problems(settings: Settings, value: Any, failed: Failed) -> list[str]:
+def receiver_secret_problems(settings: Settings, value: Any, failed: Failed) -> list[str]:
+    """What is wrong with receiverSecrets itself, `value` as configured: not a
+    mapping, or naming a credential no receiver needs."""
     if value is not None and not isinstance(value, dict):
         return [f"{PROJECT}:{RECEIVER_SECRETS}: given {kind_of(value)}; expected a mapping of receiver name -> credential"]
-    if is_encrypted(value):
-        return []  # encrypted as a whole: its names cannot be read before `pulumi up` decrypts them
-    names = set(value or {})
-    needing = {r.name: r for r in settings.alerting.routing.receivers if r.needs_secret}
-    problems = [
-        f"{PROJECT}:{RECEIVER_SECRETS}.{name}: required for the {receiver.kind} receiver '{name}' "
-        f"({RECEIVER_CREDENTIALS[receiver.kind]}); set it with {_how_to_set(receiver_secret(name))}"
-        for name, receiver in needing.items()
-        if name not in names
+    if is_encrypted(value) or failed.whole("alerting", "routing", "receivers"):
+        return []
+    needing = {r.name for r in settings.alerting.routing.receivers if r.needs_secret}
+    # A receiver that failed validation may need this credential: its own problem is reported.
+    unknown = set(value or {}) - needing - failed.names("alerting", "routing", "receivers")
+    return [
+        f"{PROJECT}:{RECEIVER_SECRETS}.{name}: no receiver needs a credential of that name "
+        f"(receivers that do: {', '.join(sorted(needing)) or 'none'})"
+        for name in sorted(unknown, key=str)
     ]
-    if not failed.whole("alerting", "routing", "receivers"):
-        # A receiver that failed validation may need this credential: its own problem is reported.
-        unknown = names - set(needing) - failed.names("alerting", "routing", "receivers")
-        problems += [
-            f"{PROJECT}:{RECEIVER_SECRETS}.{name}: no receiver needs a credential of that name "
-            f"(receivers that do: {', '.join(needing) or 'none'})"
-            for name in sorted(unknown, key=str)
-        ]
-    return problems
+
+
+def _missing_receiver_secrets(settings: Settings, value: Any, stack: str) -> dict[str, str]:
+    if is_encrypted(value) or (value is not None and not isinstance(value, dict)):
+        return {}  # encrypted as a whole, its names cannot be read before `pulumi up` decrypts them
+    names = set(value or {})
+    return {
+        receiver_secret(r.name): f"{PROJECT}:{RECEIVER_SECRETS}.{r.name}: required for the {r.kind} receiver '{r.name}' "
+        f"({RECEIVER_CREDENTIALS[r.kind]}); set it with {_how_to_set(receiver_secret(r.name), stack)}"
+        for r in settings.alerting.routing.receivers
+        if r.needs_secret and r.name not in names
+    }
 
 
 def required_plain_secrets(settings: Settings) -> dict[str, str]:
@@ -122,16 +136,18 @@ def required_plain_secrets(settings: Settings) -> dict[str, str]:
     return required
 
 
-def secret_problems(settings: Settings, given: Mapping[str, Any], failed: Failed) -> list[str]:
-    """Secrets the (valid part of the) settings need but were not given, and receiver
-    credentials no receiver needs. `given` maps secret keys to their configured values."""
-    problems = _receiver_problems(settings, given.get(RECEIVER_SECRETS), failed)
-    problems += [
-        f"{PROJECT}:{key}: required because {why}; set it with {_how_to_set(key)}"
+def missing_secrets(settings: Settings, given: Mapping[str, Any], stack: str) -> dict[str, str]:
+    """Secrets the (valid part of the) settings need but were not given: key
+    (a SECRET_KEYS key or `receiverSecrets.<receiver>`) -> the message saying
+    why it is needed and how to set it on `stack`. `given` maps secret keys to
+    their configured values."""
+    missing = _missing_receiver_secrets(settings, given.get(RECEIVER_SECRETS), stack)
+    missing.update(
+        (key, f"{PROJECT}:{key}: required because {why}; set it with {_how_to_set(key, stack)}")
         for key, why in required_plain_secrets(settings).items()
         if key not in given
-    ]
-    return problems
+    )
+    return missing
 
 
 def secret_keys_needed(settings: Settings, given: Mapping[str, Any]) -> list[str]:

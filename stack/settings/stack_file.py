@@ -9,12 +9,12 @@ import difflib
 import json
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import yaml
 
 from stack.settings.errors import PROJECT, WRITTEN_AS, SettingsError, kind_of, show
-from stack.settings.secrets import all_leaves_encrypted, is_encrypted, secret_keys_needed, secret_placeholder
+from stack.settings.secrets import all_leaves_encrypted, is_encrypted, missing_secrets, secret_keys_needed, secret_placeholder
 from stack.settings.validation import LoadedSettings, validate_config
 
 PREFIX = PROJECT + ":"
@@ -168,18 +168,27 @@ def _project_settings(config: dict[Any, Any]) -> dict[str, Any]:
     return {**unprefixed, **prefixed}
 
 
-def load_from_stack_file(path: Path) -> LoadedSettings:
+def load_from_stack_file(path: Path, allow_missing_secrets: bool = False) -> LoadedSettings:
     """Read Pulumi.<stack>.yaml without Pulumi; secrets become placeholders.
 
     Raises SettingsError listing every problem, each naming its key (one
-    naming the file when it is not named Pulumi.<stack>.yaml)."""
+    naming the file when it is not named Pulumi.<stack>.yaml). With
+    `allow_missing_secrets` (`render` and `plan`, which never see a secret's
+    value), a secret the settings need but the file lacks is a placeholder
+    too, and its message is in `missing_secrets` instead of an error."""
     stack = stack_of(path)
     if stack is None:
         raise SettingsError([f"{path.name}: {STACK_FILE_NAMING}"], path.name)
     config, problems = read_stack_config(path)
     raw = _project_settings(config)
-    settings, given = validate_config(raw, stack, path.name, lambda key: all_leaves_encrypted(raw[key]), problems)
-    return LoadedSettings(settings, {key: secret_placeholder(key) for key in secret_keys_needed(settings, given)})
+
+    def is_secret(key: str) -> bool:
+        return all_leaves_encrypted(raw[key])
+
+    settings, given = validate_config(raw, stack, path.name, is_secret, problems, allow_missing_secrets)
+    missing = missing_secrets(settings, given, stack)
+    keys = [*secret_keys_needed(settings, given), *missing]
+    return LoadedSettings(settings, {key: secret_placeholder(key) for key in keys}, missing)
 
 
 def _with_placeholders(value: Any, key: str) -> Any:
@@ -190,16 +199,25 @@ def _with_placeholders(value: Any, key: str) -> Any:
     return value
 
 
-def stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
+def stack_config(path: Path, missing_secrets: Iterable[str] = ()) -> tuple[dict[str, str], list[str]]:
     """Pulumi.<stack>.yaml as the engine hands it to a program: a flat string
     map and the keys holding secrets. Used by `plan` to run the real program
     under mocks; encrypted values become placeholders, nothing is decrypted.
+    `missing_secrets` (LoadedSettings.missing_secrets' keys) are added as
+    placeholder secrets, so the plan shows what `pulumi up` creates once they are set.
 
     Raises SettingsError when the file cannot be read or its keys are wrong;
     check its settings with `load_from_stack_file` first."""
     config, problems = read_stack_config(path)
     if problems:
         raise SettingsError(problems, path.name)
+    config = dict(config)
+    for key in missing_secrets:
+        top, _, receiver = key.partition(".")
+        if receiver:  # receiverSecrets.<receiver>: one entry of the map
+            config.setdefault(PREFIX + top, {})[receiver] = {"secure": "missing"}
+        else:
+            config[PREFIX + key] = {"secure": "missing"}
     flat, secret_keys = {}, []
     for key, value in config.items():
         if all_leaves_encrypted(value):

@@ -3,13 +3,13 @@ whichever stage finds it (field checks, checks across keys, secrets)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from stack.settings.errors import SettingsError, clean_location, describe, describe_stack_name, keys_as_written
 from stack.settings.model import STAND_INS, Settings, settings_problems
 from stack.settings.partial import validate_what_is_valid
-from stack.settings.secrets import secret_problems, split_secrets
+from stack.settings.secrets import RECEIVER_SECRETS, missing_secrets, receiver_secret_problems, split_secrets
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ class LoadedSettings:
 
     settings: Settings
     secrets: Mapping[str, Any]
+    # Offline previews only (load_from_stack_file): each secret the settings
+    # need but lack -> the message `pulumi up` would refuse them with.
+    missing_secrets: Mapping[str, str] = field(default_factory=dict)
 
 
 def _settings_and_problems(plain: Mapping[str, Any], stack: str):
@@ -52,19 +55,29 @@ def parse_settings(raw: Mapping[str, Any], stack: str, source: str) -> Settings:
 
 
 def validate_config(
-    raw: Mapping[str, Any], stack: str, source: str, is_secret: Callable[[str], bool], problems: Sequence[str] = ()
+    raw: Mapping[str, Any],
+    stack: str,
+    source: str,
+    is_secret: Callable[[str], bool],
+    problems: Sequence[str] = (),
+    allow_missing_secrets: bool = False,
 ) -> tuple[Settings, dict[str, Any]]:
     """Settings and the secrets given (key -> value as configured) from a stack's
     project config, `raw` (keys without the project prefix).
 
     `is_secret(key)` says whether the config holds that key encrypted;
     `problems` are any found while reading the config, reported with the rest.
-    Raises SettingsError listing every problem: settings, secrets and those."""
-    plain, given, secret_given_plainly = split_secrets(raw, is_secret)
+    Raises SettingsError listing every problem: settings, secrets and those.
+    With `allow_missing_secrets` (the offline previews), secrets the settings
+    need but were not given are not a problem on their own (see
+    secrets.missing_secrets); among other problems they are still listed."""
+    plain, given, secret_given_plainly = split_secrets(raw, is_secret, stack)
     settings, failed, found = _settings_and_problems(plain, stack)
     found = [*problems, *found, *secret_given_plainly]
+    missing = []
     if settings is not None:
-        found += secret_problems(settings, given, failed)
-    if found or settings is None:
-        raise SettingsError(found, source)
+        found += receiver_secret_problems(settings, given.get(RECEIVER_SECRETS), failed)
+        missing = list(missing_secrets(settings, given, stack).values())
+    if found or settings is None or (missing and not allow_missing_secrets):
+        raise SettingsError(found + missing, source)
     return settings, given
