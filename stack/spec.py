@@ -116,6 +116,9 @@ class ServiceSpec:
     host_paths: tuple[HostPath, ...] = ()
     # numeric uid[:gid] the image runs as; data volumes are owned by it
     user: Optional[str] = None
+    # Groups the process also belongs to (kubernetes target), for files it
+    # only reads: Promtail reading the node's root-group log files.
+    supplemental_groups: tuple[int, ...] = ()
     # Run inside the container to check `readiness`; what works depends on
     # what the image ships (wget, bash, the program's own -health flag).
     health_command: tuple[str, ...] = ()

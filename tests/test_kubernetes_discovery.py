@@ -16,16 +16,19 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
-from typing import Optional
+from typing import Iterable, Optional
 
 import pytest
 import yaml
 from conftest import require_tool
 from test_logs_and_traces import GATEWAY_LINE, TRACE_ID
-from promtail_pipeline import docker_entry_labels, relabel, run_pipeline, run_stream
+from promtail_pipeline import Entry, Pipeline, docker_entry_labels, relabel, run_pipeline, run_stream
+from promtail_pipeline import stages as promtail_stages
 
 from gateway_telemetry import contract
+from stack.components.loki import OUT_OF_ORDER_WINDOW
 from stack.components.prometheus import CONFIG_DIR, prometheus_service, render_prometheus_config
 from stack.components.promtail import promtail_service, render_promtail_config
 from stack.settings import parse_settings
@@ -373,14 +376,17 @@ def cri(line: str, stream: str = "stdout", flags: str = "F", time: str = "2026-1
 
 
 API_POD = gateway_pod("unified-llm-api-6b5d9c7f4-q8r2m", "unified-llm-api", containers=(("api", (8000,)),))
-# The gateway's error line of the Docker pipeline's tests, with a secret-keyed field too.
-SECRET_LINE = json.dumps({**GATEWAY_LINE, "api_key": "sk-live-0123456789abcdef"})
+# The gateway's error line of the Docker pipeline's tests, with a secret-keyed
+# field too, written just before its CRI time (READ_AT).
+SECRET_LINE = json.dumps({**GATEWAY_LINE, "timestamp": "2026-11-30T11:59:59.5Z", "api_key": "sk-live-0123456789abcdef"})
 
 
-def test_the_kubernetes_pipeline_is_the_docker_one_behind_a_cri_stage():
+def test_the_kubernetes_pipeline_is_the_docker_one_between_a_cri_stage_and_an_age_limit():
     docker = promtail_job(parse_settings({"target": "docker"}, "staging", "test"))
     kubernetes = promtail_job(STAGING)
-    assert kubernetes["pipeline_stages"] == [{"cri": {}}, *docker["pipeline_stages"]]
+    age_limit = {"drop": {"older_than": "1h", "drop_counter_reason": "older_than_loki_accepts"}}
+    assert kubernetes["pipeline_stages"] == [{"cri": {}}, *docker["pipeline_stages"], age_limit]
+    assert OUT_OF_ORDER_WINDOW == "1h"  # Loki refuses what is older; the limit drops it first
     assert not any(kind in stage for stage in docker["pipeline_stages"] for kind in ("cri", "docker"))
     assert set(kubernetes) == {"job_name", "kubernetes_sd_configs", "relabel_configs", "pipeline_stages"}
     assert set(docker) == {"job_name", "docker_sd_configs", "relabel_configs", "pipeline_stages"}
@@ -439,6 +445,67 @@ def test_a_line_without_its_own_time_keeps_the_cri_time():
     entry = run_pipeline(job["pipeline_stages"], line, entry_labels(job, API_POD, "api"))
     assert entry.timestamp.isoformat() == "2026-11-30T12:00:00.123456+00:00"
     assert entry.labels == {"service": "unified-llm-api", "stream": "stderr", "level": "info"}
+
+
+# The lines of these tests are written at 2026-11-30T12:00:00Z (cri(),
+# GATEWAY_LINE); Promtail reads them a few seconds later, whenever the tests run.
+READ_AT = datetime(2026, 11, 30, 12, 0, 5, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def frozen_wall_clock(monkeypatch):
+    monkeypatch.setattr(promtail_stages, "wall_clock", lambda: READ_AT)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@pytest.mark.parametrize("age, shipped", [(timedelta(minutes=50), True), (timedelta(minutes=70), False), (timedelta(days=3), False)])
+def test_a_line_older_than_loki_accepts_is_dropped_by_age_and_counted_apart(age, shipped):
+    """A replaced Promtail pod (positions in its emptyDir) reads the node's
+    files from the start again: lines Loki would refuse as too far behind
+    (a push Promtail would count as dropped, paging PromtailDroppingLogs) are
+    dropped here under their own reason; newer ones go again and Loki's
+    queries return them once."""
+    job = promtail_job(STAGING)
+    written = READ_AT - age
+    line = json.dumps({"timestamp": rfc3339(written), "level": "INFO", "service": "unified-llm-api", "message": "done"})
+    entry = run_pipeline(job["pipeline_stages"], cri(line, time=rfc3339(written)), entry_labels(job, API_POD, "api"))
+    assert entry.dropped == (None if shipped else "older_than_loki_accepts")
+    # The line's own time decides, not the runtime's: a recent CRI time does not save an old line.
+    recent_cri = cri(line, time=rfc3339(READ_AT))
+    assert run_pipeline(job["pipeline_stages"], recent_cri, entry_labels(job, API_POD, "api")).dropped == entry.dropped
+
+
+def test_the_docker_pipeline_keeps_old_lines():
+    """On Docker the positions are on a volume: nothing is read twice, so no age limit."""
+    job = promtail_job(parse_settings({"target": "docker"}, "staging", "test"))
+    old = rfc3339(READ_AT - timedelta(days=3))
+    line = json.dumps({"timestamp": old, "level": "INFO", "service": "unified-llm-api", "message": "done"})
+    labels = docker_entry_labels(job["relabel_configs"], {
+        "__meta_docker_container_name": "/gateway-unified-llm-api-1",
+        "__meta_docker_container_label_com_docker_compose_service": "unified-llm-api",
+        "__meta_docker_container_label_com_docker_compose_container_number": "1",
+    }, "stdout")  # fmt: skip
+    assert run_pipeline(job["pipeline_stages"], line, labels).dropped is None
+
+
+def test_the_harness_drops_by_age_as_promtail_does():
+    # drop.go: older_than alone drops an entry stamped before now - duration, and an unstamped one (Go's zero time).
+    stages = [{"drop": {"older_than": "1h"}}]
+    stamped = Entry(line="x", labels={}, timestamp=READ_AT - timedelta(minutes=59))
+    assert run_stream_entries(stages, [stamped]).dropped == []
+    old = Entry(line="x", labels={}, timestamp=READ_AT - timedelta(minutes=61))
+    assert [e.dropped for e in run_stream_entries(stages, [old, Entry(line="y", labels={})]).dropped] == ["drop_stage", "drop_stage"]
+
+
+def run_stream_entries(stages: list[dict], entries: list[Entry]) -> Pipeline:
+    pipeline = Pipeline(stages)
+    for entry in entries:
+        pipeline.push(entry)
+    pipeline.close()
+    return pipeline
 
 
 TRACEBACK = (

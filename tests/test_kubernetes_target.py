@@ -283,7 +283,7 @@ def test_the_restricted_checks_catch_what_the_profile_forbids():
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_every_pod_meets_the_restricted_profile_except_the_node_log_reader(environment):
+def test_every_pod_meets_the_restricted_profile_except_the_node_log_readers_host_path(environment):
     found = manifests(environment)
     namespaces = of_kind(found, "Namespace")
     main = namespaces["/observability"]["metadata"]["labels"]
@@ -295,13 +295,12 @@ def test_every_pod_meets_the_restricted_profile_except_the_node_log_reader(envir
         namespace = workload["metadata"]["namespace"]
         violations = restricted_violations(pod)
         if workload["kind"] == "DaemonSet":
-            # The exemption, explicitly: only the host path (and, as its spec asks, root) that reading node logs needs.
+            # The exemption, explicitly: only the host path that reading node logs needs.
             assert namespace == "observability-node"
             assert namespaces[f"/{namespace}"]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
-            assert "HostPath Volumes" in violations
-            assert violations <= {"HostPath Volumes", "Volume Types", "Running as Non-root", "Running as Non-root user"}, violations
-            host_mounts = {v["name"] for v in pod["volumes"] if "hostPath" in v and v["hostPath"].get("type") != "DirectoryOrCreate"}
-            assert all(m.get("readOnly") for m in pod["containers"][0]["volumeMounts"] if m["name"] in host_mounts)
+            assert violations == {"HostPath Volumes", "Volume Types"}, violations
+            host_mounts = {v["name"] for v in pod["volumes"] if "hostPath" in v}
+            assert host_mounts and all(m.get("readOnly") for m in pod["containers"][0]["volumeMounts"] if m["name"] in host_mounts)
         else:
             assert namespace == "observability"
             assert violations == set(), (name, violations)
@@ -310,6 +309,49 @@ def test_every_pod_meets_the_restricted_profile_except_the_node_log_reader(envir
         assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
         assert container["resources"]["requests"] == container["resources"]["limits"]
         assert container["readinessProbe"]["httpGet"] and container["livenessProbe"]["httpGet"]
+
+
+def pod_templates(found: list[dict]) -> dict[str, dict]:
+    """Every pod template of a plan (workloads' and CronJobs'), by kind/namespace/name."""
+    templates = {}
+    for m in found:
+        if m["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
+            templates[f"{m['kind']}/{m['metadata']['namespace']}/{m['metadata']['name']}"] = m["spec"]["template"]["spec"]
+        elif m["kind"] == "CronJob":
+            template = m["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+            templates[f"CronJob/{m['metadata']['namespace']}/{m['metadata']['name']}"] = template
+    return templates
+
+
+ES = {"storage": "elasticsearch", "elasticsearch": {"serverUrls": ["https://es:9200"]}}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_no_pod_runs_as_root(environment):
+    templates = pod_templates(manifests(environment, {"traces": ES}))
+    assert {"CronJob", "DaemonSet", "StatefulSet"} <= {name.split("/")[0] for name in templates}, sorted(templates)
+    for name, pod in templates.items():
+        context = pod["securityContext"]
+        assert context["runAsNonRoot"] is True and context["runAsUser"] != 0, name
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            assert container["securityContext"].get("runAsUser", context["runAsUser"]) != 0, name
+            assert container["securityContext"]["runAsNonRoot"] is True, name
+
+
+def test_promtail_reads_the_node_logs_through_the_root_group_and_keeps_positions_in_its_pod():
+    """The kubelet's log files are root:root 0640: the root group, as a
+    supplementary group only, reads them. A node path Promtail could write
+    would have to be made by root, so its positions live in an emptyDir."""
+    pod = workloads(manifests("staging"))["promtail"]["spec"]["template"]["spec"]
+    context = pod["securityContext"]
+    assert (context["runAsUser"], context["runAsGroup"], context["supplementalGroups"]) == (10001, 10001, [0])
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["positions"] == {"name": "positions", "emptyDir": {}}
+    assert [v["hostPath"]["path"] for v in volumes.values() if "hostPath" in v] == ["/var/log/pods"]
+    assert not any("DirectoryOrCreate" in json.dumps(v) for v in pod["volumes"])
+    # No other pod carries a supplementary group.
+    others = [w for name, w in workloads(manifests("staging")).items() if name != "promtail"]
+    assert not any("supplementalGroups" in w["spec"]["template"]["spec"]["securityContext"] for w in others)
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

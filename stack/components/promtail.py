@@ -11,6 +11,7 @@ from stack import topology
 from gateway_telemetry.contract import LOG_FIELDS
 from stack.components.kong import LOG_PATH_FIELD as KONG_LOG_PATH_FIELD
 from stack.components.kong import LOG_TRACE_ID_FORMATS as KONG_TRACE_ID_FORMATS
+from stack.components.loki import OUT_OF_ORDER_WINDOW as LOKI_OUT_OF_ORDER_WINDOW
 from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
 from stack.components.prometheus import NAME_LABEL, gateway_pod_relabels, gateway_pod_sd_config, pod_label_meta, re2_literal
 from stack.components.service import service_spec
@@ -214,11 +215,30 @@ def pipeline_stages(settings: Settings) -> list[dict]:
 # takes apart: it sets the `stream` label and the entry's time, keeps the line,
 # and joins a line the runtime split into partial (P) ones, per file.
 FRONT_STAGES = {"docker": [], "kubernetes": [{"cri": {}}]}
+# What follows the shared pipeline. On Kubernetes Promtail's positions live in
+# its pod (an emptyDir: a node path would have to be root's), so a replaced
+# pod (a rollout, a drain) reads the node's current log files from the start
+# again. Loki refuses, as a failed push Promtail counts as dropped, any entry
+# more than LOKI_OUT_OF_ORDER_WINDOW behind its stream's newest; such lines
+# were shipped before, so they are dropped here first (counted apart, in
+# logentry_dropped_lines_total) and a rollout raises no alert. The newer ones
+# are sent again and Loki's queries return them once (identical time and line).
+LOKI_WINDOW_REASON = "older_than_loki_accepts"
+BACK_STAGES = {
+    "docker": [],
+    "kubernetes": [{"drop": {"older_than": LOKI_OUT_OF_ORDER_WINDOW, "drop_counter_reason": LOKI_WINDOW_REASON}}],
+}
+# A Promtail on Kubernetes runs as this user, not root. The kubelet's log
+# files are root:root 0640 in 0755 folders (containerd's CRI
+# CreateContainerLoggers, CRI-O's conmon), so the root group (a supplementary
+# group, not the process's own) is all it needs to read them.
+KUBERNETES_USER = "10001:10001"
+LOG_READER_GROUPS = (0,)
 
 
 def _scrape_config(settings: Settings) -> dict:
     """The one job: its discovery and relabelling for the target, then the
-    front stage and the shared pipeline_stages."""
+    target's front stages, the shared pipeline_stages and its back stages."""
     if settings.target == "kubernetes":
         discovery = {
             "job_name": "gateway-pods",
@@ -234,13 +254,15 @@ def _scrape_config(settings: Settings) -> dict:
             "docker_sd_configs": [{"host": f"unix://{DOCKER_SOCKET}", "refresh_interval": "5s"}],
             "relabel_configs": _gateway_container_relabels(settings),
         }
-    return {**discovery, "pipeline_stages": [*FRONT_STAGES[settings.target], *pipeline_stages(settings)]}
+    stages = [*FRONT_STAGES[settings.target], *pipeline_stages(settings), *BACK_STAGES[settings.target]]
+    return {**discovery, "pipeline_stages": stages}
 
 
 def render_promtail_config(settings: Settings) -> str:
     config = {
         "server": {"http_listen_port": topology.port("promtail"), "grpc_listen_port": 0, "log_level": "info"},
-        # On the volume: a restarted Promtail resumes where it stopped instead of re-sending.
+        # On the volume: a restarted Promtail resumes where it stopped instead of re-sending
+        # (on Kubernetes the pod's: see BACK_STAGES).
         "positions": {"filename": f"{DATA_DIR}/positions.yaml"},
         "clients": [
             {
@@ -272,8 +294,9 @@ def promtail_service(settings: Settings) -> ServiceSpec:
         files={f"{CONFIG_DIR}/promtail.yaml": render_promtail_config(settings)},
         volumes=(DataVolume("positions", DATA_DIR),),
         host_paths=(HostPath(POD_LOGS, POD_LOGS),) if kubernetes else (HostPath(DOCKER_SOCKET, DOCKER_SOCKET),),
-        # Reading the Docker socket, or the kubelet's log files (0640 root), needs root; the image runs as root already.
-        user="0:0",
+        # The Docker socket is root's (the image runs as root already); see KUBERNETES_USER.
+        user=KUBERNETES_USER if kubernetes else "0:0",
+        supplemental_groups=LOG_READER_GROUPS if kubernetes else (),
         # The pod role lists and watches pods only.
         api_access=(ApiAccess(("pods",), settings.kubernetes.gateway.namespace),) if kubernetes else (),
         health_command=("bash", "-c", _READY_OVER_DEV_TCP.format(port=port)),

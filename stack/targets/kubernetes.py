@@ -35,8 +35,10 @@ volumes are forbidden by `restricted` AND by `baseline` (Pod Security
 Standards, "HostPath Volumes"), so it runs in a namespace of its own,
 `<namespace>-node`, labelled `privileged`, and keeps every other restriction
 that its job allows (caps dropped, read-only root, host paths read-only,
-seccomp RuntimeDefault, no host network/PID/ports). It may run as root only
-when its spec says uid 0: the node's log files are root's. ExternalName
+seccomp RuntimeDefault, no host network/PID/ports); it too runs as non-root,
+reading the node's files through a supplementary group (the spec's
+supplemental_groups), and keeps its state in its pod, since a node path it
+could write would have to be made by root. ExternalName
 Services in each namespace point at the other namespace's Services, so
 every component still reaches every other by its plain hostname.
 
@@ -202,9 +204,9 @@ def container_security(uid: int) -> dict:
     }
 
 
-def pod_security(uid: int, gid: int) -> dict:
-    """A pod's securityContext: its user and group, fsGroup, seccomp RuntimeDefault."""
-    return {
+def pod_security(uid: int, gid: int, supplemental_groups: tuple[int, ...] = ()) -> dict:
+    """A pod's securityContext: its user and groups, fsGroup, seccomp RuntimeDefault."""
+    context = {
         "run_as_non_root": uid != 0,
         "run_as_user": uid,
         "run_as_group": gid,
@@ -213,6 +215,9 @@ def pod_security(uid: int, gid: int) -> dict:
         "fs_group_change_policy": "OnRootMismatch",
         "seccomp_profile": {"type": "RuntimeDefault"},
     }
+    if supplemental_groups:
+        context["supplemental_groups"] = list(supplemental_groups)
+    return context
 
 
 def job_labels(settings: Settings, job: ScheduledJob) -> dict[str, str]:
@@ -627,9 +632,8 @@ class KubernetesTarget(pulumi.ComponentResource):
 
     def _pod_template(self, spec: ServiceSpec) -> dict:
         uid, gid = run_as(spec.user)
-        exempt = workload_kind(spec) == "DaemonSet"
-        if uid == 0 and not exempt:
-            raise ValueError(f"{spec.name}: runs as uid 0, which the restricted Pod Security profile forbids")
+        if uid == 0:
+            raise ValueError(f"{spec.name}: runs as uid 0; no pod of the stack runs as root")
         volumes: list[dict] = [{"name": "tmp", "empty_dir": {}}]
         mounts: list[dict] = [{"name": "tmp", "mount_path": "/tmp"}]
         if spec.files:
@@ -646,11 +650,10 @@ class KubernetesTarget(pulumi.ComponentResource):
                 for s in spec.secret_files
             ]
         for volume in spec.volumes:
-            if exempt:
-                # A DaemonSet has no claim templates: keep its state on the node
-                # (Promtail's positions are per node anyway).
-                path = f"/var/lib/{self.namespace_name}/{spec.hostname}/{volume.name}"
-                volumes.append({"name": volume.name, "host_path": {"path": path, "type": "DirectoryOrCreate"}})
+            if workload_kind(spec) == "DaemonSet":
+                # No claim templates, and a node path it could write would be
+                # root's: the pod's own, which outlives container restarts.
+                volumes.append({"name": volume.name, "empty_dir": {}})
             mounts.append({"name": volume.name, "mount_path": volume.mount_path})
         for index, host in enumerate(spec.host_paths):
             volumes.append({"name": f"host-{index}", "host_path": {"path": host.host_path}})
@@ -677,7 +680,7 @@ class KubernetesTarget(pulumi.ComponentResource):
             "service_account_name": spec.hostname,
             "automount_service_account_token": bool(spec.api_access),
             "enable_service_links": False,  # no FOO_SERVICE_HOST variables in the environment
-            "security_context": pod_security(uid, gid),
+            "security_context": pod_security(uid, gid, spec.supplemental_groups),
             "containers": [container],
             "volumes": volumes,
         }

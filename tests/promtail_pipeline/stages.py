@@ -21,13 +21,13 @@ Sources, all in grafana/loki at v3.6.15 under clients/pkg/logentry/stages/:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional
 
 import re2
 
 from .errors import GoSyntaxError, NotTaught
-from .go import go_find_all, go_json_marshal, go_json_object, go_string
+from .go import go_duration, go_find_all, go_json_marshal, go_json_object, go_string
 from .gotemplate import GoTemplate, TemplateExecError
 from .jmespath import JmesPath
 
@@ -211,20 +211,36 @@ class TemplateStage(EntryStage):
         return None
 
 
+def wall_clock() -> datetime:
+    """time.Now() for the stages that read it (drop's older_than); tests that
+    feed lines of a fixed time replace it, to stay true whenever they run."""
+    return datetime.now(timezone.utc)
+
+
 class DropStage(EntryStage):
-    """`drop` (drop.go): drops an entry whose joined `source` values match `expression`."""
+    """`drop` (drop.go): drops an entry whose joined `source` values match
+    `expression`, or whose timestamp is more than `older_than` before the
+    wall clock (wall_clock() when the stage runs); options given are ANDed."""
 
     def configure(self, config):
-        self.check_options("drop", config, {"source", "expression", "drop_counter_reason", "separator"})
+        self.check_options("drop", config, {"source", "expression", "drop_counter_reason", "separator", "older_than"})
         source = config.get("source")
         self.sources = [source] if isinstance(source, str) else source
         self.regex = re2.compile(config["expression"]) if "expression" in config else None
         self.separator = config.get("separator", ";")
         self.reason = config.get("drop_counter_reason") or "drop_stage"
-        if self.sources is None or self.regex is None:
-            raise NotTaught("drop without both source and expression", __name__)
+        self.older_than = timedelta(seconds=go_duration(config["older_than"])) if "older_than" in config else None
+        if (self.sources is None) != (self.regex is None) or (self.sources is None and self.older_than is None):
+            raise NotTaught("drop without both source and expression, or older_than alone", __name__)
 
     def process(self, entry):
+        if self.older_than is not None:
+            # A zero Go time (no timestamp set) is before any cut-off.
+            stamp = entry.timestamp or datetime.min.replace(tzinfo=timezone.utc)
+            if stamp >= wall_clock() - self.older_than:
+                return None
+            if self.sources is None:
+                return self.reason
         values = []
         for source in self.sources:
             if source in entry.extracted:
