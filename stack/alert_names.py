@@ -44,6 +44,7 @@ ALERTMANAGER_FAILED_TO_SEND_ALERTS = "AlertmanagerFailedToSendAlerts"
 LOKI_REQUEST_ERRORS = "LokiRequestErrors"
 PROMTAIL_REQUESTS_ERRORS = "PromtailRequestsErrors"
 PROMTAIL_DROPPING_ENTRIES = "PromtailDroppingEntries"
+PROMTAIL_FALLING_BEHIND = "PromtailFallingBehind"
 JAEGER_EXPORTER_SEND_FAILURES = "JaegerExporterSendFailures"
 # Component -> its `<Component>Down` alert. Prometheus has none: it cannot
 # report its own absence (the Watchdog stopping is that signal).
@@ -81,6 +82,7 @@ PROMETHEUS_ALERT_NAMES: frozenset[str] = frozenset(
         LOKI_REQUEST_ERRORS,
         PROMTAIL_REQUESTS_ERRORS,
         PROMTAIL_DROPPING_ENTRIES,
+        PROMTAIL_FALLING_BEHIND,
         JAEGER_EXPORTER_SEND_FAILURES,
         *COMPONENT_DOWN.values(),
     }

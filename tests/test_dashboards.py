@@ -34,6 +34,8 @@ NOT_SHOWN = {
     "prometheus_config_last_reload_successful": "an alert (PrometheusConfigReloadFailed) says it; a panel would be a flat 1",
     "loki_request_duration_seconds": "Loki's own query latency: its operators' board, not the gateway's",
     "promtail_request_duration_seconds": "push latency; drops and the sent/received gap show trouble first",
+    "logentry_dropped_lines_total": "an alert (PromtailFallingBehind) says when it means loss; after a rollout it counts re-read lines already shipped",
+    "process_start_time_seconds": "Promtail's age, which PromtailFallingBehind reads",
     "alertmanager_notifications_total": "attempts; the failures are what is shown",
     "otel_sdk_processor_span_queue_size": "the drops it leads to are shown (queue_full)",
     "otel_sdk_processor_span_queue_capacity": "a constant",

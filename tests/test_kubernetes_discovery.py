@@ -28,7 +28,7 @@ from promtail_pipeline import Entry, Pipeline, docker_entry_labels, relabel, run
 from promtail_pipeline import stages as promtail_stages
 
 from gateway_telemetry import contract
-from stack.components.loki import OUT_OF_ORDER_WINDOW
+from stack.log_shipping import LOKI_OUT_OF_ORDER_WINDOW
 from stack.components.prometheus import CONFIG_DIR, prometheus_service, render_prometheus_config
 from stack.components.promtail import promtail_service, render_promtail_config
 from stack.settings import parse_settings
@@ -386,7 +386,7 @@ def test_the_kubernetes_pipeline_is_the_docker_one_between_a_cri_stage_and_an_ag
     kubernetes = promtail_job(STAGING)
     age_limit = {"drop": {"older_than": "1h", "drop_counter_reason": "older_than_loki_accepts"}}
     assert kubernetes["pipeline_stages"] == [{"cri": {}}, *docker["pipeline_stages"], age_limit]
-    assert OUT_OF_ORDER_WINDOW == "1h"  # Loki refuses what is older; the limit drops it first
+    assert LOKI_OUT_OF_ORDER_WINDOW == "1h"  # Loki refuses what is older; the limit drops it first
     assert not any(kind in stage for stage in docker["pipeline_stages"] for kind in ("cri", "docker"))
     assert set(kubernetes) == {"job_name", "kubernetes_sd_configs", "relabel_configs", "pipeline_stages"}
     assert set(docker) == {"job_name", "docker_sd_configs", "relabel_configs", "pipeline_stages"}
@@ -465,7 +465,7 @@ def rfc3339(moment: datetime) -> str:
 def test_a_line_older_than_loki_accepts_is_dropped_by_age_and_counted_apart(age, shipped):
     """A replaced Promtail pod (positions in its emptyDir) reads the node's
     files from the start again: lines Loki would refuse as too far behind
-    (a push Promtail would count as dropped, paging PromtailDroppingLogs) are
+    (a push Promtail would count as dropped, raising PromtailDroppingEntries) are
     dropped here under their own reason; newer ones go again and Loki's
     queries return them once."""
     job = promtail_job(STAGING)

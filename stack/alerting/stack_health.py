@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from stack import alert_names as names
 from stack.alerting.rule import alert
+from stack.log_shipping import LOKI_OUT_OF_ORDER_WINDOW, OLDER_THAN_LOKI_ACCEPTS
 from stack.settings import Settings
 
 # component -> (severity when down, what is lost); its alert is named in
@@ -118,6 +119,23 @@ def pipeline_alerts(settings: Settings) -> list[dict]:
             severity="warning",
             summary="Promtail is dropping log lines.",
             description="Promtail dropped {{ $value | humanize }} log lines in 10 minutes ({{ $labels.reason }}); they are lost.",
+        ),
+        alert(
+            settings,
+            names.PROMTAIL_FALLING_BEHIND,
+            # Only on Kubernetes does the pipeline drop lines by age
+            # (promtail.BACK_STAGES). A new pod does so on purpose while it
+            # re-reads the node's files; a pod up for 15 minutes does so only
+            # when it reads lines over an hour old: it has fallen behind.
+            f'sum by (service, instance) (increase(logentry_dropped_lines_total{{job="promtail", reason="{OLDER_THAN_LOKI_ACCEPTS}"}}[10m])) > 0'
+            ' and on (instance) (time() - process_start_time_seconds{job="promtail"}) > 900',
+            for_="5m",
+            severity="warning",
+            summary="Promtail has fallen more than an hour behind its log files.",
+            description=(
+                "Promtail on {{ $labels.instance }} dropped {{ $value | humanize }} log lines in 10 minutes that were "
+                f"older than Loki accepts ({LOKI_OUT_OF_ORDER_WINDOW}); they are lost."
+            ),
         ),
         alert(
             settings,

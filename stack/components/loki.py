@@ -39,10 +39,6 @@ AZURE_WORKLOAD_IDENTITY_LABEL = {"azure.workload.identity/use": "true"}
 # v13 + tsdb from the first day this stack can hold data; a later schema change
 # appends a new period here, it never edits this one.
 SCHEMA_START = "2024-01-01"
-# How far behind its stream's newest entry Loki still accepts one: half of
-# ingester.max_chunk_age, left at its default of 2h (pkg/ingester/stream.go,
-# Loki 3.7: cutoff = highestTs - MaxChunkAge/2). Older ones are refused.
-OUT_OF_ORDER_WINDOW = "1h"
 # Ingesters each stream is written to when replicated; a write needs a quorum
 # (2 of 3), so one replica may restart without losing writes.
 REPLICATION_FACTOR = 3

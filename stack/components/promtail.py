@@ -11,11 +11,11 @@ from stack import topology
 from gateway_telemetry.contract import LOG_FIELDS
 from stack.components.kong import LOG_PATH_FIELD as KONG_LOG_PATH_FIELD
 from stack.components.kong import LOG_TRACE_ID_FORMATS as KONG_TRACE_ID_FORMATS
-from stack.components.loki import OUT_OF_ORDER_WINDOW as LOKI_OUT_OF_ORDER_WINDOW
 from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
 from stack.components.prometheus import NAME_LABEL, gateway_pod_relabels, gateway_pod_sd_config, pod_label_meta, re2_literal
 from stack.components.service import service_spec
 from stack.document import render_yaml
+from stack.log_shipping import LOKI_OUT_OF_ORDER_WINDOW, OLDER_THAN_LOKI_ACCEPTS
 from gateway_telemetry.redaction import redaction_stages
 from stack.settings import Settings
 from stack.spec import ApiAccess, DataVolume, HostPath, HttpProbe, Port, ServiceSpec
@@ -223,10 +223,12 @@ FRONT_STAGES = {"docker": [], "kubernetes": [{"cri": {}}]}
 # were shipped before, so they are dropped here first (counted apart, in
 # logentry_dropped_lines_total) and a rollout raises no alert. The newer ones
 # are sent again and Loki's queries return them once (identical time and line).
-LOKI_WINDOW_REASON = "older_than_loki_accepts"
+# The stage measures age from the wall clock, not from the stream's newest
+# line: a Promtail over an hour behind drops lines Loki might still have
+# taken, which PromtailFallingBehind reports.
 BACK_STAGES = {
     "docker": [],
-    "kubernetes": [{"drop": {"older_than": LOKI_OUT_OF_ORDER_WINDOW, "drop_counter_reason": LOKI_WINDOW_REASON}}],
+    "kubernetes": [{"drop": {"older_than": LOKI_OUT_OF_ORDER_WINDOW, "drop_counter_reason": OLDER_THAN_LOKI_ACCEPTS}}],
 }
 # A Promtail on Kubernetes runs as this user, not root. The kubelet's log
 # files are root:root 0640 in 0755 folders (containerd's CRI

@@ -206,6 +206,9 @@ STACK_METRICS = {
         Metric("promtail_sent_entries_total", "counter", "entries", ("host",), "Entries sent to Loki"),
         Metric("promtail_dropped_entries_total", "counter", "entries", ("host", "reason"), "Entries dropped after retries"),
         Metric("promtail_request_duration_seconds", "histogram", "s", ("host", "status_code"), "Push request durations"),
+        # Kubernetes only: lines a drop stage dropped (the age limit's reason, log_shipping.py).
+        Metric("logentry_dropped_lines_total", "counter", "lines", ("reason",), "Lines a pipeline stage dropped"),
+        Metric("process_start_time_seconds", "gauge", "s", (), "When the Promtail process started (Unix time)"),
     ),
     "jaeger": (
         Metric("otelcol_receiver_accepted_spans_total", "counter", "spans", ("receiver", "transport"), "Spans accepted"),
