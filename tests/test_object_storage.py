@@ -7,7 +7,7 @@ config structs at v3.7.6, the newest 3.7 source at hand for the pinned 3.7.8:
 pkg/storage/chunk/client/gcp/gcs_object_client.go (GCSConfig: bucket_name,
 service_account: the key's JSON, empty for Application Default Credentials),
 pkg/storage/chunk/client/azure/blob_storage_client.go (BlobStorageConfig:
-account_name, account_key, container_name, endpoint_suffix,
+environment (the cloud: blob and sign-in endpoints), account_name, account_key, container_name,
 use_federated_token, which reads AZURE_CLIENT_ID, AZURE_TENANT_ID and
 AZURE_FEDERATED_TOKEN_FILE) and pkg/storage/chunk/client/aws/s3_storage_client.go
 (static keys only when both are set, else the AWS SDK's default chain).
@@ -65,12 +65,12 @@ def test_gcs_with_a_key_reads_it_from_a_mounted_file_never_from_the_config():
 
 
 def test_azure_with_a_key_expands_it_from_the_environment():
-    settings = settings_for({**AZURE, "azure": {**AZURE["azure"], "endpointSuffix": "blob.core.chinacloudapi.cn"}}, target="docker")
+    settings = settings_for({**AZURE, "azure": {**AZURE["azure"], "cloud": "AzureChinaCloud"}}, target="docker")
     assert storage_block(settings) == {
         "azure": {
+            "environment": "AzureChinaCloud",
             "account_name": "gatewaylogs",
             "container_name": "loki-chunks",
-            "endpoint_suffix": "blob.core.chinacloudapi.cn",
             "account_key": "${LOKI_AZURE_ACCOUNT_KEY}",
         }
     }
@@ -85,7 +85,8 @@ def test_azure_with_a_key_expands_it_from_the_environment():
         (S3, IRSA, {"s3": {"endpoint": "s3.eu-west-1.amazonaws.com", "bucketnames": "gateway-logs", "region": "eu-west-1",
                            "s3forcepathstyle": True, "insecure": False}}),
         (GCS, GKE, {"gcs": {"bucket_name": "gateway-logs"}}),
-        (AZURE, AKS, {"azure": {"account_name": "gatewaylogs", "container_name": "loki-chunks", "use_federated_token": True}}),
+        (AZURE, AKS, {"azure": {"environment": "AzureGlobal", "account_name": "gatewaylogs", "container_name": "loki-chunks",
+                                "use_federated_token": True}}),
     ],
     ids=["s3", "gcs", "azure"],
 )  # fmt: skip
@@ -118,7 +119,8 @@ def test_each_store_needs_its_keys_unless_it_uses_a_workload_identity(store):
     for key in KEYS[store]:
         assert f"{PROJECT}:{key}: required because logs.storage.type is {store} (without logs.storage.workloadIdentity)" in str(caught.value)
     validate_config({**raw, **KEYS[store]}, "prod", "test", lambda key: True, ())
-    with_identity = {"target": "kubernetes", "logs": {"storage": {**storage, "workloadIdentity": {}}}}
+    identity = AKS if store == "azure" else {}
+    with_identity = {"target": "kubernetes", "logs": {"storage": {**storage, "workloadIdentity": identity}}}
     settings, given = validate_config(with_identity, "prod", "test", lambda key: True, ())
     assert given == {} and settings.logs.storage.workload_identity is not None
 
@@ -139,8 +141,15 @@ def test_each_store_needs_its_keys_unless_it_uses_a_workload_identity(store):
          "logs.storage.azure.container: given 'loki--chunks'; expected an Azure container name"),
         ({"target": "kubernetes", "logs": {"storage": {**S3, "workloadIdentity": {"serviceAccountAnnotations": {"role arn": "x"}}}}},
          "expected Kubernetes annotation keys such as 'eks.amazonaws.com/role-arn'; 'role arn' is not one"),
+        ({"target": "docker", "logs": {"storage": {**GCS, "s3": S3["s3"], "azure": AZURE["azure"]}}},
+         "logs.storage: s3, azure given, but type is 'gcs': remove logs.storage.s3 and logs.storage.azure or set type to match"),
+        ({"target": "kubernetes", "logs": {"storage": {**AZURE, "workloadIdentity": {}}}},
+         "an Azure workload identity needs workloadIdentity.serviceAccountAnnotations.azure.workload.identity/client-id"),
+        ({"target": "docker", "logs": {"storage": {**AZURE, "azure": {**AZURE["azure"], "cloud": "AzureGermanCloud"}}}},
+         "logs.storage.azure.cloud: given 'AzureGermanCloud'; expected one of 'AzureGlobal', 'AzureChinaCloud', 'AzureUSGovernment'"),
     ],
-    ids=["docker", "filesystem", "azure-without-settings", "gcs-bucket", "azure-account", "azure-container", "annotation-key"],
+    ids=["docker", "filesystem", "azure-without-settings", "gcs-bucket", "azure-account", "azure-container", "annotation-key",
+         "other-store-blocks", "azure-without-client-id", "azure-cloud"],
 )  # fmt: skip
 def test_bad_object_store_settings_are_clear_errors(config, message):
     with pytest.raises(SettingsError) as caught:
@@ -158,18 +167,19 @@ def identity_plan(storage: dict, identity: dict) -> list[dict]:
 @pytest.mark.parametrize(
     "storage, identity, endpoints",
     [
-        (S3, IRSA, [("169.254.170.23/32", 80)]),
+        (S3, IRSA, []),
+        (S3, {}, [("169.254.170.23/32", 80), ("fd00:ec2::23/128", 80)]),
         (GCS, GKE, [("169.254.169.254/32", 80), ("169.254.169.252/32", 988)]),
         (AZURE, AKS, []),
     ],
-    ids=["s3", "gcs", "azure"],
+    ids=["s3-irsa", "s3-pod-identity", "gcs", "azure"],
 )
 def test_lokis_serviceaccount_and_network_policy_carry_the_workload_identity(storage, identity, endpoints):
     found = identity_plan(storage, identity)
     for manifest in found:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
     account = of_kind(found, "ServiceAccount")["observability/obs-loki"]
-    assert account["metadata"]["annotations"] == identity["serviceAccountAnnotations"]
+    assert account["metadata"].get("annotations", {}) == identity.get("serviceAccountAnnotations", {})
     assert account["automountServiceAccountToken"] is False  # the identity's webhook mounts its own token
     labels = workloads(found)["loki"]["spec"]["template"]["metadata"]["labels"]
     assert (labels.get("azure.workload.identity/use") == "true") is (storage is AZURE)
@@ -179,7 +189,8 @@ def test_lokis_serviceaccount_and_network_policy_carry_the_workload_identity(sto
     anywhere = [p["port"] for rule in egress if "to" not in rule for p in rule["ports"]]
     assert 443 in anywhere  # the store and the cloud's token service
     # Every other ServiceAccount stays unannotated.
-    assert [name for name, m in of_kind(found, "ServiceAccount").items() if m["metadata"].get("annotations")] == ["observability/obs-loki"]
+    annotated = [name for name, m in of_kind(found, "ServiceAccount").items() if m["metadata"].get("annotations")]
+    assert annotated == (["observability/obs-loki"] if identity else [])
 
 
 def test_with_keys_lokis_serviceaccount_has_no_identity_and_the_key_is_a_secret_file():

@@ -113,3 +113,19 @@ def test_prod_runs_the_scalable_profile_and_staging_the_single_one():
 
 def test_the_profile_takes_single_or_scalable():
     assert "kubernetes.profile: given 'huge'" in problems({"target": "kubernetes", "kubernetes": {"profile": "huge"}})
+
+
+def test_the_program_itself_refuses_prod_until_its_paging_secrets_are_set():
+    """What `pulumi up` runs: without placeholders for the missing secrets (only
+    the offline previews add them), the program stops before any resource."""
+    import pulumi
+
+    from stack.plan import plan_stack
+
+    with pytest.raises(pulumi.RunError) as caught:
+        plan_stack(ROOT / "Pulumi.prod.yaml")
+    assert "receiverSecrets.oncall-pager: required for the pagerduty receiver" in str(caught.value)
+    assert "receiverSecrets.gateway-slack: required for the slack receiver" in str(caught.value)
+    missing = load_from_stack_file(ROOT / "Pulumi.prod.yaml", allow_missing_secrets=True).missing_secrets
+    planned = plan_stack(ROOT / "Pulumi.prod.yaml", missing)
+    assert any(r.type == "kubernetes:apps/v1:StatefulSet" and r.name == "alertmanager" for r in planned)

@@ -69,9 +69,7 @@ def _object_store(settings: Settings) -> dict:
         # No service_account here: the key, when given, is GCS_KEY_FILE (GOOGLE_APPLICATION_CREDENTIALS).
         return {"gcs": {"bucket_name": storage.gcs.bucket}}
     azure = storage.azure
-    config = {"account_name": azure.account_name, "container_name": azure.container}
-    if azure.endpoint_suffix is not None:
-        config["endpoint_suffix"] = azure.endpoint_suffix
+    config = {"environment": azure.cloud, "account_name": azure.account_name, "container_name": azure.container}
     if with_keys:
         config["account_key"] = "${LOKI_AZURE_ACCOUNT_KEY}"
     else:

@@ -78,11 +78,11 @@ class AzureStorage(StrictModel):
         ),
         Field(min_length=3, max_length=63),
     ]
-    # The public cloud's blob.core.windows.net when unset; another cloud's
-    # (blob.core.chinacloudapi.cn, blob.core.usgovcloudapi.net) otherwise.
-    endpoint_suffix: Optional[
-        Annotated[str, matching(r"[a-z0-9-]+(\.[a-z0-9-]+)+", "expected a DNS suffix such as 'blob.core.windows.net'")]
-    ] = None
+    # The Azure cloud the account lives in, as Loki names it (its `environment`):
+    # it picks both the blob endpoint and, with a workload identity, the
+    # Microsoft Entra ID endpoint the token is exchanged at (Loki 3.7,
+    # pkg/storage/chunk/client/azure; AzureGermanCloud, closed in 2021, is left out).
+    cloud: Literal["AzureGlobal", "AzureChinaCloud", "AzureUSGovernment"] = "AzureGlobal"
 
 
 class WorkloadIdentity(StrictModel):
@@ -96,6 +96,12 @@ class WorkloadIdentity(StrictModel):
     # eks.amazonaws.com/role-arn (IRSA), iam.gke.io/gcp-service-account (GKE),
     # azure.workload.identity/client-id (Azure); none for EKS Pod Identity.
     service_account_annotations: Annotations = {}
+
+
+IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+# Azure Workload Identity's webhook sets AZURE_CLIENT_ID, which Loki's token
+# exchange needs, from this annotation only (azure.github.io/azure-workload-identity).
+AZURE_CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
 
 
 OBJECT_STORES = ("s3", "gcs", "azure")
@@ -121,8 +127,21 @@ class LogStorage(StrictModel):
         needs = {"s3": "{endpoint, bucket, region}", "gcs": "{bucket}", "azure": "{accountName, container}"}
         if self.is_object_store and getattr(self, self.type) is None:
             raise ValueError(f"type '{self.type}' needs logs.storage.{self.type} {needs[self.type]}")
-        if self.workload_identity is not None and not self.is_object_store:
+        # A block for another store would silently do nothing.
+        unused = [store for store in OBJECT_STORES if store != self.type and getattr(self, store) is not None]
+        if unused:
+            raise ValueError(
+                f"{', '.join(unused)} given, but type is '{self.type}': remove "
+                f"{' and '.join(f'logs.storage.{store}' for store in unused)} or set type to match"
+            )
+        identity = self.workload_identity
+        if identity is not None and not self.is_object_store:
             raise ValueError("workloadIdentity is how Loki reaches an object store; type 'filesystem' has none: remove it")
+        if identity is not None and self.type == "azure" and AZURE_CLIENT_ID_ANNOTATION not in identity.service_account_annotations:
+            raise ValueError(
+                f"an Azure workload identity needs workloadIdentity.serviceAccountAnnotations.{AZURE_CLIENT_ID_ANNOTATION}: "
+                "the client id of the managed identity Loki signs in as"
+            )
         return self
 
 

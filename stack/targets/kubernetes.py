@@ -64,6 +64,7 @@ import pulumi_kubernetes as k8s
 from stack import topology
 from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
 from stack.settings import LoadedSettings, Settings
+from stack.settings.storage import IRSA_ROLE_ANNOTATION
 from stack.spec import ScheduledJob, ServiceSpec
 from stack.targets.secrets import resolve_secrets
 
@@ -134,8 +135,6 @@ ZONE_TOPOLOGY_KEY = "topology.kubernetes.io/zone"
 def selector_labels(settings: Settings, spec: ServiceSpec) -> dict[str, str]:
     """What selectors match: never the version, so an upgrade keeps its pods."""
     return {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/instance": topology.instance(settings)}
-
-
 
 
 def image_tag(image: str) -> str:
@@ -299,24 +298,26 @@ def external_ports(settings: Settings, spec: ServiceSpec) -> set[int]:
     return ports
 
 
-# Node-local endpoints a workload identity hands tokens out at, by object
-# store: (CIDR, TCP port). EKS Pod Identity's agent (AWS docs, "EKS Pod
+# Node-local endpoints a workload identity hands tokens out at: (CIDR, TCP
+# port). EKS Pod Identity's agent, on IPv4 and IPv6 (AWS docs, "EKS Pod
 # Identity agent"); the GKE metadata server, which on clusters with network
 # policy also needs 169.254.169.252:988 (GKE docs, "Workload Identity
 # Federation for GKE", restrictions). IRSA and Azure need none: their token is
 # a projected file, exchanged over HTTPS.
-IDENTITY_ENDPOINTS = {
-    "s3": (("169.254.170.23/32", 80),),
-    "gcs": (("169.254.169.254/32", 80), ("169.254.169.252/32", 988)),
-}
+EKS_POD_IDENTITY_AGENT = (("169.254.170.23/32", 80), ("fd00:ec2::23/128", 80))
+GKE_METADATA_SERVER = (("169.254.169.254/32", 80), ("169.254.169.252/32", 988))
 
 
 def identity_endpoints(settings: Settings, spec: ServiceSpec) -> tuple[tuple[str, int], ...]:
-    """The node-local token endpoints Loki reaches when it uses a workload identity."""
+    """The node-local token endpoints Loki reaches when it uses a workload
+    identity: on S3, Pod Identity's agent unless IRSA's role annotation is set."""
     storage = settings.logs.storage
-    if spec.name != "loki" or storage.workload_identity is None:
+    identity = storage.workload_identity
+    if spec.name != "loki" or identity is None:
         return ()
-    return IDENTITY_ENDPOINTS.get(storage.type, ())
+    if storage.type == "s3" and IRSA_ROLE_ANNOTATION not in identity.service_account_annotations:
+        return EKS_POD_IDENTITY_AGENT
+    return GKE_METADATA_SERVER if storage.type == "gcs" else ()
 
 
 def flows(services: Iterable[ServiceSpec]) -> list[Flow]:
