@@ -21,6 +21,7 @@ from stack.settings import PROJECT, SECRET_KEYS, Settings
 from stack.settings.alerting import RECEIVER_KINDS, Receiver
 from stack.settings.errors import config_key, unwrap_annotation
 from stack.settings.secrets import RECEIVER_SECRETS
+from stack.settings.storage import OBJECT_STORES
 
 # --- what a path holds ----------------------------------------------------------
 
@@ -244,8 +245,11 @@ def _build(annotation: Any, path: tuple, value: Any) -> Any:
 def config_with(path: tuple, value: Any) -> dict[str, Any]:
     """A valid project config (keys without the prefix) with `value` at `path`.
     A kubernetes key comes with the kubernetes target (the docker target
-    refuses it), and an ingress with the host an enabled one needs."""
+    refuses it), an ingress with the host an enabled one needs, and an object
+    store's key with the storage type that reads it (another's is refused)."""
     config = _build(Settings, path, value)
+    if path[:2] == ("logs", "storage") and len(path) >= 3 and path[2] in OBJECT_STORES:
+        config["logs"]["storage"]["type"] = path[2]
     if path[0] == "kubernetes":
         config["target"] = "kubernetes"
         ingress = config["kubernetes"].get("ingress") if isinstance(config["kubernetes"], dict) else None
