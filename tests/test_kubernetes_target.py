@@ -23,11 +23,12 @@ from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 from stack import topology
 from stack.components import build_services
 from stack.components.service import SCALABLE_REPLICAS
-from stack.plan import configure_mocks
+from stack.plan import configure_mocks, plan_stack
 from stack.settings import PROJECT, load_from_pulumi, parse_settings
 from stack.settings.stack_file import load_from_stack_file
 from stack.spec import ApiAccess, Port
-from stack.targets.kubernetes import PEER_PORTS, KubernetesTarget, config_checksum
+from stack.render import rendered_files
+from stack.targets.kubernetes import PEER_PORTS, KubernetesTarget, config_checksum, config_key
 from stack.versions import COMPONENTS
 
 # The newest Kubernetes schema kubernetes-validate 1.37.0 ships (it has 1.33 to 1.37).
@@ -425,6 +426,35 @@ def test_config_checksum_follows_the_rendered_files_only():
     # A limit is no file: the pod template changes, the checksum does not.
     bigger = _checksums({"resources": {"prometheus": {"memory": "3Gi", "cpus": 2}}})
     assert bigger == base
+
+
+# Files whose content is the target's own business: how Prometheus and
+# Promtail find what they read (docker_sd vs kubernetes_sd), and Loki's ring
+# and Alertmanager's peers once replicated (tests/test_ha_configs.py).
+TARGET_SPECIFIC = {"prometheus/etc/prometheus/prometheus.yml", "promtail/etc/promtail/promtail.yaml"}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_config_maps_hold_what_render_writes_and_docker_gets_the_same_files(environment):
+    """What `python -m stack render <env>` writes is what the ConfigMaps
+    carry, file for file; and every file but discovery's is byte-identical
+    to the Docker target's for the same settings (single profile)."""
+    stack_file = ROOT / f"Pulumi.{environment}.yaml"
+    loaded = load_from_stack_file(stack_file, allow_missing_secrets=True)
+    rendered = rendered_files(loaded)
+    planned = plan_stack(stack_file, loaded.missing_secrets)  # the program `pulumi up` runs, under the mocks
+    config_maps = {r.inputs["metadata"]["name"]: _plain(r.inputs)["data"] for r in planned if r.type == "kubernetes:core/v1:ConfigMap"}
+    specs = build_services(loaded.settings, loaded.secrets)
+    assert set(config_maps) == {f"{spec.hostname}-config" for spec in specs if spec.files}
+    for spec in specs:
+        expected = {config_key(path): rendered[f"{spec.name}{path}"] for path in spec.files}
+        assert config_maps[f"{spec.hostname}-config"] == expected, spec.name
+    single = {"target": "kubernetes", "kubernetes": {"profile": "single"}}
+    docker = {spec.name: spec.files for spec in build_services(parse_settings({"target": "docker"}, environment, "t"))}
+    on_kubernetes = {spec.name: spec.files for spec in build_services(parse_settings(single, environment, "t"))}
+    assert {name: set(files) for name, files in docker.items()} == {name: set(files) for name, files in on_kubernetes.items()}
+    differing = {f"{name}{path}" for name, files in docker.items() for path, text in files.items() if on_kubernetes[name][path] != text}
+    assert differing == TARGET_SPECIFIC
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
