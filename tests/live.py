@@ -10,7 +10,6 @@ hostnames become 127.0.0.1 ports and /etc paths become a temporary folder.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import threading
 import time
@@ -26,12 +25,6 @@ from stack.alerting import rule_files
 from stack.components.alertmanager import NOTIFICATION_TEMPLATE, render_alertmanager_config
 from stack.components.prometheus import render_prometheus_config
 from stack.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def serve(handler, port: int = 0) -> tuple[ThreadingHTTPServer, int]:

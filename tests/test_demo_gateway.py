@@ -15,6 +15,7 @@ import os
 import random
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,8 +27,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from promtail_pipeline import run_stream
 
 from examples.gateway.common import DEFAULT_PORTS, PROVIDERS
-from examples.gateway.run import REPO_ROOT, Demo
-from examples.gateway.trace_one import free_port
+from examples.gateway.run import REPO_ROOT, Demo, DemoError, free_ports
 from gateway_telemetry import contract
 from stack.components.promtail import pipeline_stages
 from stack.settings import parse_settings
@@ -50,7 +50,7 @@ def demo(tmp_path_factory):
             "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: spans arrive within the test's patience
             "DEMO_LOG_LEVEL": "DEBUG",
         }
-        running = Demo(ports={s: free_port() for s in DEFAULT_PORTS}, log_dir=log_dir, env=env, capture=True)
+        running = Demo(ports=dict(zip(DEFAULT_PORTS, free_ports(len(DEFAULT_PORTS)))), log_dir=log_dir, env=env, capture=True)
         try:
             running.start(ready_timeout=60)
             yield running, receiver
@@ -276,3 +276,23 @@ def test_the_traffic_app_refuses_a_rate_out_of_range(rate, monkeypatch):
     monkeypatch.setenv("DEMO_TRAFFIC_RATE", rate)
     with pytest.raises(ValueError, match=rf"DEMO_TRAFFIC_RATE: given '{rate}'; must be a number of requests per second from 0.1 to 50"):
         create_app()
+
+
+def test_ports_picked_together_are_distinct_and_free():
+    """Picked one at a time, a released port may come back at the next pick:
+    CI once gave the Unified LLM API and the fake provider the same one."""
+    ports = free_ports(64)
+    assert len(set(ports)) == 64
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))  # still free
+
+
+def test_the_demo_refuses_two_services_on_one_port(tmp_path):
+    ports = dict(zip(DEFAULT_PORTS, free_ports(len(DEFAULT_PORTS))))
+    ports["fake-provider"] = ports["unified-llm-api"]
+    running = Demo(ports=ports, log_dir=tmp_path)
+    with pytest.raises(DemoError) as caught:
+        running.start()
+    assert str(caught.value) == f"port {ports['unified-llm-api']} is given to unified-llm-api and fake-provider: each service needs its own"
+    assert running.processes == {}  # refused before anything started

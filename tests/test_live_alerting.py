@@ -17,7 +17,6 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 from conftest import require_tool
 from live import (
-    free_port,
     get_json,
     serve,
     start_alertmanager,
@@ -29,6 +28,7 @@ from live import (
     write_prometheus_files,
 )
 
+from examples.gateway.run import free_ports
 from stack.settings import parse_settings
 
 RECEIVERS = ("pager", "chat", "tickets", "heartbeat")
@@ -87,7 +87,7 @@ def live_stack(tmp_path_factory):
     work = tmp_path_factory.mktemp("live")
     gateway, gateway_port = serve(StandInGateway)
     hooks, hooks_port = serve(Notifications)
-    prometheus_port, alertmanager_port = free_port(), free_port()
+    prometheus_port, alertmanager_port = free_ports(2)
     settings = parse_settings(
         {
             "target": "docker",

@@ -41,7 +41,6 @@ import yaml
 from conftest import require_tool
 from dashboard_queries import queries, substitute
 from live import (
-    free_port,
     get_json,
     post_json,
     query,
@@ -61,7 +60,7 @@ from standins.exporter import ContractExporter
 from dashboards import boards
 from dashboards.board import Board
 from examples.gateway.common import DEFAULT_PORTS, MODELS
-from examples.gateway.run import Demo
+from examples.gateway.run import Demo, free_ports
 from gateway_telemetry import contract
 from stack.alerting import rule_files
 from stack.components.alertmanager import render_alertmanager_config
@@ -258,7 +257,8 @@ def slack(floor: dict[str, int]) -> int:
 def live(tmp_path_factory):
     binaries = {"prometheus": require_tool("prometheus"), "alertmanager": require_tool("prometheus-alertmanager")}
     work = tmp_path_factory.mktemp("live-gateway")
-    ports = {name: free_port() for name in (*DEFAULT_PORTS, "prometheus", "alertmanager")}
+    names = (*DEFAULT_PORTS, "prometheus", "alertmanager")
+    ports = dict(zip(names, free_ports(len(names))))
     hooks = TimedWebhooks().start()
     # Scrape targets for what cannot run here (contract-shaped, healthy); Prometheus
     # and Alertmanager scrape themselves for real.

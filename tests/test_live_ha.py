@@ -21,9 +21,10 @@ import urllib.request
 import pytest
 import yaml
 from conftest import require_tool
-from live import free_port, get_json, post_json, stop, until, wait_for, write_alertmanager_files, write_prometheus_files
+from live import get_json, post_json, stop, until, wait_for, write_alertmanager_files, write_prometheus_files
 from standins import Webhooks
 
+from examples.gateway.run import free_ports
 from stack import topology
 from stack.components.alertmanager import alertmanager_service
 from stack.components.prometheus import prometheus_service
@@ -77,9 +78,8 @@ def ha(tmp_path_factory):
     )
     am_count, prom_count = replicas(settings, "alertmanager"), replicas(settings, "prometheus")
     assert (am_count, prom_count) == (3, 2)
-    web = [free_port() for _ in range(am_count)]
-    gossip = [free_port() for _ in range(am_count)]
-    prom_ports = [free_port() for _ in range(prom_count)]
+    ports = free_ports(2 * am_count + prom_count)
+    web, gossip, prom_ports = ports[:am_count], ports[am_count : 2 * am_count], ports[2 * am_count :]
     am_http = topology.peer_addresses(settings, "alertmanager", am_count, "http")
     am_cluster = topology.peer_addresses(settings, "alertmanager", am_count, "cluster")
 

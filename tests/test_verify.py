@@ -14,7 +14,6 @@ import pytest
 import yaml
 from conftest import require_tool
 from live import (
-    free_port,
     get_json,
     start_alertmanager,
     start_prometheus,
@@ -29,6 +28,7 @@ from standins.grafana import Grafana
 from standins.jaeger import Jaeger
 from standins.loki import Loki
 
+from examples.gateway.run import free_ports
 from stack.__main__ import main
 from stack.components.alertmanager import CONFIG_DIR, render_alertmanager_config
 from stack.components.grafana import render_datasources
@@ -91,7 +91,7 @@ def stack(tmp_path_factory):
     path = stack_file(work, metrics.address, hooks.url)
     settings = load_from_stack_file(path).settings
     loki = Loki(render_loki_config(settings)).start()
-    prometheus_port, alertmanager_port = free_port(), free_port()
+    prometheus_port, alertmanager_port = free_ports(2)
     prometheus_url, alertmanager_url = f"http://127.0.0.1:{prometheus_port}", f"http://127.0.0.1:{alertmanager_port}"
     grafana = Grafana(
         render_datasources(settings),
@@ -259,7 +259,8 @@ def test_a_stopped_alertmanager_fails_its_checks(stack, capsys, monkeypatch):
 
 
 def test_nothing_up_is_one_clear_line(capsys):
-    ports = {name: free_port() for name in ("prometheus", "alertmanager", "loki", "grafana", "jaeger", "jaeger-otlp")}
+    names = ("prometheus", "alertmanager", "loki", "grafana", "jaeger", "jaeger-otlp")
+    ports = dict(zip(names, free_ports(len(names))))
     options = [f"--url={name}=http://127.0.0.1:{port}" for name, port in ports.items()]
     started = time.monotonic()
     code = main(["verify", "dev", *options])

@@ -65,6 +65,11 @@ class Demo:
 
     def start(self, ready_timeout: float = 30) -> None:
         """Start every process and wait for its /healthz; DemoError (after stopping them) when one fails."""
+        shared = sorted({port for port in self.ports.values() if list(self.ports.values()).count(port) > 1})
+        if shared:
+            # Two services on one port: the second cannot bind, and the first answers for both.
+            names = {port: [s for s, p in self.ports.items() if p == port] for port in shared}
+            raise DemoError("; ".join(f"port {port} is given to {' and '.join(names[port])}: each service needs its own" for port in shared))
         for service, port in self.ports.items():
             with socket.socket() as probe:
                 if probe.connect_ex((LOOPBACK, port)) == 0:
@@ -120,6 +125,20 @@ class Demo:
     def exited(self) -> dict[str, int]:
         """The processes that have exited, with their status."""
         return {s: p.returncode for s, p in self.processes.items() if p.poll() is not None}
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct TCP ports free on 127.0.0.1 now. All are held open
+    while they are chosen: a port picked and released one at a time may be
+    handed out again by the next pick."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((LOOPBACK, 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def serve(service: str, host: str, port: int) -> None:

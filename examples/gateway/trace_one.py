@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
-import socket
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 import httpx
 
 from examples.gateway.layout import DEFAULT_PORTS
-from examples.gateway.run import Demo, DemoError
+from examples.gateway.run import Demo, DemoError, free_ports
 
 SERVICES = ("unified-llm-api", "intelligent-router", "optimization-service")
 SHOWN_ATTRIBUTES = ("http.route", "http.response.status_code", "gen_ai.provider.name", "gen_ai.request.model",
@@ -130,12 +129,6 @@ def log_lines(log_dir: Path, trace_id: str) -> list[str]:
     return [line for _, line in sorted(found)]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running demo's Unified LLM API (needs --jaeger)")
@@ -155,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="gateway-trace-one-"))
         with OtlpReceiver() as receiver:
             env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": receiver.traces_endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
-            demo = Demo(ports={s: free_port() for s in DEFAULT_PORTS}, log_dir=log_dir, env=env, capture=True)
+            demo = Demo(ports=dict(zip(DEFAULT_PORTS, free_ports(len(DEFAULT_PORTS)))), log_dir=log_dir, env=env, capture=True)
             try:
                 demo.start()
                 response = send_one(demo.url("unified-llm-api"), trace_id)
