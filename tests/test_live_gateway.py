@@ -328,14 +328,24 @@ def live(tmp_path_factory):
     assert all(p.poll() is not None for p in demo.processes.values()), "a demo process survived"
 
 
+def rules_evaluated_since(prometheus: str, moment: datetime) -> bool:
+    """Whether every rule group Prometheus runs has been evaluated after `moment`."""
+    groups = get_json(f"{prometheus}/api/v1/rules")["data"]["groups"]
+    return bool(groups) and all(datetime.fromisoformat(g["lastEvaluation"]) > moment for g in groups)
+
+
 def test_healthy_traffic_raises_no_alert_but_the_watchdog(live):
     prometheus = live.url("prometheus")
     # The first evaluations on real traffic: every service scraped and the
     # provider error ratio recorded (it needs two scrapes of the counters).
     assert until(lambda: len(query(prometheus, 'up{job=~"%s"} == 1' % "|".join(SERVICES))) == len(SERVICES), timeout=30)
+    every_service_scraped = datetime.now(timezone.utc)
     ratio = until(lambda: query(prometheus, "provider:gen_ai_client_operation_errors:ratio_rate5m"), timeout=30)
     assert [(r["metric"]["gen_ai_provider_name"], float(r["value"][1])) for r in ratio] == [("anthropic", 0.0)]
 
+    # An evaluation before a service's first scrape rightly finds it absent
+    # (GatewayServiceAbsent goes pending); every group's next one must not.
+    assert until(lambda: rules_evaluated_since(prometheus, every_service_scraped), timeout=30)
     # Prometheus sends the Watchdog from its first evaluation on; once it is
     # there, a window of three evaluations: only the Watchdog reaches
     # Alertmanager, and no gateway alert is even pending in Prometheus.
