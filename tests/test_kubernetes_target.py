@@ -28,7 +28,7 @@ from stack.settings import PROJECT, load_from_pulumi, parse_settings
 from stack.settings.stack_file import load_from_stack_file
 from stack.spec import ApiAccess, Port
 from stack.render import rendered_files
-from stack.targets.kubernetes import PEER_PORTS, KubernetesTarget, config_checksum, config_key
+from stack.targets.kubernetes import PEER_PORTS, KubernetesTarget, config_checksum, config_key, run_as
 from stack.versions import COMPONENTS
 
 # The newest Kubernetes schema kubernetes-validate 1.37.0 ships (it has 1.33 to 1.37).
@@ -337,6 +337,20 @@ def test_no_pod_runs_as_root(environment):
         for container in [*pod.get("initContainers", []), *pod["containers"]]:
             assert container["securityContext"].get("runAsUser", context["runAsUser"]) != 0, name
             assert container["securityContext"]["runAsNonRoot"] is True, name
+
+
+@pytest.mark.parametrize("user", ["0", "0:0", "0:10001"])
+def test_a_spec_or_job_asking_for_root_is_refused_by_name(user):
+    # The one check every pod template (components' and CronJobs') goes through.
+    with pytest.raises(ValueError) as caught:
+        run_as("jaeger-es-index-cleaner", user)
+    assert str(caught.value) == "jaeger-es-index-cleaner: runs as uid 0; no pod of the stack runs as root"
+
+
+def test_a_non_root_user_keeps_its_groups():
+    assert run_as("promtail", "10001:0") == (10001, 0)
+    assert run_as("loki", "10001") == (10001, 10001)
+    assert run_as("grafana", None) == (65534, 65534)
 
 
 def test_promtail_reads_the_node_logs_through_the_root_group_and_keeps_positions_in_its_pod():

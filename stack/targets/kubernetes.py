@@ -185,12 +185,23 @@ def quantity_cpu(cpus: float) -> str:
     return f"{round(cpus * 1000)}m"
 
 
-def run_as(user: Optional[str]) -> tuple[int, int]:
-    """uid and gid from a spec's 'uid[:gid]' (65534 when unset; gid defaults to uid)."""
+def run_as(name: str, user: Optional[str]) -> tuple[int, int]:
+    """uid and gid from a spec's 'uid[:gid]' (65534 when unset; gid defaults to uid).
+
+    Raises ValueError, naming the pod's component or job `name`, for uid 0:
+    no pod of the stack runs as root."""
     if user is None:
         return DEFAULT_UID, DEFAULT_UID
     uid, _, gid = user.partition(":")
+    if int(uid) == 0:
+        raise ValueError(f"{name}: runs as uid 0; no pod of the stack runs as root")
     return int(uid), int(gid or uid)
+
+
+def container_resources(memory_bytes: int, cpus: float) -> dict:
+    """Requests equal to limits (the Guaranteed QoS class): memory in bytes, CPUs."""
+    amounts = {"memory": quantity_memory(memory_bytes), "cpu": quantity_cpu(cpus)}
+    return {"requests": amounts, "limits": amounts}
 
 
 def container_security(uid: int) -> dict:
@@ -632,9 +643,7 @@ class KubernetesTarget(pulumi.ComponentResource):
     # --- the pod -----------------------------------------------------------
 
     def _pod_template(self, spec: ServiceSpec) -> dict:
-        uid, gid = run_as(spec.user)
-        if uid == 0:
-            raise ValueError(f"{spec.name}: runs as uid 0; no pod of the stack runs as root")
+        uid, gid = run_as(spec.name, spec.user)
         volumes: list[dict] = [{"name": "tmp", "empty_dir": {}}]
         mounts: list[dict] = [{"name": "tmp", "mount_path": "/tmp"}]
         if spec.files:
@@ -661,7 +670,6 @@ class KubernetesTarget(pulumi.ComponentResource):
             mounts.append({"name": f"host-{index}", "mount_path": host.mount_path, "read_only": True})
 
         probe = {"http_get": {"path": spec.readiness.path, "port": spec.readiness.port}, "timeout_seconds": 5}
-        resources = {"memory": quantity_memory(spec.memory_bytes), "cpu": quantity_cpu(spec.cpus)}
         container = {
             "name": spec.name,
             "image": spec.image,
@@ -673,7 +681,7 @@ class KubernetesTarget(pulumi.ComponentResource):
             "startup_probe": {**probe, "period_seconds": 10, "failure_threshold": 30},
             "readiness_probe": {**probe, "period_seconds": 10, "failure_threshold": 3},
             "liveness_probe": {**probe, "period_seconds": 20, "failure_threshold": 6},
-            "resources": {"requests": resources, "limits": resources},
+            "resources": container_resources(spec.memory_bytes, spec.cpus),
             "security_context": container_security(uid),
             "volume_mounts": mounts,
         }
@@ -700,19 +708,16 @@ class KubernetesTarget(pulumi.ComponentResource):
     def _cron_job(self, spec: ServiceSpec, job: ScheduledJob) -> None:
         """`job` as a CronJob in `spec`'s namespace (UTC schedule, one run at
         a time, a short history) and the NetworkPolicy of its pods."""
-        uid, gid = run_as(job.user)
-        if uid == 0:
-            raise ValueError(f"{job.name}: runs as uid 0, which the restricted Pod Security profile forbids")
+        uid, gid = run_as(job.name, job.user)
         namespace = self.namespace_of(spec)
         own = job_labels(self.settings, job)
-        resources = {"memory": quantity_memory(job.memory_bytes), "cpu": quantity_cpu(job.cpus)}
         container = {
             "name": job.name,
             "image": job.image,
             "image_pull_policy": "IfNotPresent",
             "args": list(job.args),
             "env": env_vars(job.env, job.secret_env, f"{spec.hostname}-secrets"),
-            "resources": {"requests": resources, "limits": resources},
+            "resources": container_resources(job.memory_bytes, job.cpus),
             "security_context": container_security(uid),
             "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
         }
