@@ -102,11 +102,11 @@ def test_an_empty_template_result_deletes_the_key_and_a_failed_one_changes_nothi
         ('{service=~".+"} !~ "^\\\\{"', {"service": "api"}, '{"a":1}', False),
         ('{service=~".+"} |= "a\\"b"', {"service": "api"}, 'x a"b', True),
         ('{service=~".*"}', {}, "no labels at all", True),
-        ('{service=~".*"} |= "sk-" or "@"', {}, "mail x@y.z", True),  # LogQL 3.x `or`: any string
-        ('{service=~".*"} |= "sk-" or "@"', {}, "neither", False),
-        ('{service=~".*"} != "sk-" or "@"', {}, "mail x@y.z", False),  # negated: none of them
-        ('{service=~".*"} |~ "^a" or "b$" |= "c"', {}, "xcb", True),  # `or` binds tighter than the chain
-        ('{service=~".*"} |~ "^a" or "b$" |= "c"', {}, "xb", False),
+        ('{service=~".*"} != "sk-" != "@"', {}, "mail x@y.z", False),  # filters AND, left to right
+        ('{service=~".*"} != "sk-" != "@"', {}, "neither", True),
+        ('{service=~".*"} |~ "sk-|@" |= "c"', {}, "xc@", True),  # an alternation is the only `or`
+        ('{service=~".*"} |~ "sk-|@" |= "c"', {}, "x@", False),
+        ('{ service = "a" ,stream="b" } // a comment', {"service": "a", "stream": "b"}, "x", True),
     ],
 )
 def test_match_selectors_mean_what_promtail_means(selector, labels, line, matches):
@@ -122,8 +122,24 @@ def test_match_selectors_mean_what_promtail_means(selector, labels, line, matche
         '{service="a"',
         '{service="a"} "x"',
         '{service="a"} |=',
-        '{service="a"} |= "x" or',
+        # Loki's LogQL, not Promtail's grammar (clients/pkg/logentry/logql/expr.y):
+        '{service="a"} |= "x" or "y"',  # `or` between filter strings (Loki 3.x)
         '{service="a"} |= "x" or |= "y"',
+        '{service="a"} | json',  # parsers
+        '{service="a"} | logfmt',
+        '{service="a"} | level="error"',  # label filters
+        '{service="a"} | line_format "{{.x}}"',
+        '{service="a"} |> "<_> x"',  # pattern filters
+        '{service="a"} |= ip("10.0.0.1")',
+        '{service="a"} |= "x" |= "y" }',
+        '{service="a", }',
+        '{service=a}',  # values are strings
+        "{service='a'}",  # ... double-quoted ones
+        '{service=~"(a"}',  # a bad label regex: mustNewMatcher panics
+        '{service="a"} |~ "(a"',  # a bad line regex: Filter() fails
+        '{service="a"} |~ "a" /* unterminated',
+        'service="a"',  # the selector is not optional
+        '{service="a"} == "x"',
     ],
 )
 def test_selectors_promtail_refuses_are_refused(selector):

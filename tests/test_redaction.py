@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 import re2
 import yaml
-from promtail_pipeline import run_pipeline
+from promtail_pipeline import Selector, run_pipeline
 
 from gateway_telemetry.redaction import (
+    CLEAN_LABEL,
     LEAK_PATTERN,
     REDACTIONS,
     SENSITIVE_KEY_LITERALS,
@@ -227,18 +228,30 @@ def test_a_line_without_a_service_label_is_still_masked():
     assert run_pipeline(redaction_stages(), line, {}).line == masked(line) != line
 
 
-def test_a_clean_line_meets_three_gates_and_one_regex_pass():
-    """The cost model bench/ measures: every rule sits in a gate, and a line
-    with nothing to mask passes the gates only: two literal `or` chains
-    (bytes.Contains each) and one `|~` pass for the digit shapes, which have
-    no literal."""
-    stages = redaction_stages()
-    assert all(set(stage) == {"match"} for stage in stages)
-    filters = [stage["match"]["selector"].partition("} ")[2] for stage in stages]
-    assert [f[:2] for f in filters] == ["|=", "|~", "|="], filters
-    assert sum(len(stage["match"]["stages"]) for stage in stages) == len(REDACTIONS)
+def test_a_clean_line_pays_one_and_of_literals_and_one_regex_pass():
+    """The cost model bench/ measures in the real Promtail: the first stage
+    ANDs a `!=` per literal trigger and a `!~` per regex trigger (Promtail's
+    match grammar has no `or`), so a clean line pays those checks and is
+    marked; the gated rules sit behind the marker, and the marker is dropped
+    before anything leaves the redaction stages."""
+    first, gated, drop = redaction_stages()
+    selector = Selector.parse(first["match"]["selector"])
+    assert {op for op, _ in selector.filters} == {"!=", "!~"}
+    assert sum(op == "!~" for op, _ in selector.filters) == 1, "one regex pass for the digit shapes"
+    assert first["match"]["stages"] == [{"static_labels": {CLEAN_LABEL: "true"}}]
+    assert Selector.parse(gated["match"]["selector"]).matchers == ((CLEAN_LABEL, "=", ""),)
+    replaces = [inner for gate in gated["match"]["stages"] for inner in gate["match"]["stages"]]
+    assert [r["replace"]["expression"] for r in replaces] == [rule.pattern for rule in REDACTIONS]
+    assert drop == {"labeldrop": [CLEAN_LABEL]}
     clean = json.dumps({"level": "info", "path": "/v1/chat/completions", "input_tokens": 812, "latency_ms": 431.5})
+    assert selector.matches({}, clean)
     assert not any(triggered(rule, clean, re2.search) for rule in REDACTIONS)
+    assert all(not selector.matches({}, case["line"]) for case in SECRETS), "a line with a secret is never marked clean"
+
+
+def test_the_clean_marker_never_leaves_the_redaction_stages():
+    for line in (SECRETS[0]["line"], SURVIVORS[0], "plain"):
+        assert CLEAN_LABEL not in run_pipeline(redaction_stages(), line, {"service": "api"}).labels
 
 
 SECRET_KEY_NAMES = ("password", "passwd", "passwords", "secret", "client_secret", "token", "access_token",
