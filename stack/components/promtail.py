@@ -5,10 +5,11 @@ pipeline."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from stack import topology
-from gateway_telemetry.contract import LOG_FIELDS
+from gateway_telemetry.contract import KONG, LOG_FIELDS
 from stack.components.kong import LOG_PATH_FIELD as KONG_LOG_PATH_FIELD
 from stack.components.kong import LOG_TRACE_ID_FORMATS as KONG_TRACE_ID_FORMATS
 from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
@@ -143,18 +144,29 @@ def probe_path_regex(settings: Settings) -> str:
 # bare traceback or an nginx error-log line (Kong's stderr); anything else
 # (traceback frames) continues the entry above.
 PLAIN_LEVEL = r"[A-Z]{3,8}"  # uvicorn's "ERROR:    Exception in ASGI application"
+# Kong's stderr is nginx's error log: "2026/12/07 01:00:00 [error] 1#0: ..."
+# (ngx_log.c err_levels: emerg, alert, crit, error, warn, notice, info, debug).
+NGINX_TIME = r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}"
 FIRST_LINE = "^(" + "|".join(
     (
         r"\{",
         PLAIN_LEVEL + r":\s",
         r"Traceback \(most recent call last\):",
-        r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} \[",  # nginx error log
+        NGINX_TIME + r" \[",  # nginx error log
     )
 ) + ")"
 
 
-# The JSON level in lower case, else the plain-text one, else none.
-LEVEL_TEMPLATE = "{{ if .Value }}{{ ToLower .Value }}{{ else if .plain_level }}{{ ToLower .plain_level }}{{ end }}"
+PLAIN_LEVEL_REGEX = rf"^(?:(?P<plain_level>{PLAIN_LEVEL}):\s|{NGINX_TIME} \[(?P<nginx_level>[a-z]+)\])"
+# The JSON level in lower case, else the plain-text one, else nginx's in the
+# contract's words (warn is warning; crit, alert and emerg are critical;
+# notice is info), else none.
+LEVEL_TEMPLATE = (
+    "{{ if .Value }}{{ ToLower .Value }}{{ else if .plain_level }}{{ ToLower .plain_level }}"
+    '{{ else if .nginx_level }}{{ if regexMatch "^warn$" .nginx_level }}warning'
+    '{{ else if regexMatch "^(crit|alert|emerg)$" .nginx_level }}critical'
+    '{{ else if regexMatch "^notice$" .nginx_level }}info{{ else }}{{ .nginx_level }}{{ end }}{{ end }}'
+)
 
 # One trace id shape from every source: the services write `trace_id` as 32
 # hex digits, Kong's file-log as an object keyed by propagation format. The
@@ -170,6 +182,65 @@ TRACE_ID_TEMPLATE = (
     '{{ if regexMatch "^0{32}$" .Value }}'
     '{{ else if regexMatch "^[0-9a-fA-F]{32}$" .Value }}{{ ToLower .Value }}{{ end }}'
 )
+
+
+# Kong's file-log lines carry none of the contract's access-log fields at the
+# top: no `level`, the status under `response.status` and the total latency
+# under `latencies.request`, in ms (kong/pdk/log.lua serialize at Kong 3.9.3:
+# `request = tonumber(var.request_time) * 1000`). So Kong's 5xx reached
+# neither the error-log panels nor the error-log alert, and "slow requests"
+# never showed Kong. Kong's JSON lines get them here: `level` from the
+# status (5xx error, 4xx warning, else info), and the line itself gains
+# `level`, `status`, `latency_ms` and `environment` (its trace id is already
+# structured metadata). Kong's plain-text nginx lines (stderr) keep the
+# level the shared stages gave them. The json stage stores numbers as
+# float64 and templates see them through getString (strconv.FormatFloat
+# 'f', -1: 502, 3.5), so the guards below only let a 3-digit status and a
+# plain decimal latency into the JSON text.
+KONG_FIELDS = {"kong_status": "response.status", "kong_latency_ms": "latencies.request"}
+_KONG_STATUS = '{{ if .kong_status }}{{ if regexMatch "^[1-5][0-9][0-9]$" .kong_status }}'
+KONG_LEVEL_TEMPLATE = (
+    _KONG_STATUS
+    + '{{ if regexMatch "^5" .kong_status }}error{{ else if regexMatch "^4" .kong_status }}warning{{ else }}info{{ end }}'
+    + "{{ else if .Value }}{{ .Value }}{{ end }}{{ else if .Value }}{{ .Value }}{{ end }}"
+)
+KONG_LINE = "kong_line"
+
+
+def kong_line_template(settings: Settings) -> str:
+    """The Kong line with the contract's fields appended before its closing
+    brace (`Entry` is the line: template.go). Empty, so the line stays as it
+    is (output.go keeps the line when the source is missing; an empty
+    template result deletes it), unless the line is a JSON object with a
+    valid status. Kong never writes these keys itself."""
+    return (
+        _KONG_STATUS
+        + r'{{ if regexMatch "\\}$" .Entry }}'
+        + '{{ TrimSuffix .Entry "}" }},"level":"{{ .level }}","status":{{ .kong_status }}'
+        + r'{{ if .kong_latency_ms }}{{ if regexMatch "^[0-9]+(\\.[0-9]+)?$" .kong_latency_ms }}'
+        + ',"latency_ms":{{ .kong_latency_ms }}{{ end }}{{ end }}'
+        + f',"environment":{json.dumps(settings.environment)}}}'
+        + "{{ end }}{{ end }}{{ end }}"
+    )
+
+
+def kong_stages(settings: Settings) -> list[dict]:
+    """One `match` stage for Kong's stream only (a label check for every
+    other line): read KONG_FIELDS, set `level` from the status, rewrite the
+    line with the contract's fields (`output`)."""
+    return [
+        {
+            "match": {
+                "selector": f"{{service={json.dumps(KONG.name)}}}",
+                "stages": [
+                    {"json": {"expressions": dict(KONG_FIELDS)}},
+                    {"template": {"source": "level", "template": KONG_LEVEL_TEMPLATE}},
+                    {"template": {"source": KONG_LINE, "template": kong_line_template(settings)}},
+                    {"output": {"source": KONG_LINE}},
+                ],
+            }
+        }
+    ]
 
 
 def pipeline_stages(settings: Settings) -> list[dict]:
@@ -193,13 +264,14 @@ def pipeline_stages(settings: Settings) -> list[dict]:
                 }
             }
         },
-        # Plain-text lines (uvicorn's "ERROR:    ...") still get a level.
-        {"regex": {"expression": rf"^(?P<plain_level>{PLAIN_LEVEL}):\s"}},
+        # Plain-text lines (uvicorn's "ERROR:    ...", nginx's "... [error] ...") still get a level.
+        {"regex": {"expression": PLAIN_LEVEL_REGEX}},
         {"template": {"source": "level", "template": LEVEL_TEMPLATE}},
         {"template": {"source": "trace_id", "template": TRACE_ID_TEMPLATE}},
         {"match": {"selector": '{service=~".+"} |~ "^Traceback"', "stages": [{"static_labels": {"level": "error"}}]}},
         {"drop": {"source": "path", "expression": probes, "drop_counter_reason": "health_check"}},
         {"drop": {"source": "kong_path", "expression": probes, "drop_counter_reason": "health_check"}},
+        *kong_stages(settings),
         {"labeldrop": BUFFER_KEYS},
         {"labels": {name: None for name in labelled}},
         {"structured_metadata": {name: None for name in metadata}},

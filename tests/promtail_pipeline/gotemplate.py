@@ -5,7 +5,7 @@ Sources: Go's text/template (a missing map key prints "<no value>" and is
 false; a function given a non-string fails the execution; `if`/`else if`/
 `else`/`end`), github.com/Masterminds/sprig/v3 v3.3.0 (regexMatch is
 regexp.MatchString) and grafana/loki at v3.6.15,
-clients/pkg/logentry/stages/template.go (ToLower, ToUpper, TrimSpace over
+clients/pkg/logentry/stages/template.go (ToLower, ToUpper, TrimSpace, TrimSuffix over
 sprig's TxtFuncMap). Constructs outside the subset raise NotTaught when the
 template is parsed.
 """
@@ -49,6 +49,8 @@ TEMPLATE_FUNCTIONS: dict[str, Callable] = {
     "ToLower": lambda s: _want_string(s).lower(),
     "ToUpper": lambda s: _want_string(s).upper(),
     "TrimSpace": lambda s: _want_string(s).strip(" \t\n\r\v\f"),
+    # strings.TrimSuffix(s, suffix): Promtail's, not sprig's trimSuffix (suffix first).
+    "TrimSuffix": lambda s, suffix: _want_string(s).removesuffix(_want_string(suffix)),
     "regexMatch": _regex_match,
 }
 

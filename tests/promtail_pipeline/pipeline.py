@@ -21,6 +21,7 @@ from .stages import (
     JsonStage,
     LabelDropStage,
     LabelsStage,
+    OutputStage,
     RegexStage,
     ReplaceStage,
     Stage,
@@ -85,6 +86,7 @@ STAGES: dict[str, type] = {
     "static_labels": StaticLabelsStage,
     "labeldrop": LabelDropStage,
     "timestamp": TimestampStage,
+    "output": OutputStage,
 }
 
 

@@ -14,6 +14,8 @@ Sources, all in grafana/loki at v3.6.15 under clients/pkg/logentry/stages/:
   their json.Marshal text.
 - template.go: an empty result deletes the key; a failed execution changes
   nothing.
+- output.go: the line becomes `source` (getString); a missing or
+  unconvertible source leaves it.
 - drop.go, labels.go, structuredmetadata.go, static_labels.go, labeldrop.go,
   timestamp.go.
 """
@@ -208,6 +210,22 @@ class TemplateStage(EntryStage):
             entry.extracted[self.source] = result
         else:
             entry.extracted.pop(self.source, None)
+        return None
+
+
+class OutputStage(EntryStage):
+    """`output` (output.go): the line becomes the extracted `source`."""
+
+    def configure(self, config):
+        self.check_options("output", config, {"source"})
+        if not config.get("source"):
+            raise GoSyntaxError("output source value is required")
+        self.source = config["source"]
+
+    def process(self, entry):
+        text = source_text(entry, self.source)
+        if text is not None:
+            entry.line = text
         return None
 
 
