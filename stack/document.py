@@ -3,6 +3,7 @@ where it came from, so the same settings give byte-identical files."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -18,12 +19,26 @@ class _Dumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
-def _multiline_strings_as_blocks(dumper: yaml.SafeDumper, value: str):
-    style = "|" if "\n" in value else None
+# Plain scalars that Go's gopkg.in/yaml.v2 (YAML 1.1: the config loader of
+# Promtail, Prometheus, Alertmanager and Loki) resolves to something other
+# than a string, where PyYAML (which writes them) sees a string and leaves
+# them unquoted: y/n booleans, and numbers without a dot (1e3, 0x1f, 1_000).
+# Sources: yaml.v2 resolve.go (resolveMapList: y, Y, n, N ...; ParseInt with
+# base 0 after dropping '_', then ParseFloat). PyYAML already quotes yes/no/
+# on/off/true/false, null and ~, and numbers with a dot.
+_GO_YAML11_NON_STRINGS = re.compile(
+    r"[yYnN]|[-+]?(?:0[bBoOxX][0-9a-fA-F_]+|[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?)"
+)
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str):
+    """Multi-line strings as `|` blocks (readable PromQL and templates);
+    strings a YAML 1.1 reader in Go would not read back as strings, quoted."""
+    style = "|" if "\n" in value else "'" if _GO_YAML11_NON_STRINGS.fullmatch(value) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
-_Dumper.add_representer(str, _multiline_strings_as_blocks)
+_Dumper.add_representer(str, _represent_str)
 
 
 def render_yaml(data: Any, generator: str) -> str:
