@@ -247,7 +247,33 @@ def pipeline_stages(settings: Settings) -> list[dict]:
     """Promtail's pipeline for the gateway's lines, the same on every target
     (after its FRONT_STAGES). Order matters: join tracebacks (a buffer per
     stream), redact the raw line, then parse, label and drop noise
-    (probe_path_regex: the settings name the metrics paths)."""
+    (probe_path_regex: the settings name the metrics paths).
+
+    Each stage and option is one Promtail 3.6.15 registers and reads the
+    way used here (grafana/loki v3.6.15, clients/pkg/logentry/):
+    - multiline: `firstline`, `max_wait_time` (time.ParseDuration),
+      `max_lines` (stages/multiline.go:34-37, 52);
+    - match selectors: logql/expr.y, the grammar of logql/parser.go (no
+      `or`); `|=`/`!=` are bytes.Contains, `|~`/`!~` an unanchored
+      regexp.Compile (logql/ast.go:51-77);
+    - json: each expression is compiled as JMESPath at start-up
+      (stages/json.go:54; go-jmespath, `||` and dotted fields only here);
+      numbers come out as float64 (json.go processEntry);
+    - template: Go text/template with sprig's TxtFuncMap plus Promtail's
+      ToLower, TrimSuffix, ... (stages/template.go:28-56; sprig's
+      regexMatch is regexp.MatchString, sprig/v3 regex.go:7); `.Value` is
+      the source, `.Entry` the line, an empty result deletes the key
+      (template.go:123-143);
+    - drop: `source`, `expression`, `older_than` (time.ParseDuration),
+      `drop_counter_reason` (stages/drop.go:43-69);
+    - timestamp: `RFC3339Nano` is time.RFC3339Nano (stages/util.go:65-67),
+      `action_on_failure` skip or fudge (stages/timestamp.go:28-37);
+    - output, static_labels, labeldrop, labels, structured_metadata:
+      stages/stage.go New.
+    The real Promtail 3.6.15 has loaded the rendered file of every
+    environment; tests/test_promtail_config.py holds every variant to the
+    harness written from these files.
+    """
     probes = probe_path_regex(settings)
     metadata = [f.name for f in LOG_FIELDS if f.stored_as == "metadata"]
     labelled = [f.name for f in LOG_FIELDS if f.stored_as == "label"]
