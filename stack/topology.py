@@ -32,6 +32,18 @@ def url(settings: Settings, component: str, port_name: str = "http") -> str:
     return f"http://{address(settings, component, port_name)}"
 
 
+def gateway_url(settings: Settings, component: str, port_name: str = "http") -> str:
+    """The URL the gateway's Kong and services use to reach `component`. On
+    Docker they share the stack's network, so it is url(). On Kubernetes
+    they run in `kubernetes.gateway.namespace`, where the stack's short
+    Service names do not resolve: `<hostname>.<namespace>.svc` does from any
+    namespace (the pod resolver's search path adds the cluster domain)."""
+    if settings.target != "kubernetes":
+        return url(settings, component, port_name)
+    host = f"{hostname(settings, component)}.{settings.kubernetes.namespace}.svc"
+    return f"http://{host}:{port(component, port_name)}"
+
+
 def peer_addresses(settings: Settings, component: str, replicas: int, port_name: str = "http") -> list[str]:
     """host:port of each pod of a replicated component: a StatefulSet's pods
     are `<hostname>-<i>`, resolvable through its headless Service

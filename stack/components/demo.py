@@ -100,7 +100,7 @@ def _service_env(settings: Settings, name: str) -> dict[str, str]:
         **peer_urls(settings),
         "DEMO_ENVIRONMENT": settings.environment,
         # OTLP/HTTP to Jaeger; the SDK appends /v1/traces to this base URL.
-        "OTEL_EXPORTER_OTLP_ENDPOINT": topology.url(settings, "jaeger", "otlp-http"),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": topology.gateway_url(settings, "jaeger", "otlp-http"),
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_SERVICE_NAME": name,
     }

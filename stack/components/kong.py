@@ -159,7 +159,7 @@ def render_kong_declarative(settings: Settings) -> str:
         {
             "name": "opentelemetry",
             "config": {
-                "traces_endpoint": f"{topology.url(settings, 'jaeger', 'otlp-http')}/v1/traces",
+                "traces_endpoint": f"{topology.gateway_url(settings, 'jaeger', 'otlp-http')}/v1/traces",
                 "resource_attributes": {"service.name": "kong", "deployment.environment": settings.environment},
                 "propagation": {"extract": ["w3c"], "inject": ["w3c"], "default_format": "w3c"},
             },
