@@ -58,8 +58,8 @@ $(BENCH_STAMP): $(STAMP) bench/requirements.txt
 demo: $(STAMP) ## run the demo gateway on 127.0.0.1 (Ctrl-C stops it)
 	$(PYTHON) -m examples.gateway.run
 
-bench: $(BENCH_STAMP) ## measure: redaction in Promtail (Go regexp), the kit's logs, metrics and middleware, plan/render
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PYTHON) bench/log_redaction.py
+bench: $(BENCH_STAMP) ## measure: redaction in Promtail (PROMTAIL=<binary> for the real one), the kit's logs, metrics and middleware, plan/render
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PYTHON) bench/log_redaction.py $(if $(PROMTAIL),--promtail $(PROMTAIL))
 	$(PYTHON) bench/kit_logging.py
 	$(PYTHON) bench/kit_metrics.py
 	$(PYTHON) bench/kit_middleware.py

@@ -11,12 +11,20 @@
 // channel; a replace stage runs FindStringSubmatch and then
 // FindAllStringSubmatchIndex on every line and parses its template for every
 // line that matched; a match stage checks its label matchers and line
-// filters (`|=` is bytes.Contains, `|~` an unsimplified regexp, `or` chains
-// of either) and hands matching entries to a nested pipeline whose output a
-// relay goroutine merges back. Written from that description with the standard library
-// only: JSON paths are plain dotted lookups where Promtail runs JMESPath.
-// An unknown stage type is an error, so the model cannot silently drift from
-// the rendered config.
+// filters (`|=` is bytes.Contains, `|~` an unsimplified regexp) and hands
+// matching entries to a nested pipeline whose output a relay goroutine
+// merges back. Its selectors are read in Promtail's own grammar
+// (clients/pkg/logentry/logql/expr.y: no `or`, no parsers, no label
+// filters) with Go's text/scanner as Promtail lexes them, so the model
+// refuses what Promtail refuses. Written from that description with the
+// standard library only. Left out: JSON paths are plain dotted lookups and
+// `||` where Promtail runs JMESPath; a pipeline does not copy labels into
+// the extracted map at its start; templates get only the functions the
+// rendered stages use; Promtail's reading, batching and sending. An
+// unknown stage type is an error, so the model cannot silently drift from
+// the rendered config. The figures that count are the real Promtail's
+// (bench/log_redaction.py --promtail); this model is what `make bench`
+// runs where no Promtail binary is at hand.
 package main
 
 import (
@@ -29,6 +37,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"text/scanner"
 	"text/template"
 	"time"
 )
@@ -63,7 +72,7 @@ func run(p processor) stage {
 }
 
 var templateFuncs = template.FuncMap{
-	"ToLower": strings.ToLower, "ToUpper": strings.ToUpper, "TrimSpace": strings.TrimSpace,
+	"ToLower": strings.ToLower, "ToUpper": strings.ToUpper, "TrimSpace": strings.TrimSpace, "TrimSuffix": strings.TrimSuffix,
 	// sprig's regexMatch, which Promtail's template functions include.
 	"regexMatch": func(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) },
 }
@@ -121,10 +130,6 @@ func replaceStage(cfg map[string]any) processor {
 
 type lineFilter func([]byte) bool
 
-var selectorMatcher = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*")\s*,?`)
-var filterToken = regexp.MustCompile(`^\s*(\|=|\|~|!=|!~)\s*("(?:[^"\\]|\\.)*")`)
-var orToken = regexp.MustCompile(`^\s*or\s*("(?:[^"\\]|\\.)*")`)
-
 // positiveFilter finds one string: `|=` and `!=` with bytes.Contains, `|~`
 // and `!~` with an unsimplified regexp.
 func positiveFilter(op, value string) lineFilter {
@@ -135,31 +140,75 @@ func positiveFilter(op, value string) lineFilter {
 	return regexp.MustCompile(value).Match
 }
 
-// parseSelector reads `{name=~"re", ...} |= "lit" |~ "re" ...`.
-func parseSelector(selector string) (func(map[string]string) bool, lineFilter) {
-	rest := strings.TrimSpace(selector)
-	if !strings.HasPrefix(rest, "{") {
-		panic("selector must start with {: " + selector)
+// selectorTokens lexes a match selector as Promtail's does: Go's
+// text/scanner in its default mode (comments skipped), a String token
+// unquoted with strconv.Unquote, an operator as the token plus the next
+// character when that pair is one, anything else an identifier.
+func selectorTokens(selector string) []string {
+	operators := map[string]bool{",": true, ".": true, "{": true, "}": true, "=": true, "!=": true, "=~": true, "!~": true, "|=": true, "|~": true}
+	var s scanner.Scanner
+	s.Init(strings.NewReader(selector))
+	s.Error = func(_ *scanner.Scanner, msg string) { panic("selector " + selector + ": " + msg) }
+	var tokens []string
+	for r := s.Scan(); r != scanner.EOF; r = s.Scan() {
+		text := s.TokenText()
+		switch {
+		case r == scanner.String:
+			value, err := strconv.Unquote(text)
+			if err != nil {
+				panic("selector " + selector + ": " + err.Error())
+			}
+			tokens = append(tokens, "S"+value)
+		case operators[text+string(s.Peek())]:
+			tokens = append(tokens, "O"+text+string(s.Next()))
+		case operators[text]:
+			tokens = append(tokens, "O"+text)
+		default:
+			tokens = append(tokens, "I"+text)
+		}
 	}
-	end := strings.Index(rest, "}")
-	inner, rest := rest[1:end], rest[end+1:]
+	return tokens
+}
+
+// parseSelector reads a selector in the grammar of Promtail's match stage
+// (clients/pkg/logentry/logql/expr.y at v3.6.15): `{name OP "v", ...}` with
+// OP one of = != =~ !~, then any number of `|=`, `!=`, `|~`, `!~` filters
+// over one string each, ANDed left to right. Nothing else: an `or`, a
+// parser or a label filter panics here as Promtail refuses to start.
+func parseSelector(selector string) (func(map[string]string) bool, lineFilter) {
+	tokens := selectorTokens(selector)
+	take := func(kind byte, allowed ...string) string {
+		if len(tokens) == 0 || tokens[0][0] != kind {
+			panic(fmt.Sprintf("selector %s: syntax error at %q", selector, tokens))
+		}
+		value := tokens[0][1:]
+		tokens = tokens[1:]
+		for _, a := range allowed {
+			if value == a {
+				return value
+			}
+		}
+		if len(allowed) > 0 {
+			panic(fmt.Sprintf("selector %s: unexpected %q, expecting one of %v", selector, value, allowed))
+		}
+		return value
+	}
 	type matcher struct {
 		name, op string
 		re       *regexp.Regexp
 		value    string
 	}
 	var matchers []matcher
-	for strings.TrimSpace(inner) != "" {
-		m := selectorMatcher.FindStringSubmatch(inner)
-		if m == nil {
-			panic("bad matcher in " + selector)
+	take('O', "{")
+	for {
+		name := take('I')
+		op := take('O', "=", "!=", "=~", "!~")
+		value := take('S')
+		// Prometheus' labels.NewMatcher anchors a regex as ^(?s:...)$.
+		matchers = append(matchers, matcher{name, op, regexp.MustCompile("^(?s:" + value + ")$"), value})
+		if take('O', ",", "}") == "}" {
+			break
 		}
-		value, err := strconv.Unquote(m[3])
-		if err != nil {
-			panic(err)
-		}
-		matchers = append(matchers, matcher{m[1], m[2], regexp.MustCompile("^(?:" + value + ")$"), value})
-		inner = inner[len(m[0]):]
 	}
 	labelsMatch := func(labels map[string]string) bool {
 		for _, m := range matchers {
@@ -184,36 +233,11 @@ func parseSelector(selector string) (func(map[string]string) bool, lineFilter) {
 		return true
 	}
 	var filters []lineFilter
-	for strings.TrimSpace(rest) != "" {
-		m := filterToken.FindStringSubmatch(rest)
-		if m == nil {
-			panic("bad line filter in " + selector)
-		}
-		rest = rest[len(m[0]):]
-		// `|= "a" or "b"`: one filter of one type over several strings
-		// (LogQL's or, pkg/logql/syntax/ast.go newOrLineFilterExpr).
-		var alternatives []lineFilter
-		for quoted := m[2]; ; {
-			value, err := strconv.Unquote(quoted)
-			if err != nil {
-				panic(err)
-			}
-			alternatives = append(alternatives, positiveFilter(m[1], value))
-			next := orToken.FindStringSubmatch(rest)
-			if next == nil {
-				break
-			}
-			quoted, rest = next[1], rest[len(next[0]):]
-		}
-		negated := m[1] == "!=" || m[1] == "!~"
-		filters = append(filters, func(b []byte) bool {
-			for _, found := range alternatives {
-				if found(b) {
-					return !negated // |= a or b: any; != a or b: none
-				}
-			}
-			return negated
-		})
+	for len(tokens) > 0 {
+		op := take('O', "|=", "!=", "|~", "!~")
+		found := positiveFilter(op, take('S'))
+		negated := op == "!=" || op == "!~"
+		filters = append(filters, func(b []byte) bool { return found(b) != negated })
 	}
 	return labelsMatch, func(b []byte) bool {
 		for _, f := range filters {
@@ -424,6 +448,17 @@ func labelDropStage(names []any) processor {
 	}
 }
 
+// outputStage sets the line to an extracted value, if there is one.
+func outputStage(cfg map[string]any) processor {
+	source := cfg["source"].(string)
+	return func(e *entry) bool {
+		if s, ok := asString(e.extracted[source]); ok {
+			e.line = s
+		}
+		return true
+	}
+}
+
 func buildStage(kind string, raw any) stage {
 	if kind == "labeldrop" {
 		return run(labelDropStage(raw.([]any)))
@@ -455,6 +490,8 @@ func buildStage(kind string, raw any) stage {
 		return run(staticLabelsStage(cfg))
 	case "timestamp":
 		return run(timestampStage(cfg))
+	case "output":
+		return run(outputStage(cfg))
 	}
 	panic("unknown stage type " + kind + ": teach bench/promtail_pipeline/main.go")
 }
