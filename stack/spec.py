@@ -60,6 +60,12 @@ class HttpProbe:
     path: str
 
 
+# How long a component may take, from its process start, to answer its
+# liveness endpoint (the kubelet's startup probe budget) when nothing slow
+# stands before its HTTP listener.
+DEFAULT_STARTUP_SECONDS = 120
+
+
 @dataclass(frozen=True)
 class ImageBuild:
     """An image built from this repository instead of pulled: the build
@@ -102,6 +108,8 @@ class ServiceSpec:
     image: str
     args: tuple[str, ...]
     ports: tuple[Port, ...]
+    # Answers 200 when the component can serve: gates traffic (readiness),
+    # and the Docker health check. It may wait on work, peers or a replay.
     readiness: HttpProbe
     memory_bytes: int
     cpus: float
@@ -135,3 +143,11 @@ class ServiceSpec:
     # a cloud's workload identity recognises it (Loki's object store).
     service_account_annotations: Mapping[str, str] = field(default_factory=dict)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
+    # Answers 200 whenever the process serves HTTP at all: never waits on
+    # work to do, on peers, or on a replay finishing, so a probe on it
+    # restarts only a hung process (the kubelet's liveness and startup
+    # probes). None: `readiness` is such an endpoint too.
+    liveness: Optional[HttpProbe] = None
+    # The longest a healthy start takes until `liveness` answers: the
+    # startup probe's budget, in seconds.
+    startup_seconds: int = DEFAULT_STARTUP_SECONDS

@@ -210,7 +210,13 @@ def alertmanager_service(settings: Settings) -> ServiceSpec:
             *cluster_args(settings),
         ),
         ports=ports,
+        # Both answer 200 once the config is applied; neither waits for the
+        # gossip to settle, which gates only the notification pipeline
+        # (alertmanager v0.34.0 httpserver/httpserver.go:41-54,
+        # notify/cluster_stages.go:33-40). Liveness on /-/healthy, as
+        # prometheus-operator (pkg/alertmanager/statefulset.go:361-395).
         readiness=HttpProbe(topology.port("alertmanager"), "/-/ready"),
+        liveness=HttpProbe(topology.port("alertmanager"), "/-/healthy"),
         files={
             f"{CONFIG_DIR}/alertmanager.yml": render_alertmanager_config(settings),
             f"{CONFIG_DIR}/templates/gateway.tmpl": NOTIFICATION_TEMPLATE,

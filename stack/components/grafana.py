@@ -22,6 +22,12 @@ ADMIN_PASSWORD_FILE = "/run/secrets/grafana-admin-password"
 DATABASE_URL_FILE = "/run/secrets/grafana-database-url"
 
 
+# Schema migrations on an upgrade run before Grafana serves HTTP; on a large
+# external database they take minutes (the Grafana chart's liveness waits
+# 60 s, then tolerates 10 failures of 30 s: about 6 minutes).
+GRAFANA_MIGRATION_SECONDS = 600
+
+
 def provisioning_escape(text: str) -> str:
     """Grafana expands $VAR and ${VAR} in provisioning files; $$ is a literal $."""
     return text.replace("$", "$$")
@@ -163,7 +169,14 @@ def grafana_service(settings: Settings, external_database: bool = False) -> Serv
         "grafana",
         args=(),
         ports=(Port("http", topology.port("grafana")),),
+        # /api/health runs `SELECT 1` on the database (503 when it fails);
+        # /healthz answers 200 unconditionally (grafana pkg/api/health.go,
+        # pkg/api/http_server.go). A database outage must not restart every
+        # replica, so liveness is /healthz. Its listener may open only after
+        # the database migrations of an upgrade: those get a start budget.
         readiness=HttpProbe(topology.port("grafana"), "/api/health"),
+        liveness=HttpProbe(topology.port("grafana"), "/healthz"),
+        startup_seconds=GRAFANA_MIGRATION_SECONDS,
         files=files,
         secret_files=secret_files,
         env={

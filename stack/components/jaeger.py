@@ -188,6 +188,11 @@ def jaeger_service(settings: Settings) -> ServiceSpec:
             Port("spanmetrics", topology.port("jaeger", "spanmetrics"), published=False),
             Port("health", topology.port("jaeger", "health"), published=False),
         ),
+        # healthcheckv2's /status: 503 only while components start or stop;
+        # 200 on recoverable and permanent errors alike, so a storage backend
+        # that is down does not restart Jaeger (opentelemetry-collector-contrib
+        # extension/healthcheckv2extension internal/http/responders.go, as
+        # Jaeger v2.20's components/ext/extension/healthcheckv2extension).
         readiness=HttpProbe(topology.port("jaeger", "health"), "/status"),
         files={f"{CONFIG_DIR}/config.yaml": render_jaeger_config(settings)},
         secret_files=(SecretFile("traceStorePassword", PASSWORD_FILE),) if backend and backend.username else (),

@@ -220,7 +220,14 @@ def loki_service(settings: Settings) -> ServiceSpec:
         "loki",
         args=(f"-config.file={CONFIG_DIR}/loki.yaml", "-config.expand-env=true"),
         ports=ports,
+        # /ready answers 503 while any module starts (the ingester replays its
+        # WAL in starting()) and while a registered ring member is unhealthy
+        # (loki v3.7.6 pkg/loki/loki.go:682-746, dskit ring/lifecycler.go:
+        # 255-321): a probe on it would kill replicas that wait on a peer or a
+        # replay. buildinfo is a static handler served as soon as the HTTP
+        # server runs (loki.go:599-603). The Loki chart sets no liveness.
         readiness=HttpProbe(topology.port("loki"), "/ready"),
+        liveness=HttpProbe(topology.port("loki"), "/loki/api/v1/status/buildinfo"),
         files={
             f"{CONFIG_DIR}/loki.yaml": render_loki_config(settings),
             **{f"{RULES_TENANT_DIR}/{name}": text for name, text in loki_rule_files(settings).items()},

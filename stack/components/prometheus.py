@@ -316,7 +316,15 @@ def prometheus_service(settings: Settings) -> ServiceSpec:
             "--enable-feature=exemplar-storage",
         ),
         ports=(Port("http", topology.port("prometheus")),),
+        # /-/ready answers 503 until the TSDB is open (WAL replayed: minutes to
+        # tens of minutes on a large volume after an OOM kill) and the config
+        # loaded; /-/healthy answers 200 as soon as the web server runs, which
+        # it does before the replay (prometheus v3.14.0 web/web.go:608-621,
+        # cmd/prometheus/main.go:1438-1510, 1584). So no probe ever kills a
+        # replay, however long; prometheus-operator's own comment says the
+        # same of the two endpoints (pkg/prometheus/promcfg.go:1369-1375).
         readiness=HttpProbe(topology.port("prometheus"), "/-/ready"),
+        liveness=HttpProbe(topology.port("prometheus"), "/-/healthy"),
         files=files,
         secret_files=_remote_write_secret_files(settings),
         volumes=(DataVolume("data", DATA_DIR),),

@@ -360,7 +360,19 @@ def _scrape_config(settings: Settings) -> dict:
 
 def render_promtail_config(settings: Settings) -> str:
     config = {
-        "server": {"http_listen_port": topology.port("promtail"), "grpc_listen_port": 0, "log_level": "info"},
+        "server": {
+            "http_listen_port": topology.port("promtail"),
+            "grpc_listen_port": 0,
+            "log_level": "info",
+            # With the default (true), /ready answers 500 "Unable to find any
+            # logs to tail" until a file is open (clients/pkg/promtail/server/
+            # server.go:104-107, 284-296; file/filetarget.go:157): on a node
+            # with no gateway pod, or before the gateway is deployed, the
+            # kubelet would restart Promtail forever and a DaemonSet rollout
+            # would never finish. Whether it ships is what its metrics and
+            # alerts say (PromtailRequestsErrors, PromtailDroppingEntries).
+            "health_check_target": False,
+        },
         # On the volume: a restarted Promtail resumes where it stopped instead of re-sending
         # (on Kubernetes the pod's: see BACK_STAGES).
         "positions": {"filename": f"{DATA_DIR}/positions.yaml"},

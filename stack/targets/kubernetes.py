@@ -65,7 +65,7 @@ from stack import topology
 from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
 from stack.settings import LoadedSettings, Settings
 from stack.settings.storage import IRSA_ROLE_ANNOTATION
-from stack.spec import ScheduledJob, ServiceSpec
+from stack.spec import HttpProbe, ScheduledJob, ServiceSpec
 from stack.targets.secrets import resolve_secrets
 
 PART_OF = "gateway-observability"
@@ -196,6 +196,18 @@ def run_as(name: str, user: Optional[str]) -> tuple[int, int]:
     if int(uid) == 0:
         raise ValueError(f"{name}: runs as uid 0; no pod of the stack runs as root")
     return int(uid), int(gid or uid)
+
+
+STARTUP_PERIOD = 10
+
+
+def http_probe(probe: HttpProbe) -> dict:
+    return {"http_get": {"path": probe.path, "port": probe.port}, "timeout_seconds": 5}
+
+
+def startup_failures(spec: ServiceSpec) -> int:
+    """Failures the startup probe allows: spec.startup_seconds, in STARTUP_PERIOD steps, rounded up."""
+    return -(-spec.startup_seconds // STARTUP_PERIOD)
 
 
 def container_resources(memory_bytes: int, cpus: float) -> dict:
@@ -669,7 +681,7 @@ class KubernetesTarget(pulumi.ComponentResource):
             volumes.append({"name": f"host-{index}", "host_path": {"path": host.host_path}})
             mounts.append({"name": f"host-{index}", "mount_path": host.mount_path, "read_only": True})
 
-        probe = {"http_get": {"path": spec.readiness.path, "port": spec.readiness.port}, "timeout_seconds": 5}
+        ready, alive = http_probe(spec.readiness), http_probe(spec.liveness or spec.readiness)
         container = {
             "name": spec.name,
             "image": spec.image,
@@ -677,10 +689,12 @@ class KubernetesTarget(pulumi.ComponentResource):
             "args": list(spec.args),
             "ports": [{"name": p.name, "container_port": p.number, "protocol": p.protocol} for p in pod_ports(spec)],
             "env": self._env(spec),
-            # Startup covers a slow start (WAL replay, ring join) so liveness need not.
-            "startup_probe": {**probe, "period_seconds": 10, "failure_threshold": 30},
-            "readiness_probe": {**probe, "period_seconds": 10, "failure_threshold": 3},
-            "liveness_probe": {**probe, "period_seconds": 20, "failure_threshold": 6},
+            # Liveness and startup ask only whether the process serves at all
+            # (ServiceSpec.liveness): a replay, a missing peer or a node
+            # with nothing to do never restarts a pod; readiness gates traffic.
+            "startup_probe": {**alive, "period_seconds": STARTUP_PERIOD, "failure_threshold": startup_failures(spec)},
+            "readiness_probe": {**ready, "period_seconds": 10, "failure_threshold": 3},
+            "liveness_probe": {**alive, "period_seconds": 20, "failure_threshold": 6},
             "resources": container_resources(spec.memory_bytes, spec.cpus),
             "security_context": container_security(uid),
             "volume_mounts": mounts,
