@@ -151,3 +151,7 @@ class ServiceSpec:
     # The longest a healthy start takes until `liveness` answers: the
     # startup probe's budget, in seconds.
     startup_seconds: int = DEFAULT_STARTUP_SECONDS
+    # Each client of the component's Service keeps talking to one replica
+    # (kubernetes target: sessionAffinity ClientIP), for replicas whose
+    # answers differ a little (a Prometheus pair's samples).
+    sticky_clients: bool = False

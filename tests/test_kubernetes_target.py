@@ -695,3 +695,16 @@ def test_prometheus_and_the_loki_ruler_reach_every_alertmanager_pod():
         egress = [rule for rule in _policy(found, sender)["egress"] if _rule_ports([rule], "to", "alertmanager")]
         assert [peer["podSelector"]["matchLabels"] for rule in egress for peer in rule["to"]] == [selector]
         assert _rule_ports(egress, "to", "alertmanager") == {("TCP", 9093)}
+
+
+def test_a_prometheus_pair_is_read_as_one_by_each_client():
+    """Two replicas scrape at different instants; one plain Service would
+    flip Grafana's stats between them on every refresh. Each client sticks to
+    one replica (ClientIP affinity, as kube-prometheus' prometheus-k8s), and
+    a single Prometheus needs nothing of the kind."""
+    for environment, sticky in (("prod", True), ("staging", False)):
+        services = of_kind(manifests(environment), "Service")
+        prometheus = next(s for name, s in services.items() if name.endswith("/obs-prometheus"))
+        assert (prometheus["spec"].get("sessionAffinity") == "ClientIP") is sticky, environment
+        others = [s for name, s in services.items() if not name.endswith("/obs-prometheus")]
+        assert not any(s["spec"].get("sessionAffinity") for s in others)

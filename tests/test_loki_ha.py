@@ -58,7 +58,16 @@ def test_the_ha_config_differs_from_the_single_one_only_in_the_ha_keys():
     assert {k: single["common"][k] for k in SINGLE_COMMON} == SINGLE_COMMON
     del scalable["memberlist"], scalable["common"]["instance_addr"]
     scalable["common"].update(SINGLE_COMMON)
+    assert scalable["ruler"].pop("enable_sharding") is True
     assert scalable == single
+
+
+def test_each_rule_group_is_evaluated_by_one_replica():
+    """Without sharding every replica evaluates every group: three times the
+    rule load and the leak scan. With it, the ruler ring (the common one,
+    over memberlist) gives each group to one replica."""
+    assert loki_config(SCALABLE_S3)["ruler"]["enable_sharding"] is True
+    assert "enable_sharding" not in loki_config(SINGLE_S3)["ruler"]
 
 
 def test_scalable_on_filesystem_keeps_one_loki_and_todays_config():

@@ -204,6 +204,11 @@ def render_loki_config(settings: Settings) -> str:
             # global external_labels: LogQL alerts route and render like metric
             # alerts (`ruler.external_labels`, pkg/ruler/base/ruler.go, Loki 3.7).
             "external_labels": ruler_external_labels(settings),
+            # Replicas split the rule groups between them over the ruler ring
+            # (the common ring: memberlist), so each group is evaluated once,
+            # not once per replica (pkg/ruler/base/ruler.go EnableSharding,
+            # pkg/loki/config_wrapper.go:315-323 at v3.7.6).
+            **({"enable_sharding": True} if replicas(settings, "loki") > 1 else {}),
         },
         "analytics": {"reporting_enabled": False},
     }

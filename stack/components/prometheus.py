@@ -330,6 +330,11 @@ def prometheus_service(settings: Settings) -> ServiceSpec:
         volumes=(DataVolume("data", DATA_DIR),),
         user="65534:65534",
         api_access=_api_access(settings),
+        # A Prometheus pair scrapes at different instants: Grafana reading
+        # both through one plain Service would flip a stat between them on
+        # every refresh. kube-prometheus' prometheus-k8s Service does the same
+        # (components/prometheus.libsonnet: sessionAffinity 'ClientIP').
+        sticky_clients=replicas(settings, "prometheus") > 1,
     )
 
 

@@ -640,6 +640,8 @@ class KubernetesTarget(pulumi.ComponentResource):
             if headless or not p.peer_only
         ]
         service_spec = {"type": "ClusterIP", "selector": selector_labels(self.settings, spec), "ports": ports}
+        if spec.sticky_clients and not headless:
+            service_spec["session_affinity"] = "ClientIP"
         if headless:
             # Per-pod DNS names for the StatefulSet, ready or not (peers find each other while starting).
             service_spec.update(cluster_ip="None", publish_not_ready_addresses=True)
