@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from stack.settings import STACK_FILE_NAMING, LoadedSettings, SettingsError, load_from_stack_file, stack_of
+from stack.settings.unsafe_for_prod import unsafe_for_prod
 
 ROOT = Path(__file__).resolve().parents[1]
 EXIT_OK, EXIT_INVALID = 0, 2  # 2, as argparse uses for a bad command line
@@ -52,10 +53,12 @@ def _stack_file(env: str) -> Path:
     raise CommandError(f"no stack file {path.name}; known environments: {known}")
 
 
-def _load_for_preview(stack_file: Path) -> LoadedSettings:
+def _load_for_preview(stack_file: Path, warn: bool = True) -> LoadedSettings:
     """The stack file's settings for `render` and `plan`, which never see a
     secret's value: a secret it lacks is a placeholder, and a note on stderr
-    says that `pulumi up` refuses until it is set."""
+    says that `pulumi up` refuses until it is set. With `warn`, what is
+    unsafe for prod (unsafe_for_prod) is printed too; `plan` runs the
+    program, which warns itself, as under `pulumi up`."""
     loaded = load_from_stack_file(stack_file, allow_missing_secrets=True)
     if loaded.missing_secrets:
         count = len(loaded.missing_secrets)
@@ -66,6 +69,8 @@ def _load_for_preview(stack_file: Path) -> LoadedSettings:
         )
         for message in loaded.missing_secrets.values():
             print(f"  - {message}", file=sys.stderr)
+    for warning in unsafe_for_prod(loaded.settings) if warn else ():
+        print(f"warning: {warning}", file=sys.stderr)
     return loaded
 
 
@@ -93,7 +98,7 @@ def _plan(args: argparse.Namespace) -> None:
 
     stack_file = _stack_file(args.env)
     # The same loader and messages as `render`, before the program runs under the mocks.
-    loaded = _load_for_preview(stack_file)
+    loaded = _load_for_preview(stack_file, warn=False)
     try:
         resources = plan_stack(stack_file, loaded.missing_secrets)
     except pulumi.RunError as error:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 
 import hashlib
+import logging
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -57,10 +59,27 @@ class RecordingMocks(Mocks):
         return {}, None
 
 
+class _LowerCaseLevel(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+def _program_log() -> logging.Logger:
+    """Where the program's pulumi.log messages go under the mocks: stderr,
+    as `pulumi up` shows them ("warning: ...")."""
+    log = logging.getLogger("stack.plan.program")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_LowerCaseLevel())
+        log.addHandler(handler)
+        log.propagate = False
+    return log
+
+
 def configure_mocks(stack: str, config: dict[str, str], secret_keys: list[str]) -> RecordingMocks:
     """Mocks and config must be in place BEFORE the program is constructed."""
     mocks = RecordingMocks()
-    set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
+    set_mocks(mocks, project=PROJECT, stack=stack, preview=False, logger=_program_log())
     set_all_config(config, secret_keys)
     return mocks
 

@@ -13,6 +13,7 @@ from stack.components import build_services
 from stack.components.demo import demo_services
 from stack.components.grafana import ADMIN_USER as GRAFANA_ADMIN_USER
 from stack.settings import SettingsError, load_from_pulumi
+from stack.settings.unsafe_for_prod import unsafe_for_prod
 from stack.targets.docker import DockerTarget
 from stack.targets.kubernetes import KubernetesTarget
 
@@ -24,6 +25,8 @@ def run() -> DockerTarget | KubernetesTarget:
         # A RunError prints just the message: no stack trace for a config typo.
         raise pulumi.RunError(str(error)) from None
     settings = loaded.settings
+    for warning in unsafe_for_prod(settings):
+        pulumi.log.warn(warning)
     name = topology.instance(settings)
     if settings.target == "kubernetes":
         target = KubernetesTarget(name, loaded, build_services(settings, loaded.secrets))

@@ -704,7 +704,7 @@ def test_a_prometheus_pair_is_read_as_one_by_each_client():
     a single Prometheus needs nothing of the kind."""
     for environment, sticky in (("prod", True), ("staging", False)):
         services = of_kind(manifests(environment), "Service")
-        prometheus = next(s for name, s in services.items() if name.endswith("/obs-prometheus"))
+        prometheus = services["observability/obs-prometheus"]
         assert (prometheus["spec"].get("sessionAffinity") == "ClientIP") is sticky, environment
-        others = [s for name, s in services.items() if not name.endswith("/obs-prometheus")]
+        others = [s for name, s in services.items() if name != "observability/obs-prometheus"]
         assert not any(s["spec"].get("sessionAffinity") for s in others)

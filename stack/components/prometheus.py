@@ -310,8 +310,7 @@ def prometheus_service(settings: Settings) -> ServiceSpec:
             f"--storage.tsdb.path={DATA_DIR}",
             f"--storage.tsdb.retention.time={settings.retention.metrics}",
             f"--web.external-url={topology.published_url(settings, 'prometheus')}",
-            # Lets `curl -X POST .../-/reload` apply a new config without losing the head block.
-            "--web.enable-lifecycle",
+            *lifecycle_args(settings),
             # A flag, not a config field, so Debian's promtool 2.42 can check the config.
             "--enable-feature=exemplar-storage",
         ),
@@ -336,6 +335,16 @@ def prometheus_service(settings: Settings) -> ServiceSpec:
         # (components/prometheus.libsonnet: sessionAffinity 'ClientIP').
         sticky_clients=replicas(settings, "prometheus") > 1,
     )
+
+
+def lifecycle_args(settings: Settings) -> tuple[str, ...]:
+    """`--web.enable-lifecycle` lets anyone who reaches Prometheus reload or
+    shut it down (POST /-/reload, /-/quit: no authentication). On Docker it
+    is published on the bind address only, and `curl -X POST .../-/reload`
+    applies a new config without losing the head block; on Kubernetes every
+    pod that may reach it could, and a changed config rolls the pods
+    instead (checksum/config), so it stays off there."""
+    return ("--web.enable-lifecycle",) if settings.target == "docker" else ()
 
 
 def _api_access(settings: Settings) -> tuple[ApiAccess, ...]:
