@@ -60,6 +60,32 @@ def published_url(settings: Settings, component: str, port_name: str = "http") -
     return f"http://{host}:{port(component, port_name)}"
 
 
+PUBLIC_COMPONENTS = ("grafana", "prometheus", "alertmanager")
+
+
+def public_url(settings: Settings, component: str) -> str:
+    """The URL a person opens `component` at (one of PUBLIC_COMPONENTS),
+    without a trailing slash: `publicUrls.<component>` when set; else on
+    Docker the published address; on Kubernetes, for Grafana, its Ingress
+    host (https when the Ingress has a TLS secret); else the in-cluster
+    Service URL, which only a browser inside the cluster network opens
+    (stack.settings.unsafe_for_prod warns about it on prod)."""
+    given = getattr(settings.public_urls, component)
+    if given:
+        return given.rstrip("/")
+    if settings.target != "kubernetes":
+        return published_url(settings, component)
+    ingress = settings.kubernetes.ingress
+    if component == "grafana" and ingress.enabled:
+        return f"{'https' if ingress.tls_secret else 'http'}://{ingress.host}"
+    return gateway_url(settings, component)
+
+
+def public_url_is_in_cluster(settings: Settings, component: str) -> bool:
+    """Whether public_url falls back to the in-cluster Service URL."""
+    return settings.target == "kubernetes" and public_url(settings, component) == gateway_url(settings, component)
+
+
 def instance(settings: Settings) -> str:
     """The `app.kubernetes.io/instance` label value of this stack's objects
     ('obs-prod'): what tells two stacks sharing one namespace apart."""

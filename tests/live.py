@@ -101,7 +101,7 @@ def write_prometheus_files(settings: Settings, prom_dir: Path, edit: Callable[[d
     return path
 
 
-def start_alertmanager(binary: str, config: Path, port: int, log) -> subprocess.Popen:
+def start_alertmanager(binary: str, config: Path, port: int, log, extra: tuple[str, ...] = ()) -> subprocess.Popen:
     return subprocess.Popen(
         [
             binary,
@@ -109,13 +109,14 @@ def start_alertmanager(binary: str, config: Path, port: int, log) -> subprocess.
             f"--storage.path={config.parent / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
             "--cluster.listen-address=",
+            *extra,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
 
 
-def start_prometheus(binary: str, config: Path, port: int, log) -> subprocess.Popen:
+def start_prometheus(binary: str, config: Path, port: int, log, extra: tuple[str, ...] = ()) -> subprocess.Popen:
     return subprocess.Popen(
         [
             binary,
@@ -126,6 +127,7 @@ def start_prometheus(binary: str, config: Path, port: int, log) -> subprocess.Po
             # Test speed only: alerts fired before Alertmanager was discovered are
             # re-sent after 5s instead of the default minute.
             "--rules.alert.resend-delay=5s",
+            *extra,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

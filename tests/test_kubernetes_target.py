@@ -463,8 +463,10 @@ def test_the_config_maps_hold_what_render_writes_and_docker_gets_the_same_files(
     for spec in specs:
         expected = {config_key(path): rendered[f"{spec.name}{path}"] for path in spec.files}
         assert config_maps[f"{spec.hostname}-config"] == expected, spec.name
-    single = {"target": "kubernetes", "kubernetes": {"profile": "single"}}
-    docker = {spec.name: spec.files for spec in build_services(parse_settings({"target": "docker"}, environment, "t"))}
+    # Links start at the public URLs, whose defaults differ per target: the same on both here.
+    links = {"publicUrls": {c: f"https://{c}.gateway.test" for c in topology.PUBLIC_COMPONENTS}}
+    single = {"target": "kubernetes", "kubernetes": {"profile": "single"}, **links}
+    docker = {spec.name: spec.files for spec in build_services(parse_settings({"target": "docker", **links}, environment, "t"))}
     on_kubernetes = {spec.name: spec.files for spec in build_services(parse_settings(single, environment, "t"))}
     assert {name: set(files) for name, files in docker.items()} == {name: set(files) for name, files in on_kubernetes.items()}
     differing = {f"{name}{path}" for name, files in docker.items() for path, text in files.items() if on_kubernetes[name][path] != text}

@@ -49,6 +49,8 @@ def test_every_placeholder_of_the_prod_file_is_named_until_replaced():
         "logs.storage.s3.bucket",
         "logs.storage.workloadIdentity.serviceAccountAnnotations.eks.amazonaws.com/role-arn",
         "kubernetes.ingress.host",
+        "publicUrls.prometheus",
+        "publicUrls.alertmanager",
     }
     assert all("an example value: set your own" in w for w in warnings)
 

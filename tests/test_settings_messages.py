@@ -275,7 +275,7 @@ def test_keys_are_read_in_camel_case_only():
         parse_settings({"target": "docker", "scrape_interval": "30s", "retention": {"metrics": "8d"}}, "dev", "t")
     assert caught.value.problems == [
         f"{PROJECT}:scrape_interval: unknown key (given '30s'); allowed keys: alerting, bindAddress, cluster, demo, environment, "
-        "evaluationInterval, gatewayNetwork, gatewayServices, images, kubernetes, logs, namePrefix, remoteWrite, resources, retention, "
+        "evaluationInterval, gatewayNetwork, gatewayServices, images, kubernetes, logs, namePrefix, publicUrls, remoteWrite, resources, retention, "
         "scrapeInterval, scrapeTimeout, target, traces"
     ]
 

@@ -35,6 +35,7 @@ NOTIFICATION_TEMPLATE = """\
 *{{ .Annotations.summary }}* ({{ .Labels.severity }}, {{ .Labels.environment }})
 {{ .Annotations.description }}
 Runbook: {{ .Annotations.runbook_url }}
+Source: {{ .GeneratorURL }}
 {{ end -}}
 {{- end }}
 """
@@ -206,7 +207,8 @@ def alertmanager_service(settings: Settings) -> ServiceSpec:
             f"--config.file={CONFIG_DIR}/alertmanager.yml",
             # Silences and the notification log live here: losing them re-pages on-call.
             f"--storage.path={DATA_DIR}",
-            f"--web.external-url={topology.published_url(settings, 'alertmanager')}",
+            # Every notification's links back (Slack's title link, PagerDuty's client URL, silences).
+            f"--web.external-url={topology.public_url(settings, 'alertmanager')}",
             *cluster_args(settings),
         ),
         ports=ports,

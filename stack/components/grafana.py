@@ -185,7 +185,8 @@ def grafana_service(settings: Settings, external_database: bool = False) -> Serv
             **database_env(external_database),
             "GF_AUTH_ANONYMOUS_ENABLED": "false",
             "GF_USERS_ALLOW_SIGN_UP": "false",
-            "GF_SERVER_ROOT_URL": topology.published_url(settings, "grafana"),
+            # Share links, redirects and links in Grafana's own notifications.
+            "GF_SERVER_ROOT_URL": topology.public_url(settings, "grafana"),
             "GF_PATHS_PROVISIONING": PROVISIONING_DIR,
             # The hosts it would phone home to are unreachable from most gateway networks.
             "GF_ANALYTICS_REPORTING_ENABLED": "false",

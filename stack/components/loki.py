@@ -9,6 +9,7 @@ each stream is written to three ingesters."""
 
 from __future__ import annotations
 
+from dashboards.board import DATASOURCE_UIDS
 from stack import topology
 from stack.alerting import loki_rule_files
 from stack.alerting.rule import number
@@ -204,6 +205,12 @@ def render_loki_config(settings: Settings) -> str:
             # global external_labels: LogQL alerts route and render like metric
             # alerts (`ruler.external_labels`, pkg/ruler/base/ruler.go, Loki 3.7).
             "external_labels": ruler_external_labels(settings),
+            # A LogQL alert's generatorURL: Grafana Explore on this Loki
+            # datasource (external_url is "Base URL of the Grafana instance",
+            # datasource_uid its datasource: pkg/ruler/base/ruler.go:81-83,
+            # SendAlerts grafanaLinkForExpression, Loki v3.7.6).
+            "external_url": topology.public_url(settings, "grafana"),
+            "datasource_uid": DATASOURCE_UIDS["loki"],
             # Replicas split the rule groups between them over the ruler ring
             # (the common ring: memberlist), so each group is evaluated once,
             # not once per replica (pkg/ruler/base/ruler.go EnableSharding,

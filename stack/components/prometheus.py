@@ -309,7 +309,8 @@ def prometheus_service(settings: Settings) -> ServiceSpec:
             f"--config.file={CONFIG_DIR}/prometheus.yml",
             f"--storage.tsdb.path={DATA_DIR}",
             f"--storage.tsdb.retention.time={settings.retention.metrics}",
-            f"--web.external-url={topology.published_url(settings, 'prometheus')}",
+            # Each alert's generatorURL: the "Source" link of every notification.
+            f"--web.external-url={topology.public_url(settings, 'prometheus')}",
             *lifecycle_args(settings),
             # A flag, not a config field, so Debian's promtool 2.42 can check the config.
             "--enable-feature=exemplar-storage",

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from gateway_telemetry.contract import KONG, latency_buckets_seconds
-from stack.settings.alerting import Alerting, ServiceSlo, alerting_defaults, deep_merge, routing_problems
+from stack.settings.alerting import Alerting, ServiceSlo, Url, alerting_defaults, deep_merge, routing_problems
 from stack.settings.demo import Demo, demo_problems
 from stack.settings.errors import config_key
 from stack.settings.kubernetes import Kubernetes
@@ -41,6 +41,19 @@ class Retention(StrictModel):
     metrics: Annotated[DurationField, at_least("24h")] = Duration.parse("15d")
     logs: Annotated[DurationField, at_least("24h")] = Duration.parse("7d")
     traces: Annotated[DurationField, at_least("24h")] = Duration.parse("3d")
+
+
+class PublicUrls(StrictModel):
+    """Where people open each UI: every link the stack builds starts with
+    one of these (an alert's source and silence links in every
+    notification, Grafana's share and redirect links, LogQL alerts' links
+    to Grafana Explore). Unset, stack.topology.public_url decides: on
+    Docker the published address, on Kubernetes Grafana's Ingress host, else
+    the in-cluster Service URL (which `prod` warns about)."""
+
+    grafana: Optional[Url] = None
+    prometheus: Optional[Url] = None
+    alertmanager: Optional[Url] = None
 
 
 class Resources(StrictModel):
@@ -120,6 +133,7 @@ class Settings(StrictModel):
         matching(r"[a-z][a-z0-9-]{0,19}", "expected lower-case letters, digits and '-', starting with a letter, at most 20 characters"),
     ] = "obs"
     bind_address: IpAddress = "127.0.0.1"
+    public_urls: PublicUrls = PublicUrls()
     gateway_network: Optional[
         Annotated[
             str,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
+from stack import topology
 from stack.settings.errors import config_key
 from stack.settings.model import Settings
 
@@ -69,4 +70,11 @@ def unsafe_for_prod(settings: Settings) -> list[str]:
             f"{config_key(('logs', 'storage', 'type'))} is {settings.logs.storage.type!r}: one Loki pod keeps every "
             "log on one volume; s3, gcs or azure run three replicas on the bucket"
         )
+    for component in topology.PUBLIC_COMPONENTS:
+        if topology.public_url_is_in_cluster(settings, component):
+            warnings.append(
+                f"{config_key(('publicUrls', component))} is not set: links to {component} in notifications and "
+                f"Grafana point at {topology.public_url(settings, component)}, which only a browser inside the "
+                "cluster network opens"
+            )
     return warnings + example_values(settings)

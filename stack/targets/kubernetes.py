@@ -412,9 +412,10 @@ class KubernetesTarget(pulumi.ComponentResource):
             "otlpGrpcEndpoint": self.url("jaeger", "otlp-grpc"),
             "otlpHttpEndpoint": self.url("jaeger", "otlp-http"),
         }
-        ingress = settings.kubernetes.ingress
-        if self.ingress is not None:
-            self.endpoints["grafanaPublicUrl"] = f"{'https' if ingress.tls_secret else 'http'}://{ingress.host}"
+        # Where people open them (publicUrls, or the Ingress host for Grafana).
+        for component in topology.PUBLIC_COMPONENTS:
+            if not topology.public_url_is_in_cluster(settings, component):
+                self.endpoints[f"{component}PublicUrl"] = topology.public_url(settings, component)
         self.register_outputs(
             {
                 **self.endpoints,
