@@ -88,6 +88,7 @@ MAPPING_KEYS: dict[tuple, str] = {
     ("alerting", "slos"): "kong",
     ("alerting", "forDurations"): "GatewayServiceDown",
     ("kubernetes", "gateway", "selector"): "app.kubernetes.io/part-of",
+    ("kubernetes", "dns", "podSelector"): "k8s-app",
     ("remoteWrite", "headers"): "X-Scope-OrgID",
     ("logs", "storage", "workloadIdentity", "serviceAccountAnnotations"): "eks.amazonaws.com/role-arn",
 }

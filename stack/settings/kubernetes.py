@@ -4,10 +4,11 @@ the gateway's pods are, for Prometheus and Promtail to discover them."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal, Optional
 
-from pydantic import AfterValidator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from stack.settings.values import StrictModel, Switch, matching
 
@@ -83,6 +84,33 @@ class GatewayPods(StrictModel):
     selector: Annotated[dict[str, str], AfterValidator(_check_selector)] = {"app.kubernetes.io/part-of": "ai-gateway"}
 
 
+def _check_cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError("expected a CIDR block such as '169.254.20.10/32' or 'fd00::/8'") from None
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_check_cidr)]
+
+
+def _check_labels(labels: dict[str, str]) -> dict[str, str]:
+    return _check_selector(labels) if labels else labels
+
+
+class Dns(StrictModel):
+    """Where the stack's pods resolve names, for the NetworkPolicies' DNS
+    rule (UDP and TCP 53): the pods in `namespace` (those carrying
+    `podSelector`'s labels, when given) and any `cidrs` outside the pod
+    network, such as NodeLocal DNSCache's link-local 169.254.20.10/32 on
+    the host network, on by default on some managed clusters."""
+
+    namespace: DnsLabel63 = "kube-system"
+    pod_selector: Annotated[dict[str, str], AfterValidator(_check_labels)] = {}
+    cidrs: list[Cidr] = []
+
+
 class Kubernetes(StrictModel):
     """The kubernetes target's settings (staging and prod)."""
 
@@ -97,3 +125,8 @@ class Kubernetes(StrictModel):
     # `scalable` runs the components that have an HA mode of their own as
     # several replicas (stack/components/service.py SCALABLE_REPLICAS).
     profile: Literal["single", "scalable"] = "single"
+    dns: Dns = Dns()
+    # The TCP port of the database the secret grafanaDatabaseUrl names (its
+    # host is secret, its port is not): Grafana's egress to it. 5432 is
+    # PostgreSQL's; a MySQL database is 3306.
+    grafana_database_port: Annotated[int, Field(ge=1, le=65535)] = 5432

@@ -64,6 +64,7 @@ import pulumi_kubernetes as k8s
 from stack import topology
 from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
 from stack.settings import LoadedSettings, Settings
+from stack.settings.secrets import GRAFANA_DATABASE_URL
 from stack.settings.storage import IRSA_ROLE_ANNOTATION
 from stack.spec import HttpProbe, ScheduledJob, ServiceSpec
 from stack.targets.secrets import resolve_secrets
@@ -112,7 +113,10 @@ FLOWS = (
 )
 # What the gateway's pods push into the stack.
 FROM_GATEWAY = {"jaeger": ("otlp-grpc", "otlp-http"), "loki": ("http",)}
-# Reached from anywhere: the Ingress controller runs wherever the cluster put it.
+# Reached from anywhere when it has an Ingress: the Ingress controller runs
+# wherever the cluster put it. Without one, people open it through `kubectl
+# port-forward`, which enters the pod's own network namespace: no policy
+# applies to it, so nothing is opened.
 FROM_ANYWHERE = {"grafana": ("http",)}
 # Ports only a component's own pods use among themselves: port name ->
 # protocols. Alertmanager's `cluster` port carries memberlist gossip, which
@@ -302,11 +306,13 @@ def _port(url: str, default_scheme: str = "https") -> int:
 def external_ports(settings: Settings, spec: ServiceSpec) -> set[int]:
     """TCP ports a component may reach outside the cluster (any address):
     receivers for Alertmanager, the object store for Loki, the search
-    backend for Jaeger, the API server for whoever discovers through it."""
+    backend for Jaeger, Grafana's external database, the API server for
+    whoever discovers through it."""
     ports: set[int] = set(API_SERVER_PORTS) if spec.api_access else set()
     if spec.name == "alertmanager":
-        ports.add(443)  # Slack, PagerDuty
         for receiver in settings.alerting.routing.receivers:
+            if receiver.slack is not None or receiver.pagerduty is not None:
+                ports.add(443)  # their HTTPS APIs
             if receiver.email is not None:
                 ports.add(int(receiver.email.smarthost.rpartition(":")[2]))
             if receiver.webhook is not None:
@@ -318,6 +324,8 @@ def external_ports(settings: Settings, spec: ServiceSpec) -> set[int]:
             ports.add(443)  # the cloud's token service (AWS STS, Google STS, Microsoft Entra ID)
     if spec.name == "jaeger" and settings.traces.search_backend is not None:
         ports.update(_port(url) for url in settings.traces.search_backend.server_urls)
+    if any(secret.secret == GRAFANA_DATABASE_URL for secret in spec.secret_files):
+        ports.add(settings.kubernetes.grafana_database_port)  # its external database
     return ports
 
 
@@ -354,6 +362,17 @@ def flows(services: Iterable[ServiceSpec]) -> list[Flow]:
             known = merged.get((f.source, f.destination), ())
             merged[(f.source, f.destination)] = known + tuple(p for p in f.ports if p not in known)
     return [Flow(source, destination, ports) for (source, destination), ports in merged.items()]
+
+
+def dns_egress(settings: Settings) -> dict:
+    """The egress rule to the cluster's DNS (kubernetes.dns): its pods'
+    namespace (and labels), and any address outside the pod network."""
+    dns = settings.kubernetes.dns
+    pods = {"namespace_selector": _namespace_peer(dns.namespace)}
+    if dns.pod_selector:
+        pods["pod_selector"] = {"match_labels": dict(dns.pod_selector)}
+    peers = [pods, *({"ip_block": {"cidr": cidr}} for cidr in dns.cidrs)]
+    return {"to": peers, "ports": [{"protocol": protocol, "port": 53} for protocol in ("UDP", "TCP")]}
 
 
 def _namespace_peer(name: str) -> dict:
@@ -864,16 +883,11 @@ class KubernetesTarget(pulumi.ComponentResource):
                 opts=self._opts(namespace),
             )
         )
-        dns = [{"protocol": protocol, "port": 53} for protocol in ("UDP", "TCP")]
         self._add(
             k8s.networking.v1.NetworkPolicy(
                 f"allow-dns-{namespace}",
                 metadata=self._policy_metadata("allow-dns", namespace),
-                spec={
-                    "pod_selector": {},
-                    "policy_types": ["Egress"],
-                    "egress": [{"to": [{"namespace_selector": _namespace_peer("kube-system")}], "ports": dns}],
-                },
+                spec={"pod_selector": {}, "policy_types": ["Egress"], "egress": [dns_egress(self.settings)]},
                 opts=self._opts(namespace),
             )
         )
@@ -903,7 +917,7 @@ class KubernetesTarget(pulumi.ComponentResource):
         if spec.name in FROM_GATEWAY:
             numbers = [topology.port(spec.name, p) for p in FROM_GATEWAY[spec.name]]
             ingress.append({"from": [self._gateway_peer()], "ports": _tcp(numbers)})
-        if spec.name in FROM_ANYWHERE:
+        if spec.name in FROM_ANYWHERE and self.settings.kubernetes.ingress.enabled:
             ingress.append({"ports": _tcp(topology.port(spec.name, p) for p in FROM_ANYWHERE[spec.name])})
         if spec.name == "prometheus":
             # Scrapes land on the pods' own ports, the gateway services' ports.
