@@ -73,6 +73,8 @@ def _program_log() -> logging.Logger:
         handler.setFormatter(_LowerCaseLevel())
         log.addHandler(handler)
         log.propagate = False
+        # The SDK's own debug lines (every RPC) are not the program's to show.
+        log.setLevel(logging.INFO)
     return log
 
 
