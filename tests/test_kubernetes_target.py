@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import re
 from dataclasses import replace
 
 import kubernetes_validate
@@ -240,6 +241,16 @@ def test_every_object_is_valid_for_the_pinned_kubernetes_version_in_strict_mode(
         ({}, {}, {}),
         ({"kubernetes": {"ingress": INGRESS, "storageClass": "fast-ssd"}}, {}, {}),
         (WITH_SECRETS, SECRETS, {"prometheus": ["nodes", "services"]}),
+        (
+            {"kubernetes": {
+                "gateway": {"createNamespace": True},
+                "dns": {"podSelector": {"k8s-app": "kube-dns"}, "cidrs": ["169.254.20.10/32"]},
+                "placement": {"loki": {"nodeSelector": {"pool": "obs"}, "priorityClassName": "high",
+                                       "tolerations": [{"key": "dedicated", "value": "obs", "effect": "NoSchedule"}]}},
+            }},
+            {},
+            {},
+        ),
     ]
     checked = set()
     for config, secrets, cluster_wide in variants:
@@ -379,7 +390,8 @@ def test_stateful_components_are_statefulsets_with_claim_templates(environment):
         assert claims, name
         for claim in claims:
             assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
-            assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+            # Alertmanager's and Grafana's state is small whatever volumeSize says.
+            assert claim["spec"]["resources"]["requests"]["storage"] == {"alertmanager": "1Gi", "grafana": "2Gi"}.get(name, "20Gi")
             assert claim["spec"]["storageClassName"] == "fast-ssd"
         replicas = SCALABLE_REPLICAS.get(name, 1) if stack_profile(environment) == "scalable" else 1
         assert spec["serviceName"] == f"obs-{name}-headless" and spec["replicas"] == replicas
@@ -711,3 +723,61 @@ def test_a_prometheus_pair_is_read_as_one_by_each_client():
         assert (prometheus["spec"].get("sessionAffinity") == "ClientIP") is sticky, environment
         others = [s for name, s in services.items() if name != "observability/obs-prometheus"]
         assert not any(s["spec"].get("sessionAffinity") for s in others)
+
+
+def _claim_sizes(found: list[dict]) -> dict[str, str]:
+    return {
+        name: w["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
+        for name, w in workloads(found).items()
+        if w["kind"] == "StatefulSet"
+    }
+
+
+def _bytes(size: str) -> int:
+    number, unit = re.fullmatch(r"([0-9]+)([KMGT])[iB]?B?", size).groups()
+    return int(number) * 1024 ** "KMGT".index(unit) * 1024
+
+
+def test_each_component_gets_its_own_volume_size():
+    found = manifests("prod", {"kubernetes": {"volumeSize": "100Gi", "volumeSizes": {"loki": "40Gi", "alertmanager": "512Mi"}}})
+    assert _claim_sizes(found) == {"prometheus": "100Gi", "loki": "40Gi", "jaeger": "100Gi", "alertmanager": "512Mi", "grafana": "2Gi"}
+
+
+@pytest.mark.parametrize("sizes", [{}, {"volumeSize": "100Gi"}, {"volumeSizes": {"prometheus": "750Mi"}}, {"volumeSizes": {"prometheus": "2Ti"}}])
+def test_prometheus_retention_is_bounded_by_its_volume(sizes):
+    """Time-based retention alone lets a busy Prometheus fill its volume and
+    crash-loop on `no space left on device`; the size limit keeps a fifth of
+    the volume for the WAL, the head and a compaction's new block."""
+    found = manifests("staging", {"kubernetes": sizes})
+    volume = _bytes(_claim_sizes(found)["prometheus"])
+    args = workloads(found)["prometheus"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    retention = next(a.split("=", 1)[1] for a in args if a.startswith("--storage.tsdb.retention.size="))
+    assert 0.7 * volume <= _bytes(retention) <= 0.85 * volume, (retention, volume)
+
+
+def test_placement_settings_reach_each_pod_and_the_node_agent_tolerates_every_taint():
+    placement = {
+        "loki": {"nodeSelector": {"pool": "observability"}, "priorityClassName": "observability-critical"},
+        "prometheus": {"tolerations": [{"key": "dedicated", "operator": "Equal", "value": "obs", "effect": "NoSchedule"}]},
+    }
+    pods = {name: w["spec"]["template"]["spec"] for name, w in workloads(manifests("staging", {"kubernetes": {"placement": placement}})).items()}
+    assert pods["loki"]["nodeSelector"] == {"pool": "observability"} and pods["loki"]["priorityClassName"] == "observability-critical"
+    assert pods["prometheus"]["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "obs", "effect": "NoSchedule"}]
+    # Gateway pods on a tainted pool are shipped too: Promtail tolerates every taint unless told otherwise.
+    assert pods["promtail"]["tolerations"] == [{"operator": "Exists"}]
+    assert not any(key in pods["grafana"] for key in ("nodeSelector", "tolerations", "priorityClassName"))
+
+
+def test_the_gateways_namespace_can_come_with_the_stack_and_outlive_it():
+    """The discovery Roles live in the gateway's namespace: on a first deploy
+    before the gateway, `createNamespace` makes it first, and keeps it on destroy."""
+    resources, target = planned("staging", {"kubernetes": {"gateway": {"createNamespace": True}}})
+    namespaces = {r.name: r for r in resources if r.type == "kubernetes:core/v1:Namespace"}
+    assert "namespace-ai-gateway" in namespaces
+    roles = [r for r in resources if r.type == "kubernetes:rbac.authorization.k8s.io/v1:Role" and r.inputs["metadata"]["namespace"] == "ai-gateway"]
+    assert roles
+    # Every object in that namespace is created after it (the mocks do not record dependencies: ask the target).
+    assert target._opts("ai-gateway").depends_on == [target.other_namespaces["ai-gateway"]]
+    policies = [r for r in resources if r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy" and r.inputs["metadata"]["namespace"] == "ai-gateway"]
+    assert policies == []  # the gateway's namespace is not the stack's to police
+    assert "namespace-ai-gateway" not in {r.name for r in planned("staging")[0] if r.type == "kubernetes:core/v1:Namespace"}

@@ -309,6 +309,7 @@ def prometheus_service(settings: Settings) -> ServiceSpec:
             f"--config.file={CONFIG_DIR}/prometheus.yml",
             f"--storage.tsdb.path={DATA_DIR}",
             f"--storage.tsdb.retention.time={settings.retention.metrics}",
+            *retention_size_args(settings),
             # Each alert's generatorURL: the "Source" link of every notification.
             f"--web.external-url={topology.public_url(settings, 'prometheus')}",
             *lifecycle_args(settings),
@@ -336,6 +337,28 @@ def prometheus_service(settings: Settings) -> ServiceSpec:
         # (components/prometheus.libsonnet: sessionAffinity 'ClientIP').
         sticky_clients=replicas(settings, "prometheus") > 1,
     )
+
+
+# The share of its volume Prometheus may fill before it deletes the oldest
+# blocks. The size counts blocks, WAL and head chunks, but only blocks are
+# deleted, in whole, and a compaction writes its new block before it removes
+# the old ones (prometheus docs/storage.md, "Local storage"): without room to
+# spare the volume fills before retention frees any. kube-prometheus-stack
+# leaves retentionSize to the operator; 80% keeps that room.
+RETENTION_SHARE_OF_VOLUME = 0.8
+_QUANTITY_UNITS = {"Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def retention_size_args(settings: Settings) -> tuple[str, ...]:
+    """`--storage.tsdb.retention.size` on Kubernetes, where the volume has a
+    size (kubernetes.volume_size_of): RETENTION_SHARE_OF_VOLUME of it, in
+    Prometheus' base-2 units (units.ParseBase2Bytes: 1MB = 2^20 bytes).
+    Docker volumes have no size: retention by time only."""
+    if settings.target != "kubernetes":
+        return ()
+    quantity = settings.kubernetes.volume_size_of("prometheus")
+    volume_bytes = int(quantity[:-2]) * _QUANTITY_UNITS[quantity[-2:]]
+    return (f"--storage.tsdb.retention.size={int(volume_bytes * RETENTION_SHARE_OF_VOLUME) // 2**20}MB",)
 
 
 def lifecycle_args(settings: Settings) -> tuple[str, ...]:

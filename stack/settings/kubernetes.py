@@ -11,6 +11,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import AfterValidator, Field, model_validator
 
 from stack.settings.values import StrictModel, Switch, matching
+from stack.versions import COMPONENTS
 
 # RFC 1123 labels and subdomains, as Kubernetes checks names.
 DnsLabel63 = Annotated[
@@ -81,6 +82,9 @@ class GatewayPods(StrictModel):
     `app.kubernetes.io/name` label names its gatewayServices entry."""
 
     namespace: DnsLabel63 = "ai-gateway"
+    # Create this namespace with the stack (kept on `pulumi destroy`), for a
+    # first deploy before the gateway exists: the discovery Roles live there.
+    create_namespace: Switch = False
     selector: Annotated[dict[str, str], AfterValidator(_check_selector)] = {"app.kubernetes.io/part-of": "ai-gateway"}
 
 
@@ -111,6 +115,44 @@ class Dns(StrictModel):
     cidrs: list[Cidr] = []
 
 
+# The stack's components (stack/versions.py), as the keys of per-component maps.
+Component = Literal[COMPONENTS]  # type: ignore[valid-type]
+# Small state, whatever `volumeSize` says: Alertmanager's silences and
+# notification log, Grafana's SQLite (plugins, users, dashboards' state).
+SMALL_VOLUMES = {"alertmanager": "1Gi", "grafana": "2Gi"}
+
+
+class Toleration(StrictModel):
+    """A Kubernetes toleration (core/v1 Toleration)."""
+
+    key: Optional[str] = None
+    operator: Literal["Exists", "Equal"] = "Equal"
+    value: Optional[str] = None
+    effect: Optional[Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]] = None
+
+    @model_validator(mode="after")
+    def _equal_needs_a_key(self) -> "Toleration":
+        if self.operator == "Equal" and self.key is None:
+            raise ValueError("operator Equal needs a key (operator Exists without a key tolerates every taint)")
+        return self
+
+
+class Placement(StrictModel):
+    """Where one component's pods may run and how they rank when the
+    cluster is full: node labels they need, taints they tolerate, and a
+    PriorityClass (already in the cluster)."""
+
+    node_selector: Annotated[dict[str, str], AfterValidator(_check_labels)] = {}
+    tolerations: list[Toleration] = []
+    priority_class_name: Optional[DnsLabel63] = None
+
+
+# The node agent goes wherever the gateway's pods may: every node, tainted
+# pools included (as node agents such as node-exporter in kube-prometheus
+# tolerate every taint); a pool without a gateway pod costs one idle pod.
+DEFAULT_PLACEMENT = {"promtail": Placement(tolerations=[Toleration(operator="Exists")])}
+
+
 class Kubernetes(StrictModel):
     """The kubernetes target's settings (staging and prod)."""
 
@@ -119,7 +161,12 @@ class Kubernetes(StrictModel):
     namespace: DnsLabel63 = "observability"
     # The cluster's default StorageClass when unset.
     storage_class: Optional[DnsLabel63] = None
+    # The size of each stateful component's claim; `volumeSizes` overrides
+    # it per component (SMALL_VOLUMES are small whatever this says).
     volume_size: Quantity = "10Gi"
+    volume_sizes: dict[Component, Quantity] = {}
+    # Per component: node selector, tolerations, priority class (DEFAULT_PLACEMENT otherwise).
+    placement: dict[Component, Placement] = {}
     ingress: Ingress = Ingress()
     gateway: GatewayPods = GatewayPods()
     # `scalable` runs the components that have an HA mode of their own as
@@ -130,3 +177,10 @@ class Kubernetes(StrictModel):
     # host is secret, its port is not): Grafana's egress to it. 5432 is
     # PostgreSQL's; a MySQL database is 3306.
     grafana_database_port: Annotated[int, Field(ge=1, le=65535)] = 5432
+
+    def volume_size_of(self, component: str) -> str:
+        """The claim size of `component`'s volume (a Kubernetes quantity)."""
+        return self.volume_sizes.get(component) or SMALL_VOLUMES.get(component) or self.volume_size
+
+    def placement_of(self, component: str) -> Placement:
+        return self.placement.get(component) or DEFAULT_PLACEMENT.get(component) or Placement()

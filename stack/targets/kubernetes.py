@@ -364,6 +364,19 @@ def flows(services: Iterable[ServiceSpec]) -> list[Flow]:
     return [Flow(source, destination, ports) for (source, destination), ports in merged.items()]
 
 
+def placement(settings: Settings, spec: ServiceSpec) -> dict:
+    """The pod spec's node selector, tolerations and priority class (kubernetes.placement)."""
+    chosen = settings.kubernetes.placement_of(spec.name)
+    fields: dict = {}
+    if chosen.node_selector:
+        fields["node_selector"] = dict(chosen.node_selector)
+    if chosen.tolerations:
+        fields["tolerations"] = [t.model_dump(exclude_none=True) for t in chosen.tolerations]
+    if chosen.priority_class_name:
+        fields["priority_class_name"] = chosen.priority_class_name
+    return fields
+
+
 def dns_egress(settings: Settings) -> dict:
     """The egress rule to the cluster's DNS (kubernetes.dns): its pods'
     namespace (and labels), and any address outside the pod network."""
@@ -410,6 +423,18 @@ class KubernetesTarget(pulumi.ComponentResource):
         self.namespaces = {self.namespace_name: self._namespace(self.namespace_name, RESTRICTED)}
         if reads_nodes:
             self.namespaces[self.node_namespace_name] = self._namespace(self.node_namespace_name, PRIVILEGED)
+        # Namespaces the stack creates but does not run in (no policies of its own there).
+        self.other_namespaces: dict[str, k8s.core.v1.Namespace] = {}
+        gateway = settings.kubernetes.gateway
+        if gateway.create_namespace and gateway.namespace not in self.namespaces:
+            # The discovery Roles live there; `pulumi destroy` leaves it (the gateway's pods may be in it).
+            self.other_namespaces[gateway.namespace] = self._add(
+                k8s.core.v1.Namespace(
+                    f"namespace-{gateway.namespace}",
+                    metadata={"name": gateway.namespace},
+                    opts=pulumi.ResourceOptions(parent=self, provider=self.provider, retain_on_delete=True),
+                )
+            )
 
         self.workloads: dict[str, pulumi.CustomResource] = {}
         self.services: dict[str, k8s.core.v1.Service] = {}
@@ -456,7 +481,8 @@ class KubernetesTarget(pulumi.ComponentResource):
 
     def _opts(self, namespace: Optional[str] = None, depends_on: Iterable[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
         """Options of every object: our provider, and created after its namespace."""
-        depends = [self.namespaces[namespace]] if namespace is not None else []
+        known = {**self.namespaces, **self.other_namespaces}
+        depends = [known[namespace]] if namespace is not None else []
         return pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[*depends, *depends_on])
 
     def _add(self, resource):
@@ -630,7 +656,7 @@ class KubernetesTarget(pulumi.ComponentResource):
                 (k8s.rbac.v1.Role, k8s.rbac.v1.RoleBinding) if namespace else (k8s.rbac.v1.ClusterRole, k8s.rbac.v1.ClusterRoleBinding)
             )
             # After our own namespace when the access is to it (the gateway's is not ours).
-            ours = namespace if namespace in self.namespaces else None
+            ours = namespace if namespace in self.namespaces or namespace in self.other_namespaces else None
             role = self._add(role_type(f"{spec.name}-{kind.lower()}{suffix}", metadata=metadata, rules=rules, opts=self._opts(ours)))
             self._add(
                 binding_type(
@@ -646,7 +672,7 @@ class KubernetesTarget(pulumi.ComponentResource):
         storage = self.settings.kubernetes
         claim = {
             "access_modes": ["ReadWriteOnce"],
-            "resources": {"requests": {"storage": storage.volume_size}},
+            "resources": {"requests": {"storage": storage.volume_size_of(spec.name)}},
         }
         if storage.storage_class is not None:
             claim["storage_class_name"] = storage.storage_class
@@ -731,6 +757,7 @@ class KubernetesTarget(pulumi.ComponentResource):
         }
         if spec.replicas > 1:
             pod.update(self._spreading(spec))
+        pod.update(placement(self.settings, spec))
         return {
             "metadata": {
                 "labels": {**labels(self.settings, spec), **spec.pod_labels},
