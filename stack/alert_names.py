@@ -56,6 +56,28 @@ COMPONENT_DOWN = {
     "grafana": "GrafanaDown",
 }
 
+# --- the cluster (stack/alerting/kubernetes.py; Kubernetes only) ------------
+# The kubernetes-mixin's names (alerts/apps_alerts.libsonnet, resource_alerts,
+# storage_alerts at version-1.5.6); the mixin has no OOM alert, so that one is ours.
+KUBE_POD_CRASH_LOOPING = "KubePodCrashLooping"
+KUBE_CONTAINER_OOM_KILLED = "KubeContainerOOMKilled"
+CPU_THROTTLING_HIGH = "CPUThrottlingHigh"
+KUBE_PERSISTENT_VOLUME_FILLING_UP = "KubePersistentVolumeFillingUp"
+KUBE_STATEFULSET_REPLICAS_MISMATCH = "KubeStatefulSetReplicasMismatch"
+KUBE_DEPLOYMENT_REPLICAS_MISMATCH = "KubeDeploymentReplicasMismatch"
+KUBE_DAEMONSET_NOT_SCHEDULED = "KubeDaemonSetNotScheduled"
+KUBERNETES_ALERT_NAMES: frozenset[str] = frozenset(
+    {
+        KUBE_POD_CRASH_LOOPING,
+        KUBE_CONTAINER_OOM_KILLED,
+        CPU_THROTTLING_HIGH,
+        KUBE_PERSISTENT_VOLUME_FILLING_UP,
+        KUBE_STATEFULSET_REPLICAS_MISMATCH,
+        KUBE_DEPLOYMENT_REPLICAS_MISMATCH,
+        KUBE_DAEMONSET_NOT_SCHEDULED,
+    }
+)
+
 # --- LogQL alerts the Loki ruler runs (stack/alerting/loki_rules.py) ---------
 ERROR_LOG_RATE_HIGH = "GatewayErrorLogRateHigh"
 REPEATED_PROVIDER_ERRORS = "GatewayRepeatedProviderErrors"
@@ -85,6 +107,7 @@ PROMETHEUS_ALERT_NAMES: frozenset[str] = frozenset(
         PROMTAIL_FALLING_BEHIND,
         JAEGER_EXPORTER_SEND_FAILURES,
         *COMPONENT_DOWN.values(),
+        *KUBERNETES_ALERT_NAMES,
     }
 )
 LOKI_ALERT_NAMES: frozenset[str] = frozenset({ERROR_LOG_RATE_HIGH, REPEATED_PROVIDER_ERRORS, SECRET_LEAKED_TO_LOGS})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from gateway_telemetry import contract
-from stack.alerting import WATCHDOG, reference_settings, rule_groups
+from stack.alerting import WATCHDOG, kubernetes_reference_settings, reference_settings, rule_groups
 from stack.alerting.loki_rules import loki_rule_groups
 from gateway_telemetry.redaction import REDACTIONS
 
@@ -30,7 +30,9 @@ def alerts_table() -> str:
     lines = ["| alert | severity | meaning | goes to |", "|---|---|---|---|"]
     seen = set()
     settings = reference_settings()
-    for groups in [*rule_groups(settings).values(), loki_rule_groups(settings)]:
+    # The cluster alerts exist on Kubernetes only: listed after the others.
+    kubernetes_only = [groups for name, groups in rule_groups(kubernetes_reference_settings()).items() if name not in rule_groups(settings)]
+    for groups in [*rule_groups(settings).values(), loki_rule_groups(settings), *kubernetes_only]:
         for group in groups:
             for rule in group["rules"]:
                 if "alert" not in rule:

@@ -45,13 +45,15 @@ class SecretFile:
 
 @dataclass(frozen=True)
 class ApiAccess:
-    """Read access (get, list, watch) to objects of the Kubernetes core API
-    a component needs for service discovery: `resources` such as ("pods",
-    "services", "endpoints"), in `namespace`, or cluster-wide when None.
-    Only the kubernetes target reads it."""
+    """Read access (get, list, watch) to objects of the Kubernetes API a
+    component needs: `resources` such as ("pods", "services") of
+    `api_group` ("" is the core API, "apps" StatefulSets and Deployments),
+    in `namespace`, or cluster-wide when None. Only the kubernetes target
+    reads it."""
 
     resources: tuple[str, ...]
     namespace: Optional[str] = None
+    api_group: str = ""
 
 
 @dataclass(frozen=True)

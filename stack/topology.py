@@ -12,6 +12,8 @@ PORTS = {
     "promtail": {"http": 9080},
     "jaeger": {"ui": 16686, "otlp-grpc": 4317, "otlp-http": 4318, "metrics": 8888, "spanmetrics": 8889, "health": 13133},
     "grafana": {"http": 3000},
+    # Kubernetes only (stack/components/kube_state_metrics.py).
+    "kube-state-metrics": {"http": 8080, "telemetry": 8081},
 }
 
 
@@ -90,6 +92,14 @@ def instance(settings: Settings) -> str:
     """The `app.kubernetes.io/instance` label value of this stack's objects
     ('obs-prod'): what tells two stacks sharing one namespace apart."""
     return f"{settings.name_prefix}-{settings.environment}"
+
+
+def watched_namespaces(settings: Settings) -> tuple[str, ...]:
+    """The namespaces whose objects the stack watches on Kubernetes (the
+    stack's, the node agents' and the gateway's, each once): what
+    kube-state-metrics lists and the cluster alerts and cAdvisor series keep."""
+    namespaces = [settings.kubernetes.namespace, node_namespace(settings), settings.kubernetes.gateway.namespace]
+    return tuple(dict.fromkeys(namespaces))
 
 
 def node_namespace(settings: Settings) -> str:

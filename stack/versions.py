@@ -36,6 +36,12 @@ DEFAULT_IMAGE_TAGS = {
 # scripts/utils/compute-tags.sh), so it follows Jaeger's own pin.
 JAEGER_INDEX_CLEANER_IMAGE = f"jaegertracing/jaeger-es-index-cleaner:{DEFAULT_IMAGE_TAGS['jaeger']}"
 
+# Not a stack component: kube-state-metrics, which the kubernetes target runs
+# so Prometheus sees the cluster's objects (crash loops, OOM kills, replicas).
+# The newest release (kubernetes/kube-state-metrics tag v2.20.0; its
+# examples/standard/deployment.yaml names this image).
+KUBE_STATE_METRICS_IMAGE = "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.20.0"
+
 # Not a stack component: the Kong of the demo gateway (settings `demo`), run in
 # DB-less mode in front of the demo's services. Open-source Kong images stop at
 # 3.9.x; 3.9.3 is the newest (Kong/docker-kong tag 3.9.3, June 2026, the source

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import ROOT, require_tool
 
-from stack.alerting import REFERENCE_DIR, reference_settings, rule_files
+from stack.alerting import REFERENCE_DIR, reference_rule_files, rule_files
 from stack.settings import parse_settings
 
 TESTS_DIR = ROOT / "alerts" / "tests"
@@ -23,14 +23,15 @@ def promtool(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_committed_reference_rules_match_the_generator():
-    expected = rule_files(reference_settings())
+    expected = reference_rule_files()
     committed = {p.name: p.read_text() for p in REFERENCE_DIR.glob("*.yml")}
     assert committed == expected, "alerts/prometheus is stale: run `make rules` and commit the diff"
 
 
+@pytest.mark.parametrize("target", ["docker", "kubernetes"])
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_promtool_accepts_the_rules_of_every_environment(tmp_path, env):
-    settings = parse_settings({"target": "docker"}, env, "test")
+def test_promtool_accepts_the_rules_of_every_environment(tmp_path, env, target):
+    settings = parse_settings({"target": target}, env, "test")
     paths = []
     for name, text in rule_files(settings).items():
         path = tmp_path / name
@@ -64,7 +65,7 @@ def _alert_cases() -> tuple[set[str], set[str]]:
 def test_every_alert_has_unit_tests_that_fire_and_stay_silent():
     alerts = {
         rule["alert"]
-        for text in rule_files(reference_settings()).values()
+        for text in reference_rule_files().values()
         for group in yaml.safe_load(text)["groups"]
         for rule in group["rules"]
         if "alert" in rule

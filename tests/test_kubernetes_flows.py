@@ -267,8 +267,13 @@ def expected_outside(plan: Plan) -> dict[str, set[int]]:
         outside.setdefault("obs-jaeger", set()).update(urlsplit(u).port or 443 for u in settings.traces.search_backend.server_urls)
     if any(m["kind"] == "StatefulSet" and m["metadata"]["name"] == "obs-grafana" and "GF_DATABASE_URL__FILE" in str(m["spec"]) for m in plan.found):
         outside.setdefault("obs-grafana", set()).add(settings.kubernetes.grafana_database_port)
-    for workload in ("obs-prometheus", "obs-promtail"):  # discovery through the API server
-        outside.setdefault(workload, set()).update({443, 6443})
+    for m in plan.found:  # who reads the API server (a token mounted): discovery, kube-state-metrics
+        if m["kind"] in ("StatefulSet", "Deployment", "DaemonSet") and m["spec"]["template"]["spec"].get("automountServiceAccountToken"):
+            outside.setdefault(m["metadata"]["name"], set()).update({443, 6443})
+    # Prometheus reads every node's kubelet (its scrape config's node role, on the kubelet's port).
+    prometheus = yaml.safe_load(next(m["data"] for m in plan.found if m["kind"] == "ConfigMap" and m["metadata"]["name"].endswith("prometheus-config"))["etc_prometheus_prometheus.yml"])
+    if any(sd.get("role") == "node" for job in prometheus["scrape_configs"] for sd in job.get("kubernetes_sd_configs", [])):
+        outside["obs-prometheus"].add(10250)
     return outside
 
 
@@ -306,7 +311,7 @@ def test_outside_the_cluster_each_component_reaches_exactly_its_ports(variant):
     expected = expected_outside(plan)
     for pod in filter(plan.ours, plan.pods):
         # Every privileged port and the usual ones above (databases, API servers, search, mail, proxies).
-        candidates = (*range(1, 1025), 3306, 5432, 6443, 9200, 8080, 8443)
+        candidates = (*range(1, 1025), 3306, 5432, 6443, 9200, 8080, 8443, 10250)
         reached = {port for port in candidates if port != 53 and plan.admits(pod, Outside(), port)}
         assert reached == expected.get(pod.workload, set()), pod.workload
 

@@ -28,6 +28,8 @@ WAITS_ON = {
     ("jaeger", "/status"): set(),  # 503 only while starting or stopping
     ("grafana", "/api/health"): {DATABASE},
     ("grafana", "/healthz"): set(),
+    ("kube-state-metrics", "/healthz"): set(),  # static; /livez would ask the API server
+    ("kube-state-metrics", "/readyz"): set(),  # its own registry has metrics
 }
 # The longest a healthy start takes until the liveness endpoint answers, in
 # seconds: Grafana migrates its database before it serves HTTP; the others
@@ -69,7 +71,7 @@ def test_liveness_and_startup_never_wait_on_work_peers_or_a_replay(environment, 
         if kind == "DaemonSet":  # a rollout waits for each node's new pod to be ready
             assert WORK not in waits_on(name, ready, found), f"{name} on a node with nothing to do is never ready"
         checked.add(name)
-    assert checked == {"prometheus", "alertmanager", "loki", "promtail", "jaeger", "grafana"}
+    assert checked == {"prometheus", "alertmanager", "loki", "promtail", "jaeger", "grafana", "kube-state-metrics"}
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

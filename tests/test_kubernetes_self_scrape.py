@@ -38,6 +38,8 @@ STACK_JOBS = [
     (SPANMETRICS_JOB, "jaeger", "spanmetrics", "/metrics", "jaeger"),
 ]
 JOB_NAMES = [job for job, *_ in STACK_JOBS]
+# The cluster's own state and nodes, Kubernetes only (stack/components/cluster_metrics.py).
+CLUSTER_JOBS = ["kube-state-metrics", "kubelet", "cadvisor"]
 # The prod plan with every component replicated: Loki on object storage, Grafana on an external database.
 SCALED_CONFIG = {"logs": S3}
 SCALED_SECRETS = {
@@ -94,7 +96,10 @@ def test_promtool_accepts_the_kubernetes_config(settings, tmp_path):
         out.write_text(text)
     config = yaml.safe_load((tmp_path / "prometheus.yml").read_text())
     jobs = config["scrape_configs"]
-    assert [job["job_name"] for job in jobs] == [*JOB_NAMES, *(s.name for s in settings.gateway_services)]
+    assert [job["job_name"] for job in jobs] == [*JOB_NAMES, *CLUSTER_JOBS, *(s.name for s in settings.gateway_services)]
+    # Every job discovers its targets but kube-state-metrics', read through its Service.
+    jobs = [job for job in jobs if job["job_name"] != "kube-state-metrics"]
+    config["scrape_configs"] = jobs
     assert all("kubernetes_sd_configs" in job and "static_configs" not in job for job in jobs)
     result = promtool_check(config, tmp_path)
     if "field kubernetes_sd_configs not found" in result.stdout + result.stderr:  # Debian's build
@@ -108,7 +113,7 @@ def test_promtool_accepts_the_kubernetes_config(settings, tmp_path):
 
 def test_the_kubernetes_jobs_keep_the_docker_jobs_names_paths_and_order():
     docker = yaml.safe_load(render_prometheus_config(DOCKER))["scrape_configs"]
-    kubernetes = yaml.safe_load(render_prometheus_config(STAGING))["scrape_configs"]
+    kubernetes = [j for j in yaml.safe_load(render_prometheus_config(STAGING))["scrape_configs"] if j["job_name"] not in CLUSTER_JOBS]
     assert [(j["job_name"], j["metrics_path"]) for j in kubernetes] == [(j["job_name"], j["metrics_path"]) for j in docker]
     # Docker keeps one static target per component: its container name.
     docker_stack = [j for j in docker if j["job_name"] in JOB_NAMES]
@@ -234,6 +239,7 @@ def test_the_scalable_profile_sees_every_replica_and_every_node():
         name: None if name == "promtail" else (1 if name == "grafana" else spec.replicas) for name, spec in specs.items()
     }
     pods = planned_pods(found, {name: spec.replicas for name, spec in specs.items()})
+    del pods["kube-state-metrics"]  # scraped through its Service (one copy of the cluster's state)
     replicas = {component: len(each) for component, each in pods.items()}
     assert replicas == {"prometheus": 2, "alertmanager": 3, "loki": 3, "promtail": len(NODES), "jaeger": 1, "grafana": 2}
     every_pod = [targets for each in pods.values() for targets in each]
@@ -261,6 +267,7 @@ def test_prometheus_may_list_and_watch_pods_in_both_stack_namespaces_and_the_gat
         ApiAccess(("pods",), "ai-gateway"),
         ApiAccess(("pods",), "observability"),
         ApiAccess(("pods",), "observability-node"),
+        ApiAccess(("nodes", "nodes/metrics")),  # the kubelets: node discovery and their metrics, nothing else cluster-wide
     )
     found = manifests("staging")
     roles, bindings = of_kind(found, "Role"), of_kind(found, "RoleBinding")
@@ -271,15 +278,15 @@ def test_prometheus_may_list_and_watch_pods_in_both_stack_namespaces_and_the_gat
         binding = bindings[f"{namespace}/{name}"]
         assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name}
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "obs-prometheus", "namespace": "observability"}]
-    # One Role per namespace, nothing cluster-wide.
+    # One Role per namespace; cluster-wide, nodes only.
     assert {k for k in roles if k.endswith(name)} == {f"{namespace}/{name}" for namespace in namespaces}
-    assert not of_kind(found, "ClusterRole")
+    assert [role["rules"][0]["resources"] for role in of_kind(found, "ClusterRole").values()] == [["nodes", "nodes/metrics"]]
 
 
 def test_a_gateway_in_the_stacks_namespace_shares_its_role():
     shared = parse_settings({"target": "kubernetes", "kubernetes": {"gateway": {"namespace": "observability"}}}, "staging", "test")
     pods = ("pods",)
-    assert prometheus_service(shared).api_access == (ApiAccess(pods, "observability"), ApiAccess(pods, "observability-node"))
+    assert prometheus_service(shared).api_access[:2] == (ApiAccess(pods, "observability"), ApiAccess(pods, "observability-node"))
 
 
 def _reaches(rules: list[dict], direction: str, peer: dict) -> set[int]:

@@ -160,7 +160,7 @@ def workloads(found: list[dict]) -> dict[str, dict]:
     for m in found:
         if m["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
             result[m["metadata"]["labels"]["app.kubernetes.io/name"]] = m
-    assert set(result) == set(COMPONENTS), sorted(result)
+    assert set(result) == {*COMPONENTS, "kube-state-metrics"}, sorted(result)  # the cluster's own state, on Kubernetes only
     return result
 
 
@@ -472,15 +472,19 @@ def test_the_config_maps_hold_what_render_writes_and_docker_gets_the_same_files(
     config_maps = {r.inputs["metadata"]["name"]: _plain(r.inputs)["data"] for r in planned if r.type == "kubernetes:core/v1:ConfigMap"}
     specs = build_services(loaded.settings, loaded.secrets)
     assert set(config_maps) == {f"{spec.hostname}-config" for spec in specs if spec.files}
-    for spec in specs:
+    for spec in (s for s in specs if s.files):
         expected = {config_key(path): rendered[f"{spec.name}{path}"] for path in spec.files}
         assert config_maps[f"{spec.hostname}-config"] == expected, spec.name
     # Links start at the public URLs, whose defaults differ per target: the same on both here.
     links = {"publicUrls": {c: f"https://{c}.gateway.test" for c in topology.PUBLIC_COMPONENTS}}
     single = {"target": "kubernetes", "kubernetes": {"profile": "single"}, **links}
     docker = {spec.name: spec.files for spec in build_services(parse_settings({"target": "docker", **links}, environment, "t"))}
-    on_kubernetes = {spec.name: spec.files for spec in build_services(parse_settings(single, environment, "t"))}
-    assert {name: set(files) for name, files in docker.items()} == {name: set(files) for name, files in on_kubernetes.items()}
+    on_kubernetes = {spec.name: spec.files for spec in build_services(parse_settings(single, environment, "t")) if spec.name in COMPONENTS}
+    # The same files, but the cluster's alerts, which only a cluster has.
+    only_kubernetes = {"prometheus": {"/etc/prometheus/rules/kubernetes-alerts.yml"}}
+    assert {name: set(files) | only_kubernetes.get(name, set()) for name, files in docker.items()} == {
+        name: set(files) for name, files in on_kubernetes.items()
+    }
     differing = {f"{name}{path}" for name, files in docker.items() for path, text in files.items() if on_kubernetes[name][path] != text}
     assert differing == TARGET_SPECIFIC
 
@@ -549,7 +553,12 @@ def test_only_components_that_discover_get_an_api_token():
     roles = [*of_kind(found, "Role").values(), *of_kind(found, "ClusterRole").values()]
     for role in roles:
         for rule in role["rules"]:
-            assert rule["apiGroups"] == [""] and rule["verbs"] == ["get", "list", "watch"]
+            assert rule["apiGroups"] in ([""], ["apps"]) and rule["verbs"] == ["get", "list", "watch"]
+    # Cluster-wide: only Prometheus, for the kubelets (node discovery, nodes/metrics); no secrets anywhere.
+    cluster_roles = of_kind(found, "ClusterRole")
+    assert list(cluster_roles) == ["/observability-obs-prometheus-discovery"]
+    assert cluster_roles["/observability-obs-prometheus-discovery"]["rules"][0]["resources"] == ["nodes", "nodes/metrics"]
+    assert not any("secrets" in rule["resources"] for role in roles for rule in role["rules"])
 
 
 def test_grafana_gets_an_ingress_only_when_enabled():
@@ -577,7 +586,7 @@ def test_endpoints_are_in_cluster_urls_with_the_docker_targets_keys():
 def test_cluster_wide_access_is_a_cluster_role_bound_to_the_service_account():
     found = manifests("staging", cluster_wide={"prometheus": ["nodes", "services"]})
     role = of_kind(found, "ClusterRole")["/observability-obs-prometheus-discovery"]
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes", "services"], "verbs": ["get", "list", "watch"]}]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes", "nodes/metrics", "services"], "verbs": ["get", "list", "watch"]}]
     binding = of_kind(found, "ClusterRoleBinding")["/observability-obs-prometheus-discovery"]
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "observability-obs-prometheus-discovery"}
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "obs-prometheus", "namespace": "observability"}]
@@ -595,7 +604,8 @@ def test_egress_leaves_the_cluster_only_on_the_ports_the_settings_name():
     assert anywhere("alertmanager") == {443, 587}
     assert anywhere("loki") == {443}  # the object store
     assert anywhere("grafana") == set()
-    assert anywhere("prometheus") == {443, 6443}  # the API server, for discovery
+    assert anywhere("prometheus") == {443, 6443, 10250}  # the API server, for discovery; the kubelets
+    assert anywhere("kube-state-metrics") == {443, 6443}  # the API server
 
 
 def test_the_node_agent_knows_its_node_by_hostname():

@@ -86,12 +86,15 @@ def generated_names(settings) -> tuple[set[str], set[str]]:
 @pytest.mark.parametrize(
     "config, env, not_generated",
     [
-        ({"target": "docker"}, "prod", set()),  # the reference settings
-        (EVERYTHING_ON, "dev", set()),
+        # The reference settings: Docker has no cluster to alert on.
+        ({"target": "docker"}, "prod", set(alert_names.KUBERNETES_ALERT_NAMES)),
+        ({"target": "kubernetes"}, "prod", set()),  # the Kubernetes reference
+        (EVERYTHING_ON, "dev", set(alert_names.KUBERNETES_ALERT_NAMES)),
+        ({**{k: v for k, v in EVERYTHING_ON.items() if k != "gatewayNetwork"}, "target": "kubernetes"}, "prod", set()),
         # Kong's error-rate alert needs Kong: its name stays known (a stack may add Kong later).
-        (WITHOUT_KONG, "staging", {alert_names.KONG_HIGH_SERVER_ERROR_RATE}),
+        (WITHOUT_KONG, "staging", {alert_names.KONG_HIGH_SERVER_ERROR_RATE, *alert_names.KUBERNETES_ALERT_NAMES}),
     ],
-    ids=["reference", "everything-on", "without-kong"],
+    ids=["reference", "kubernetes-reference", "everything-on", "everything-on-kubernetes", "without-kong"],
 )
 def test_the_known_alert_names_are_exactly_the_generated_alerts(config, env, not_generated):
     prometheus, loki = generated_names(parse_settings(config, env, "test"))

@@ -9,6 +9,7 @@ from pathlib import Path
 # Names Alertmanager's routes and inhibitions use (stack/components/alertmanager.py).
 from stack.alert_names import COMPONENT_DOWN, PROVIDER_DOWN, SERVICE_ABSENT, SERVICE_DOWN, WATCHDOG  # noqa: F401
 from stack.alerting.gateway import PROVIDER_SYMPTOMS, gateway_alert_groups  # noqa: F401
+from stack.alerting.kubernetes import kubernetes_alert_groups
 from stack.alerting.loki_rules import loki_rule_groups
 from stack.alerting.recording import recording_groups
 from stack.alerting.rule import with_pending_periods
@@ -39,7 +40,9 @@ def rule_groups(settings: Settings) -> dict[str, list[dict]]:
             "gateway-alerts.yml": gateway_alert_groups(settings),
             "gateway-slo.yml": slo_groups(settings),
             "stack-alerts.yml": stack_alert_groups(settings),
+            "kubernetes-alerts.yml": kubernetes_alert_groups(settings),
         }.items()
+        if groups  # kubernetes-alerts.yml only on Kubernetes
     }
 
 
@@ -55,10 +58,22 @@ def reference_settings() -> Settings:
     return parse_settings({"target": "docker"}, REFERENCE_ENVIRONMENT, "the reference settings")
 
 
+def kubernetes_reference_settings() -> Settings:
+    return parse_settings({"target": "kubernetes"}, REFERENCE_ENVIRONMENT, "the Kubernetes reference settings")
+
+
+def reference_rule_files() -> dict[str, str]:
+    """The committed reference rules: every file of the Docker reference,
+    and the files only Kubernetes has (the cluster alerts) from the
+    Kubernetes reference."""
+    files = rule_files(reference_settings())
+    return files | {name: text for name, text in rule_files(kubernetes_reference_settings()).items() if name not in files}
+
+
 def write_reference_rules() -> list[Path]:
     written = []
     for folder, files in (
-        (REFERENCE_DIR, rule_files(reference_settings())),
+        (REFERENCE_DIR, reference_rule_files()),
         (LOKI_REFERENCE_DIR, loki_rule_files(reference_settings())),
     ):
         folder.mkdir(parents=True, exist_ok=True)

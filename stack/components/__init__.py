@@ -12,6 +12,7 @@ from collections.abc import Collection
 from stack.components.alertmanager import alertmanager_service
 from stack.components.grafana import grafana_service
 from stack.components.jaeger import jaeger_service
+from stack.components.kube_state_metrics import kube_state_metrics_service
 from stack.components.loki import loki_service
 from stack.components.prometheus import prometheus_service
 from stack.components.promtail import promtail_service
@@ -37,4 +38,6 @@ def build_services(settings: Settings, given_secrets: Collection[str] = ()) -> l
     `given_secrets`: the secret keys the stack sets (LoadedSettings.secrets);
     Grafana on an external database (grafanaDatabaseUrl) runs differently."""
     builders = {**_BUILDERS, "grafana": lambda s: grafana_service(s, external_database=GRAFANA_DATABASE_URL in given_secrets)}
-    return [builders[name](settings) for name in COMPONENTS]
+    services = [builders[name](settings) for name in COMPONENTS]
+    # The cluster's own state: only a cluster has one.
+    return services + [kube_state_metrics_service(settings)] if settings.target == "kubernetes" else services

@@ -9,6 +9,7 @@ import re
 from stack import topology
 from stack.alerting import rule_files
 from stack.components.alertmanager import alertmanager_addresses
+from stack.components.cluster_metrics import cluster_api_access, cluster_jobs
 from stack.components.service import replicas, service_spec
 from stack.document import render_yaml
 from stack.settings import GatewayService, Settings
@@ -284,7 +285,7 @@ def render_prometheus_config(settings: Settings) -> str:
         "alerting": _alerting(settings),
         # Relative to this file, so promtool resolves them in a rendered tree too.
         "rule_files": ["rules/*.yml"],
-        "scrape_configs": _stack_jobs(settings) + _gateway_jobs(settings),
+        "scrape_configs": _stack_jobs(settings) + cluster_jobs(settings) + _gateway_jobs(settings),
     }
     remote_write = _remote_write(settings)
     if remote_write:
@@ -378,5 +379,6 @@ def _api_access(settings: Settings) -> tuple[ApiAccess, ...]:
         return ()
     stack = (stack_namespace(settings, component) for component in STACK_METRICS)
     namespaces = dict.fromkeys([settings.kubernetes.gateway.namespace, *stack])
-    # The pod role lists and watches pods only (no nodes or namespaces: no attach_metadata).
-    return tuple(ApiAccess(("pods",), namespace) for namespace in namespaces)
+    # The pod role lists and watches pods only (no nodes or namespaces: no attach_metadata);
+    # the kubelet jobs list nodes and read their metrics (cluster_metrics.py).
+    return (*(ApiAccess(("pods",), namespace) for namespace in namespaces), *cluster_api_access())

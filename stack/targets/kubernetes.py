@@ -65,6 +65,7 @@ from stack import topology
 from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
 from stack.settings import LoadedSettings, Settings
 from stack.settings.secrets import GRAFANA_DATABASE_URL
+from stack.components.cluster_metrics import KUBELET_PORT
 from stack.settings.storage import IRSA_ROLE_ANNOTATION
 from stack.spec import HttpProbe, ScheduledJob, ServiceSpec
 from stack.targets.secrets import resolve_secrets
@@ -324,6 +325,8 @@ def external_ports(settings: Settings, spec: ServiceSpec) -> set[int]:
             ports.add(443)  # the cloud's token service (AWS STS, Google STS, Microsoft Entra ID)
     if spec.name == "jaeger" and settings.traces.search_backend is not None:
         ports.update(_port(url) for url in settings.traces.search_backend.server_urls)
+    if any("nodes/metrics" in access.resources for access in spec.api_access):
+        ports.add(KUBELET_PORT)  # each node's kubelet, on the node's own address
     if any(secret.secret == GRAFANA_DATABASE_URL for secret in spec.secret_files):
         ports.add(settings.kubernetes.grafana_database_port)  # its external database
     return ports
@@ -640,12 +643,16 @@ class KubernetesTarget(pulumi.ComponentResource):
         )
 
     def _rbac(self, spec: ServiceSpec) -> None:
-        by_namespace: dict[Optional[str], set[str]] = defaultdict(set)
+        # namespace -> API group -> resources
+        by_namespace: dict[Optional[str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         for access in spec.api_access:
-            by_namespace[access.namespace].update(access.resources)
+            by_namespace[access.namespace][access.api_group].update(access.resources)
         subject = {"kind": "ServiceAccount", "name": spec.hostname, "namespace": self.namespace_of(spec)}
-        for namespace, resources in sorted(by_namespace.items(), key=lambda item: item[0] or ""):
-            rules = [{"api_groups": [""], "resources": sorted(resources), "verbs": ["get", "list", "watch"]}]
+        for namespace, groups in sorted(by_namespace.items(), key=lambda item: item[0] or ""):
+            rules = [
+                {"api_groups": [group], "resources": sorted(resources), "verbs": ["get", "list", "watch"]}
+                for group, resources in sorted(groups.items())
+            ]
             # Cluster-scoped names, and names in the gateway's namespace, are
             # shared with other stacks: prefix our namespace.
             name = f"{self.namespace_of(spec)}-{spec.hostname}-discovery"

@@ -222,6 +222,33 @@ STACK_METRICS = {
     "grafana": (),
 }
 
+# The cluster's own series (Kubernetes only), which the cluster alerts read.
+# Names and labels from their sources: kube-state-metrics v2.20.0
+# internal/store/{pod,statefulset,deployment,daemonset,persistentvolumeclaim}.go;
+# the kubelet's pkg/kubelet/metrics/collectors/volume_stats.go; cAdvisor's
+# docs/storage/prometheus.md (v0.60.5).
+_POD = ("namespace", "pod", "uid", "container")
+_PVC = ("namespace", "persistentvolumeclaim")
+CLUSTER_METRICS = (
+    Metric("kube_pod_container_status_waiting_reason", "gauge", "1", (*_POD, "reason"), "1 while the container waits, by reason"),
+    Metric("kube_pod_container_status_restarts_total", "counter", "restarts", _POD, "Container restarts"),
+    Metric("kube_pod_container_status_last_terminated_reason", "gauge", "1", (*_POD, "reason"), "Why the container last terminated"),
+    Metric("kube_statefulset_replicas", "gauge", "pods", ("namespace", "statefulset"), "Desired replicas"),
+    Metric("kube_statefulset_status_replicas_ready", "gauge", "pods", ("namespace", "statefulset"), "Ready replicas"),
+    Metric("kube_statefulset_status_replicas_updated", "gauge", "pods", ("namespace", "statefulset"), "Replicas at the current revision"),
+    Metric("kube_deployment_spec_replicas", "gauge", "pods", ("namespace", "deployment"), "Desired replicas"),
+    Metric("kube_deployment_status_replicas_available", "gauge", "pods", ("namespace", "deployment"), "Available replicas"),
+    Metric("kube_deployment_status_replicas_updated", "gauge", "pods", ("namespace", "deployment"), "Updated replicas"),
+    Metric("kube_daemonset_status_desired_number_scheduled", "gauge", "pods", ("namespace", "daemonset"), "Nodes that should run a pod"),
+    Metric("kube_daemonset_status_current_number_scheduled", "gauge", "pods", ("namespace", "daemonset"), "Nodes running a pod"),
+    Metric("kube_persistentvolumeclaim_access_mode", "gauge", "1", (*_PVC, "access_mode"), "The claim's access modes"),
+    Metric("kubelet_volume_stats_available_bytes", "gauge", "bytes", _PVC, "Free bytes of a mounted volume"),
+    Metric("kubelet_volume_stats_capacity_bytes", "gauge", "bytes", _PVC, "Capacity of a mounted volume"),
+    Metric("kubelet_volume_stats_used_bytes", "gauge", "bytes", _PVC, "Used bytes of a mounted volume"),
+    Metric("container_cpu_cfs_periods_total", "counter", "periods", ("namespace", "pod", "container"), "CFS periods elapsed"),
+    Metric("container_cpu_cfs_throttled_periods_total", "counter", "periods", ("namespace", "pod", "container"), "CFS periods throttled"),
+)
+
 # Series every scrape produces, whatever the target.
 SCRAPE_METRICS = (
     Metric("up", "gauge", "1", (), "1 if the last scrape succeeded"),
@@ -275,6 +302,7 @@ def all_metrics() -> tuple[Metric, ...]:
         *(m for s in GATEWAY_SERVICES for m in s.metrics),
         *KIT_METRICS,
         *(m for ms in STACK_METRICS.values() for m in ms),
+        *CLUSTER_METRICS,
     ):
         seen.setdefault(metric.name, metric)
     return tuple(seen.values())
