@@ -89,6 +89,9 @@ MAPPING_KEYS: dict[tuple, str] = {
     ("alerting", "forDurations"): "GatewayServiceDown",
     ("kubernetes", "gateway", "selector"): "app.kubernetes.io/part-of",
     ("kubernetes", "dns", "podSelector"): "k8s-app",
+    ("kubernetes", "volumeSizes"): "loki",
+    ("kubernetes", "placement"): "loki",
+    ("kubernetes", "placement", "loki", "nodeSelector"): "pool",
     ("remoteWrite", "headers"): "X-Scope-OrgID",
     ("logs", "storage", "workloadIdentity", "serviceAccountAnnotations"): "eks.amazonaws.com/role-arn",
 }
