@@ -74,14 +74,29 @@ def _load_for_preview(stack_file: Path, warn: bool = True) -> LoadedSettings:
     return loaded
 
 
+def _manifests(stack_file: Path, loaded: LoadedSettings) -> dict[str, str]:
+    """The Kubernetes manifests of the stack, from the program under the mocks
+    (which refuses what `pulumi up` would, as `plan` reports it)."""
+    import pulumi
+
+    from stack.manifests import rendered_manifests
+
+    try:
+        return rendered_manifests(stack_file, loaded.missing_secrets)
+    except pulumi.RunError as error:
+        raise ProgramRefused(str(error)) from None
+
+
 def _render(args: argparse.Namespace) -> None:
     from stack.render import OutputFolderError, write_rendered
 
     stack_file = _stack_file(args.env)
     loaded = _load_for_preview(stack_file)
     out = Path(args.out) if args.out is not None else ROOT / "rendered" / stack_name(stack_file)
+    # On Kubernetes, also the objects `pulumi up` applies (the program under the mocks).
+    manifests = _manifests(stack_file, loaded) if loaded.settings.target == "kubernetes" else {}
     try:
-        result = write_rendered(loaded, out)
+        result = write_rendered(loaded, out, manifests)
     except OutputFolderError as error:
         raise CommandError(str(error)) from None
     count = len(result.removed)

@@ -137,19 +137,19 @@ DIGESTED_INPUTS = (("files", "uploads", "file"), ("env", "envs", "var"), ("comma
 OTHER_COLUMN = ("other", "input")
 
 
-def _plain(value: Any) -> tuple[Any, bool]:
+def unwrap_secrets(value: Any) -> tuple[Any, bool]:
     """The value with secret wrappers removed, and whether any was found.
 
     Under `plan` a secret is never a real one: encrypted config arrives as its
     placeholder (stack_config) and generated passwords as the mock's constant,
     so a digest over it says which secrets a container gets, not their values."""
     if is_rpc_secret(value):
-        return _plain(unwrap_rpc_secret(value))[0], True
+        return unwrap_secrets(unwrap_rpc_secret(value))[0], True
     if isinstance(value, dict):
-        items = {k: _plain(v) for k, v in value.items()}
+        items = {k: unwrap_secrets(v) for k, v in value.items()}
         return {k: v for k, (v, _) in items.items()}, any(s for _, s in items.values())
     if isinstance(value, list):
-        items = [_plain(v) for v in value]
+        items = [unwrap_secrets(v) for v in value]
         return [v for v, _ in items], any(s for _, s in items)
     return value, False
 
@@ -158,7 +158,7 @@ def input_digest(value: Any, unit: str) -> tuple[str, bool]:
     """`<count> <unit>s <first 12 hex digits of sha256>` over one container
     input (canonical JSON, so the same input gives the same digest in any
     process), '-' when the input is unset; and whether it holds a secret."""
-    plain, secret = _plain(value)
+    plain, secret = unwrap_secrets(value)
     if not plain:
         return "-", False
     digest = hashlib.sha256(json.dumps(plain, sort_keys=True, ensure_ascii=True).encode()).hexdigest()[:12]
@@ -190,6 +190,33 @@ def container_digests(resources: list[PlannedResource]) -> dict[str, dict[str, s
     return dict(sorted(table.items()))
 
 
+WORKLOAD_KINDS = ("StatefulSet", "Deployment", "DaemonSet")
+
+
+def workload_rows(resources: list[PlannedResource]) -> list[tuple[str, ...]]:
+    """One row per Kubernetes workload: namespace/name, image, replicas
+    (`per node` for a DaemonSet), the container's CPU and memory limits, its
+    claims' sizes, and a digest of the pod template: what rolls the pods when
+    it changes (the config checksum annotation included)."""
+    rows = []
+    for resource in resources:
+        kind = resource.type.rsplit(":", 1)[-1]
+        if not resource.type.startswith("kubernetes:") or kind not in WORKLOAD_KINDS:
+            continue
+        spec, _ = unwrap_secrets(resource.inputs.get("spec") or {})
+        metadata = resource.inputs.get("metadata") or {}
+        container = spec["template"]["spec"]["containers"][0]
+        limits = container.get("resources", {}).get("limits", {})
+        claims = ", ".join(
+            f"{c['metadata']['name']} {c['spec']['resources']['requests']['storage']}" for c in spec.get("volumeClaimTemplates", [])
+        )
+        replicas = "per node" if kind == "DaemonSet" else str(int(spec.get("replicas", 1)))
+        digest, _ = input_digest(spec["template"], "template")
+        rows.append((f"{metadata.get('namespace')}/{metadata.get('name')}", container["image"], replicas,
+                     f"{limits.get('cpu', '-')} / {limits.get('memory', '-')}", claims or "-", digest.rsplit(" ", 1)[-1]))
+    return sorted(rows)
+
+
 def _columns(rows: list[tuple[str, ...]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return [("  ".join(f"{c:<{w}}" for c, w in zip(r, widths)) + "  " + r[-1]).rstrip() for r in rows]
@@ -217,6 +244,12 @@ def describe(resources: list[PlannedResource]) -> str:
             detail = str(inputs.get("name", ""))
         rows.append((resource.type, resource.name, detail))
     lines = _columns(rows)
+
+    workloads = workload_rows(resources)
+    if workloads:
+        lines += ["", *_columns([("WORKLOAD", "IMAGE", "REPLICAS", "CPU / MEMORY", "VOLUMES", "POD TEMPLATE"), *workloads]), ""]
+        lines.append("`pulumi up` rolls a workload's pods when its POD TEMPLATE digest changes (a rendered file")
+        lines.append("changes it through the checksum/config annotation): compare two plans to see which roll.")
 
     digests = container_digests(resources)
     if digests:

@@ -140,15 +140,16 @@ def _remove(out: Path, relative: str) -> bool:
     return True
 
 
-def write_rendered(loaded: LoadedSettings, out: Path) -> RenderResult:
-    """Make `out` hold exactly the stack's rendered files and their manifest.
+def write_rendered(loaded: LoadedSettings, out: Path, extra: dict[str, str] | None = None) -> RenderResult:
+    """Make `out` hold exactly the stack's rendered files (and `extra`:
+    relative path -> text, the Kubernetes manifests) and their manifest.
 
     Files of an earlier render that the settings no longer produce are
     deleted; files render wrote before (even if edited since) are overwritten.
     Raises OutputFolderError (one line) when `out` is a file, cannot be
     written, or holds anything render did not write.
     """
-    files = rendered_files(loaded)
+    files = {**rendered_files(loaded), **(extra or {})}
     try:
         previous = earlier_render(out)
         stale = sorted(previous - set(files))
