@@ -49,7 +49,7 @@ def gateway_url(settings: Settings, component: str, port_name: str = "http") -> 
 def peer_addresses(settings: Settings, component: str, replicas: int, port_name: str = "http") -> list[str]:
     """host:port of each pod of a replicated component: a StatefulSet's pods
     are `<hostname>-<i>`, resolvable through its headless Service
-    `<hostname>-headless` (stack/targets/kubernetes.py)."""
+    `<hostname>-headless` (stack/targets/kubernetes/)."""
     host = hostname(settings, component)
     return [f"{host}-{i}.{host}-headless:{port(component, port_name)}" for i in range(replicas)]
 

@@ -57,7 +57,7 @@ def _scrape_job(settings: Settings, job: str, address: str, metrics_path: str, s
 NAME_LABEL = "app.kubernetes.io/name"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 # The stack's components whose pods run in topology.node_namespace: the
-# DaemonSets (a spec with host paths, stack/targets/kubernetes.py workload_kind).
+# DaemonSets (a spec with host paths, stack/targets/kubernetes/pods.py workload_kind).
 NODE_AGENTS = frozenset({"promtail"})
 
 

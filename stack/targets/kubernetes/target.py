@@ -1,403 +1,58 @@
-"""The staging and prod target: the whole stack on a Kubernetes cluster.
-
-Translates ServiceSpecs into Kubernetes objects through an explicit
-pulumi_kubernetes Provider (kubeconfig context and namespace from
-`kubernetes` settings); decides nothing about what runs in the pods.
-
-Per component: a ServiceAccount (no API token unless the spec asks for API
-access), a ConfigMap with its rendered files, a Secret with its secret files
-and secret environment, a workload, a ClusterIP Service named after the
-component's hostname (so `topology.address` resolves) and, for API access,
-a Role or ClusterRole with its binding. The workload's kind follows the spec:
-node paths make a DaemonSet, data volumes a StatefulSet (volumeClaimTemplates
-and a `<hostname>-headless` Service for stable pod names), anything else a
-Deployment. Each of the spec's scheduled jobs (Jaeger's index cleaner) is a
-CronJob beside it, with the same security profile, its secrets from the
-component's Secret, and a NetworkPolicy of its own. A spec with `replicas` > 1 (the `scalable` profile) also gets
-POD_NAME and POD_IP in its environment, a PodDisruptionBudget, soft
-anti-affinity across nodes and a soft spread across zones, and its
-StatefulSet starts the pods in parallel.
-
-Files: one ConfigMap per component, one key per file (the path with '/'
-turned into '_'), each mounted with `subPath` at its exact path. Mounting
-directories instead would hide what the image ships beside our files
-(Grafana's /etc/grafana holds grafana.ini). subPath mounts do not see a
-ConfigMap change, which does not matter here: the pod template carries
-`checksum/config`, the sha256 of the rendered files, so a changed file rolls
-the pods.
-
-Security profile: the namespace enforces Pod Security `restricted` (audit
-and warn too). Every pod runs as non-root (the spec's uid:gid, else 65534),
-no privilege escalation, all capabilities dropped, a read-only root file
-system with an emptyDir at /tmp, seccomp RuntimeDefault. The one exception is
-a component that reads node paths (Promtail tailing pod logs): hostPath
-volumes are forbidden by `restricted` AND by `baseline` (Pod Security
-Standards, "HostPath Volumes"), so it runs in a namespace of its own,
-`<namespace>-node`, labelled `privileged`, and keeps every other restriction
-that its job allows (caps dropped, read-only root, host paths read-only,
-seccomp RuntimeDefault, no host network/PID/ports); it too runs as non-root,
-reading the node's files through a supplementary group (the spec's
-supplemental_groups), and keeps its state in its pod, since a node path it
-could write would have to be made by root. ExternalName
-Services in each namespace point at the other namespace's Services, so
-every component still reaches every other by its plain hostname.
-
-Network: in both namespaces a default deny of all ingress and egress, DNS
-to kube-system, and one NetworkPolicy per component naming what may reach it
-and what it may reach (FLOWS below, the gateway namespace, external ports
-derived from the settings). This needs a CNI that enforces NetworkPolicy.
-"""
+"""KubernetesTarget: the Pulumi resources, one method per object kind; the
+decisions they apply live in labels.py, pods.py and network.py."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional
-from urllib.parse import urlsplit
+from typing import Iterable, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from stack import topology
 from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
-from stack.settings import LoadedSettings, Settings
-from stack.settings.secrets import GRAFANA_DATABASE_URL
-from stack.components.cluster_metrics import KUBELET_PORT
-from stack.settings.storage import IRSA_ROLE_ANNOTATION
-from stack.spec import HttpProbe, ScheduledJob, ServiceSpec
-from stack.targets.secrets import resolve_secrets
-
-PART_OF = "gateway-observability"
-# ExternalName aliases need a fully qualified target; this is the default
-# cluster domain of kubeadm, EKS, GKE, AKS, kind and k3s.
-CLUSTER_DOMAIN = "cluster.local"
-# The image's own user is unknown to the target; "nobody" owns nothing.
-DEFAULT_UID = 65534
-# The API server is not a pod, so NetworkPolicy cannot select it: components
-# that discover through the API may reach these ports anywhere.
-API_SERVER_PORTS = (443, 6443)
-RESTRICTED, PRIVILEGED = "restricted", "privileged"
-# The Pod Security Standards release the namespaces enforce: pinned, so a
-# cluster upgrade that tightens the profile cannot stop pods without a
-# change here (the oldest Kubernetes the stack supports).
-POD_SECURITY_VERSION = "v1.33"
-# Kubernetes limits: ConfigMap keys and the whole object (etcd's 1 MiB).
-_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
-_CONFIG_MAP_LIMIT = 2**20
-_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
-
-
-@dataclass(frozen=True)
-class Flow:
-    """`source` opens connections to `destination` on its ports named `ports`
-    (topology.PORTS names); both are component names."""
-
-    source: str
-    destination: str
-    ports: tuple[str, ...] = ("http",)
-
-
-# The ports Prometheus scrapes on each component (its scrape config's targets).
-SCRAPED_PORTS = {"jaeger": ("metrics", "spanmetrics")}
-FLOWS = (
-    Flow("promtail", "loki"),  # log push
-    Flow("grafana", "prometheus"),
-    Flow("grafana", "loki"),
-    Flow("grafana", "jaeger", ("ui",)),  # the query API behind the UI port
-    Flow("grafana", "alertmanager"),
-    Flow("prometheus", "alertmanager"),
-    Flow("loki", "alertmanager"),  # the ruler's alerts
-    Flow("jaeger", "prometheus"),  # span metrics (SPM) read back
+from stack.settings import LoadedSettings
+from stack.spec import ScheduledJob, ServiceSpec
+from stack.targets.kubernetes.labels import (
+    CLUSTER_DOMAIN,
+    PART_OF,
+    POD_SECURITY_VERSION,
+    PRIVILEGED,
+    RESTRICTED,
+    _CONFIG_KEY,
+    _CONFIG_MAP_LIMIT,
+    config_checksum,
+    config_key,
+    labels,
+    selector_labels,
 )
-# What the gateway's pods push into the stack.
-FROM_GATEWAY = {"jaeger": ("otlp-grpc", "otlp-http"), "loki": ("http",)}
-# Reached from anywhere when it has an Ingress: the Ingress controller runs
-# wherever the cluster put it. Without one, people open it through `kubectl
-# port-forward`, which enters the pod's own network namespace: no policy
-# applies to it, so nothing is opened.
-FROM_ANYWHERE = {"grafana": ("http",)}
-# Ports only a component's own pods use among themselves: port name ->
-# protocols. Alertmanager's `cluster` port carries memberlist gossip, which
-# runs over TCP and UDP. Loki's `memberlist` port carries its ring's gossip
-# over TCP only (dskit's TCPTransport, kv/memberlist/tcp_transport.go, sends
-# memberlist's "packets" over TCP too), and its `grpc` port the pods' own
-# traffic: distributors push to every replica's ingester, queriers read them.
-# Opened between the pods only when there is more than one; never on the
-# ClusterIP Service (what the other components, the gateway and the Ingress
-# reach), only on the headless one that names each pod.
-PEER_PORTS = {
-    "alertmanager": {"cluster": ("TCP", "UDP")},
-    "loki": {"memberlist": ("TCP",), "grpc": ("TCP",)},
-}
-# Where replicas should not share a failure: node (anti-affinity) and zone (spread).
-NODE_TOPOLOGY_KEY = "kubernetes.io/hostname"
-ZONE_TOPOLOGY_KEY = "topology.kubernetes.io/zone"
-
-
-def selector_labels(settings: Settings, spec: ServiceSpec) -> dict[str, str]:
-    """What selectors match: never the version, so an upgrade keeps its pods."""
-    return {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/instance": topology.instance(settings)}
-
-
-def image_tag(image: str) -> str:
-    """`app.kubernetes.io/version`: the tag of a pinned image ('v3.13.4').
-
-    Raises ValueError for an image without a tag or one no label can hold."""
-    name = image.rsplit("/", 1)[-1]
-    tag = name.rpartition(":")[2] if ":" in name else ""
-    if not tag or len(tag) > 63 or not _LABEL_VALUE.fullmatch(tag):
-        raise ValueError(f"image {image!r}: expected an exact tag usable as a label value")
-    return tag
-
-
-def labels(settings: Settings, spec: ServiceSpec) -> dict[str, str]:
-    return {
-        **selector_labels(settings, spec),
-        "app.kubernetes.io/part-of": PART_OF,
-        "app.kubernetes.io/managed-by": "pulumi",
-        "app.kubernetes.io/version": image_tag(spec.image),
-    }
-
-
-def config_key(path: str) -> str:
-    """The ConfigMap key of a container path: '/etc/loki/loki.yaml' -> 'etc_loki_loki.yaml'.
-
-    Raises ValueError when the path holds characters a key may not."""
-    key = path.strip("/").replace("/", "_")
-    if not _CONFIG_KEY.fullmatch(key):
-        raise ValueError(f"{path!r}: a ConfigMap key takes letters, digits, '-', '_' and '.' only")
-    return key
-
-
-def config_checksum(files: dict[str, str]) -> str:
-    """sha256 (hex) over the rendered files, paths included: the pod template's `checksum/config`."""
-    return hashlib.sha256(json.dumps(dict(sorted(files.items())), ensure_ascii=False).encode()).hexdigest()
-
-
-def quantity_memory(memory_bytes: int) -> str:
-    """Bytes as a Kubernetes quantity: 2**31 -> '2Gi', 268435456 -> '256Mi', else plain bytes."""
-    for unit, size in (("Gi", 2**30), ("Mi", 2**20)):
-        if memory_bytes % size == 0:
-            return f"{memory_bytes // size}{unit}"
-    return str(memory_bytes)
-
-
-def quantity_cpu(cpus: float) -> str:
-    """CPUs as millicores: 0.25 -> '250m'."""
-    return f"{round(cpus * 1000)}m"
-
-
-def run_as(name: str, user: Optional[str]) -> tuple[int, int]:
-    """uid and gid from a spec's 'uid[:gid]' (65534 when unset; gid defaults to uid).
-
-    Raises ValueError, naming the pod's component or job `name`, for uid 0:
-    no pod of the stack runs as root."""
-    if user is None:
-        return DEFAULT_UID, DEFAULT_UID
-    uid, _, gid = user.partition(":")
-    if int(uid) == 0:
-        raise ValueError(f"{name}: runs as uid 0; no pod of the stack runs as root")
-    return int(uid), int(gid or uid)
-
-
-STARTUP_PERIOD = 10
-
-
-def http_probe(probe: HttpProbe) -> dict:
-    return {"http_get": {"path": probe.path, "port": probe.port}, "timeout_seconds": 5}
-
-
-def startup_failures(spec: ServiceSpec) -> int:
-    """Failures the startup probe allows: spec.startup_seconds, in STARTUP_PERIOD steps, rounded up."""
-    return -(-spec.startup_seconds // STARTUP_PERIOD)
-
-
-def container_resources(memory_bytes: int, cpus: float) -> dict:
-    """Requests equal to limits (the Guaranteed QoS class): memory in bytes, CPUs."""
-    amounts = {"memory": quantity_memory(memory_bytes), "cpu": quantity_cpu(cpus)}
-    return {"requests": amounts, "limits": amounts}
-
-
-def container_security(uid: int) -> dict:
-    """A container's securityContext: what the restricted profile asks, and a read-only root."""
-    return {
-        "allow_privilege_escalation": False,
-        "capabilities": {"drop": ["ALL"]},
-        "read_only_root_filesystem": True,
-        "run_as_non_root": uid != 0,
-    }
-
-
-def pod_security(uid: int, gid: int, supplemental_groups: tuple[int, ...] = ()) -> dict:
-    """A pod's securityContext: its user and groups, fsGroup, seccomp RuntimeDefault."""
-    context = {
-        "run_as_non_root": uid != 0,
-        "run_as_user": uid,
-        "run_as_group": gid,
-        "fs_group": gid,
-        # Skip a recursive chown of a large volume when its top is already ours.
-        "fs_group_change_policy": "OnRootMismatch",
-        "seccomp_profile": {"type": "RuntimeDefault"},
-    }
-    if supplemental_groups:
-        context["supplemental_groups"] = list(supplemental_groups)
-    return context
-
-
-def job_labels(settings: Settings, job: ScheduledJob) -> dict[str, str]:
-    """A scheduled job's labels: its own name, so no selector of its
-    component (Service, NetworkPolicy, PodDisruptionBudget) picks its pods."""
-    return {
-        "app.kubernetes.io/name": job.name,
-        "app.kubernetes.io/instance": topology.instance(settings),
-        "app.kubernetes.io/part-of": PART_OF,
-        "app.kubernetes.io/managed-by": "pulumi",
-        "app.kubernetes.io/version": image_tag(job.image),
-    }
-
-
-def env_vars(env: Mapping[str, str], secret_env: Mapping[str, str], secret_name: str) -> list[dict]:
-    """Plain variables, then each secret variable from its key in the Secret `secret_name`."""
-    plain = [{"name": k, "value": v} for k, v in sorted(env.items())]
-    secret = [
-        {"name": var, "value_from": {"secret_key_ref": {"name": secret_name, "key": key}}}
-        for var, key in sorted(secret_env.items())
-    ]
-    return plain + secret
-
-
-def workload_kind(spec: ServiceSpec) -> str:
-    """DaemonSet for node paths (one pod per node), StatefulSet for data volumes, else Deployment."""
-    if spec.host_paths:
-        return "DaemonSet"
-    return "StatefulSet" if spec.volumes else "Deployment"
-
-
-@dataclass(frozen=True)
-class PodPort:
-    """One port a pod listens on, as containers and Services name it."""
-
-    name: str  # unique within the pod
-    number: int
-    protocol: str  # TCP or UDP
-    peer_only: bool  # PEER_PORTS: used by the component's own pods only
-
-
-def pod_ports(spec: ServiceSpec) -> list[PodPort]:
-    """Every port of the spec over TCP; a peer port (PEER_PORTS) once per
-    protocol, as `<name>` for TCP and `<name>-udp` for UDP, since the names
-    of a pod's ports must be unique."""
-    peer = PEER_PORTS.get(spec.name, {})
-    found = []
-    for p in spec.ports:
-        for protocol in peer.get(p.name, ("TCP",)):
-            name = p.name if protocol == "TCP" else f"{p.name}-{protocol.lower()}"
-            found.append(PodPort(name, p.number, protocol, p.name in peer))
-    return found
-
-
-def _port(url: str, default_scheme: str = "https") -> int:
-    parts = urlsplit(url if "://" in url else f"{default_scheme}://{url}")
-    return parts.port or (443 if parts.scheme == "https" else 80)
-
-
-def external_ports(settings: Settings, spec: ServiceSpec) -> set[int]:
-    """TCP ports a component may reach outside the cluster (any address):
-    receivers for Alertmanager, the object store for Loki, the search
-    backend for Jaeger, Grafana's external database, the API server for
-    whoever discovers through it."""
-    ports: set[int] = set(API_SERVER_PORTS) if spec.api_access else set()
-    if spec.name == "alertmanager":
-        for receiver in settings.alerting.routing.receivers:
-            if receiver.slack is not None or receiver.pagerduty is not None:
-                ports.add(443)  # their HTTPS APIs
-            if receiver.email is not None:
-                ports.add(int(receiver.email.smarthost.rpartition(":")[2]))
-            if receiver.webhook is not None:
-                ports.add(_port(receiver.webhook.url))
-    storage = settings.logs.storage
-    if spec.name == "loki" and storage.is_object_store:
-        ports.add(_port(storage.s3.endpoint) if storage.type == "s3" else 443)
-        if storage.workload_identity is not None:
-            ports.add(443)  # the cloud's token service (AWS STS, Google STS, Microsoft Entra ID)
-    if spec.name == "jaeger" and settings.traces.search_backend is not None:
-        ports.update(_port(url) for url in settings.traces.search_backend.server_urls)
-    if any("nodes/metrics" in access.resources for access in spec.api_access):
-        ports.add(KUBELET_PORT)  # each node's kubelet, on the node's own address
-    if any(secret.secret == GRAFANA_DATABASE_URL for secret in spec.secret_files):
-        ports.add(settings.kubernetes.grafana_database_port)  # its external database
-    return ports
-
-
-# Node-local endpoints a workload identity hands tokens out at: (CIDR, TCP
-# port). EKS Pod Identity's agent, on IPv4 and IPv6 (AWS docs, "EKS Pod
-# Identity agent"); the GKE metadata server, which on clusters with network
-# policy also needs 169.254.169.252:988 (GKE docs, "Workload Identity
-# Federation for GKE", restrictions). IRSA and Azure need none: their token is
-# a projected file, exchanged over HTTPS.
-EKS_POD_IDENTITY_AGENT = (("169.254.170.23/32", 80), ("fd00:ec2::23/128", 80))
-GKE_METADATA_SERVER = (("169.254.169.254/32", 80), ("169.254.169.252/32", 988))
-
-
-def identity_endpoints(settings: Settings, spec: ServiceSpec) -> tuple[tuple[str, int], ...]:
-    """The node-local token endpoints Loki reaches when it uses a workload
-    identity: on S3, Pod Identity's agent unless IRSA's role annotation is set."""
-    storage = settings.logs.storage
-    identity = storage.workload_identity
-    if spec.name != "loki" or identity is None:
-        return ()
-    if storage.type == "s3" and IRSA_ROLE_ANNOTATION not in identity.service_account_annotations:
-        return EKS_POD_IDENTITY_AGENT
-    return GKE_METADATA_SERVER if storage.type == "gcs" else ()
-
-
-def flows(services: Iterable[ServiceSpec]) -> list[Flow]:
-    """FLOWS plus Prometheus scraping every component, among the components
-    present; one Flow per (source, destination) with the ports of all."""
-    present = {spec.name: spec for spec in services}
-    scrapes = [Flow("prometheus", name, SCRAPED_PORTS.get(name, ("http",))) for name in present]
-    merged: dict[tuple[str, str], tuple[str, ...]] = {}
-    for f in (*FLOWS, *scrapes):
-        if f.source in present and f.destination in present:
-            known = merged.get((f.source, f.destination), ())
-            merged[(f.source, f.destination)] = known + tuple(p for p in f.ports if p not in known)
-    return [Flow(source, destination, ports) for (source, destination), ports in merged.items()]
-
-
-def placement(settings: Settings, spec: ServiceSpec) -> dict:
-    """The pod spec's node selector, tolerations and priority class (kubernetes.placement)."""
-    chosen = settings.kubernetes.placement_of(spec.name)
-    fields: dict = {}
-    if chosen.node_selector:
-        fields["node_selector"] = dict(chosen.node_selector)
-    if chosen.tolerations:
-        fields["tolerations"] = [t.model_dump(exclude_none=True) for t in chosen.tolerations]
-    if chosen.priority_class_name:
-        fields["priority_class_name"] = chosen.priority_class_name
-    return fields
-
-
-def dns_egress(settings: Settings) -> dict:
-    """The egress rule to the cluster's DNS (kubernetes.dns): its pods'
-    namespace (and labels), and any address outside the pod network."""
-    dns = settings.kubernetes.dns
-    pods = {"namespace_selector": _namespace_peer(dns.namespace)}
-    if dns.pod_selector:
-        pods["pod_selector"] = {"match_labels": dict(dns.pod_selector)}
-    peers = [pods, *({"ip_block": {"cidr": cidr}} for cidr in dns.cidrs)]
-    return {"to": peers, "ports": [{"protocol": protocol, "port": 53} for protocol in ("UDP", "TCP")]}
-
-
-def _namespace_peer(name: str) -> dict:
-    return {"match_labels": {"kubernetes.io/metadata.name": name}}
-
-
-def _tcp(numbers: Iterable[int]) -> list[dict]:
-    return [{"protocol": "TCP", "port": n} for n in sorted(set(numbers))]
-
+from stack.targets.kubernetes.pods import (
+    NODE_TOPOLOGY_KEY,
+    STARTUP_PERIOD,
+    ZONE_TOPOLOGY_KEY,
+    container_resources,
+    container_security,
+    env_vars,
+    http_probe,
+    job_labels,
+    placement,
+    pod_ports,
+    pod_security,
+    run_as,
+    startup_failures,
+    workload_kind,
+)
+from stack.targets.kubernetes.network import (
+    FROM_ANYWHERE,
+    FROM_GATEWAY,
+    _namespace_peer,
+    _tcp,
+    dns_egress,
+    external_ports,
+    flows,
+    identity_endpoints,
+)
+from stack.targets.secrets import resolve_secrets
 
 class KubernetesTarget(pulumi.ComponentResource):
     """Namespaces, configuration, workloads, Services, RBAC, NetworkPolicies
