@@ -17,6 +17,7 @@ from stack.settings.storage import IRSA_ROLE_ANNOTATION
 from stack.spec import ServiceSpec
 from stack.targets.kubernetes.labels import API_SERVER_PORTS
 
+
 @dataclass(frozen=True)
 class Flow:
     """`source` opens connections to `destination` on its ports named `ports`
@@ -59,6 +60,8 @@ PEER_PORTS = {
     "alertmanager": {"cluster": ("TCP", "UDP")},
     "loki": {"memberlist": ("TCP",), "grpc": ("TCP",)},
 }
+
+
 def _port(url: str, default_scheme: str = "https") -> int:
     parts = urlsplit(url if "://" in url else f"{default_scheme}://{url}")
     return parts.port or (443 if parts.scheme == "https" else 80)

@@ -54,6 +54,7 @@ from stack.targets.kubernetes.network import (
 )
 from stack.targets.secrets import resolve_secrets
 
+
 class KubernetesTarget(pulumi.ComponentResource):
     """Namespaces, configuration, workloads, Services, RBAC, NetworkPolicies
     and Grafana's Ingress for every component."""
