@@ -18,7 +18,6 @@ NODE_TOPOLOGY_KEY = "kubernetes.io/hostname"
 ZONE_TOPOLOGY_KEY = "topology.kubernetes.io/zone"
 
 
-
 def quantity_memory(memory_bytes: int) -> str:
     """Bytes as a Kubernetes quantity: 2**31 -> '2Gi', 268435456 -> '256Mi', else plain bytes."""
     for unit, size in (("Gi", 2**30), ("Mi", 2**20)):
