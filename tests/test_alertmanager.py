@@ -113,10 +113,13 @@ def test_routing_groups_inhibits_and_holds_tickets_for_business_hours(routed_set
     assert info_routes and all(r["active_time_intervals"] == ["business-hours"] for r in info_routes)
     hours = config["time_intervals"][0]["time_intervals"][0]
     assert hours == {"weekdays": ["monday:friday"], "times": [{"start_time": "08:00", "end_time": "18:00"}], "location": "Europe/Berlin"}
+    # What each inhibition mutes is proven on the real Alertmanager (tests/test_live_inhibition.py);
+    # here, its shape: a severity's scope is the alert's whole identity, a down target's its instance.
     inhibits = {tuple(r["source_matchers"]): r for r in config["inhibit_rules"]}
-    assert inhibits[('severity="critical"',)]["equal"] == ["alertname", "service"]
-    down = next(r for k, r in inhibits.items() if "GatewayServiceDown" in k[0])
-    assert down["equal"] == ["service"] and down["target_matchers"][0].startswith("alertname!~")
+    assert inhibits[('severity="critical"',)]["equal"][:3] == ["alertname", "service", "instance"]
+    down = [r for k, r in inhibits.items() if "GatewayServiceDown" in k[0]]
+    assert sorted(r["equal"] for r in down) == [["service"], ["service", "instance"]]
+    assert all(r["target_matchers"][0].startswith("alertname!~") for r in down)
 
 
 def test_credentials_are_files_never_values(routed_settings):

@@ -24,6 +24,13 @@ GROUP_BY = ["alertname", "service", "gen_ai_provider_name"]
 DOWN_ALERTS = "|".join(alerting.DOWN_ALERTS)
 PROVIDER_SYMPTOMS = "|".join(alerting.PROVIDER_SYMPTOMS)
 TITLE = '{{ template "gateway.title" . }}'
+# The labels that say what an alert is about, whichever it carries: two alerts
+# of one name are about the same thing when these are equal (a label an alert
+# lacks is "" on both sides of an inhibition's `equal`).
+SCOPE_LABELS = [
+    "service", "instance", "gen_ai_provider_name", "namespace", "pod", "container",
+    "persistentvolumeclaim", "statefulset", "deployment", "daemonset",
+]
 
 NOTIFICATION_TEMPLATE = """\
 {{ define "gateway.title" -}}
@@ -134,10 +141,20 @@ def render_alertmanager_config(settings: Settings) -> str:
             {
                 "source_matchers": ['severity="critical"'],
                 "target_matchers": ['severity=~"warning|info"'],
-                "equal": ["alertname", "service"],
+                # The same alert about the same thing: one volume's critical never hides another's warning.
+                "equal": ["alertname", *SCOPE_LABELS],
+            },
+            # A down target mutes only what is about that same target; a whole
+            # service absent mutes everything about the service. Never a
+            # per-instance source over a service-wide alert: one Kong pod of
+            # three down must not hide Kong's error rate or its SLO burn.
+            {
+                "source_matchers": [f'alertname=~"{DOWN_ALERTS}"', 'instance!=""'],
+                "target_matchers": [f'alertname!~"{DOWN_ALERTS}"'],
+                "equal": ["service", "instance"],
             },
             {
-                "source_matchers": [f'alertname=~"{DOWN_ALERTS}"'],
+                "source_matchers": [f'alertname=~"{DOWN_ALERTS}"', 'instance=""'],
                 "target_matchers": [f'alertname!~"{DOWN_ALERTS}"'],
                 "equal": ["service"],
             },
