@@ -41,6 +41,9 @@ NOT_SHOWN = {
     "otel_sdk_processor_span_queue_capacity": "a constant",
     "traces_span_metrics_calls_total": "Jaeger's Monitor tab and the trace-to-metrics links read it",
     "traces_span_metrics_duration_milliseconds": "Jaeger's Monitor tab and the trace-to-metrics links read it",
+    # Kubernetes only: what the cluster alerts read (stack/alerting/kubernetes.py); their
+    # runbooks open the kubernetes-mixin's boards, which the cluster's operators already have.
+    **{m.name: "a cluster alert reads it (Kubernetes only)" for m in contract.CLUSTER_METRICS},
 }
 
 
