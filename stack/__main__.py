@@ -69,9 +69,14 @@ def _load_for_preview(stack_file: Path, warn: bool = True) -> LoadedSettings:
         )
         for message in loaded.missing_secrets.values():
             print(f"  - {message}", file=sys.stderr)
-    for warning in unsafe_for_prod(loaded.settings) if warn else ():
-        print(f"warning: {warning}", file=sys.stderr)
+    if warn:
+        _warn_unsafe_for_prod(loaded)
     return loaded
+
+
+def _warn_unsafe_for_prod(loaded: LoadedSettings) -> None:
+    for warning in unsafe_for_prod(loaded.settings):
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _manifests(stack_file: Path, loaded: LoadedSettings) -> dict[str, str]:
@@ -91,10 +96,13 @@ def _render(args: argparse.Namespace) -> None:
     from stack.render import OutputFolderError, write_rendered
 
     stack_file = _stack_file(args.env)
-    loaded = _load_for_preview(stack_file)
+    loaded = _load_for_preview(stack_file, warn=False)
+    kubernetes = loaded.settings.target == "kubernetes"
+    if not kubernetes:  # on Kubernetes the program runs for the manifests and warns itself, as under `pulumi up`
+        _warn_unsafe_for_prod(loaded)
     out = Path(args.out) if args.out is not None else ROOT / "rendered" / stack_name(stack_file)
     # On Kubernetes, also the objects `pulumi up` applies (the program under the mocks).
-    manifests = _manifests(stack_file, loaded) if loaded.settings.target == "kubernetes" else {}
+    manifests = _manifests(stack_file, loaded) if kubernetes else {}
     try:
         result = write_rendered(loaded, out, manifests)
     except OutputFolderError as error:

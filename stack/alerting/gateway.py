@@ -12,16 +12,31 @@ PROVIDER_SYMPTOMS = (names.PROVIDER_HIGH_ERROR_RATE, names.PROVIDER_HIGH_LATENCY
 
 
 def availability_alerts(settings: Settings) -> list[dict]:
+    up = f'up{{job=~"{gateway_jobs(settings)}"}}'
+    # A service is down when none of its instances answers: what users feel,
+    # and the page. One instance of several is a warning: the others serve
+    # (the kubernetes-mixin's TargetDown is a warning too). The page is about
+    # the service as a whole (no instance label), so its inhibition mutes
+    # everything about the service; an instance's, only what is about it.
     rules = [
         alert(
             settings,
             names.SERVICE_DOWN,
-            f'up{{job=~"{gateway_jobs(settings)}"}} == 0',
+            f"max without (instance) ({up}) == 0",
             for_="2m",
             severity="critical",
             summary="A gateway service is down.",
+            description="No instance of {{ $labels.service }} has answered Prometheus for {pending}.",
+        ),
+        alert(
+            settings,
+            names.SERVICE_INSTANCE_DOWN,
+            f"{up} == 0 unless on (service) (max without (instance) ({up}) == 0)",
+            for_="5m",
+            severity="warning",
+            summary="An instance of a gateway service is down; the others still serve.",
             description="{{ $labels.service }} at {{ $labels.instance }} has not answered Prometheus for {pending}.",
-        )
+        ),
     ]
     rules += [
         alert(
