@@ -142,7 +142,8 @@ def test_promtool_fires_alerts_after_their_overridden_pending_period(tmp_path):
                     {"eval_time": "15s", "alertname": "GatewayServiceDown", "exp_alerts": []},
                     # About the service as a whole: its labels but the instance.
                     {"eval_time": "30s", "alertname": "GatewayServiceDown", "exp_alerts": [_expected_alert(rules["GatewayServiceDown"], {k: v for k, v in api.items() if k != "instance"})]},
-                    {"eval_time": "0s", "alertname": "LokiDown", "exp_alerts": [_expected_alert(rules["LokiDown"], loki)]},
+                    # About Loki's replicas as a whole (its quorum): all labels but the instance.
+                    {"eval_time": "0s", "alertname": "LokiDown", "exp_alerts": [_expected_alert(rules["LokiDown"], {"job": "loki"})]},
                 ],
             }
         ],

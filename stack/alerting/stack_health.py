@@ -36,18 +36,38 @@ def watchdog(settings: Settings) -> dict:
     )
 
 
+# Components whose replicas work as one (Alertmanager's gossip cluster, Loki's
+# ring with replication factor 3): one replica down loses nothing, half or
+# more loses quorum. Their page is for that (as the Alertmanager mixin's
+# AlertmanagerClusterDown); a replica missing is KubeStatefulSetReplicasMismatch's
+# warning. Every other component pages, at its severity, for any instance down
+# (one node's Promtail down loses that node's logs).
+QUORUM = frozenset({"alertmanager", "loki"})
+
+
+def _down_expression(component: str) -> str:
+    up = f'up{{job="{component}"}}'
+    if component in QUORUM:
+        return f"count without (instance) ({up} == 0) / count without (instance) ({up}) >= 0.5 or absent({up})"
+    return f"{up} == 0 or absent({up})"
+
+
 def component_down_alerts(settings: Settings) -> list[dict]:
     return [
         alert(
             settings,
             names.COMPONENT_DOWN[component],
-            f'up{{job="{component}"}} == 0 or absent(up{{job="{component}"}})',
+            _down_expression(component),
             for_="5m",
             severity=severity,
             # absent() keeps only the job label; routing and inhibition need the service.
             labels={"service": component},
             summary=f"{component.capitalize()} is down.",
-            description=f"Prometheus has not scraped {component} for {{pending}}: {lost}.",
+            description=(
+                f"Half or more of {component}'s instances (or all) have not answered Prometheus for {{pending}}: {lost}."
+                if component in QUORUM
+                else f"Prometheus has not scraped {component} for {{pending}}: {lost}."
+            ),
         )
         for component, (severity, lost) in DOWN_SEVERITY.items()
     ]
