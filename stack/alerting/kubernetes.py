@@ -25,6 +25,7 @@ VOLUME_PREDICTION_WINDOW = "6h"  # volumeFullPredictionSampleTime
 
 
 def kubernetes_alert_groups(settings: Settings) -> list[dict]:
+    """The `kubernetes.alerts` group on Kubernetes, no group elsewhere (no cluster to watch)."""
     if settings.target != "kubernetes":
         return []
     ns = f'namespace=~"{"|".join(watched_namespaces(settings))}"'

@@ -29,6 +29,9 @@ CPUS = 0.1
 
 
 def kube_state_metrics_service(settings: Settings) -> ServiceSpec:
+    """kube-state-metrics' spec: RESOURCES of topology.watched_namespaces,
+    one Role per namespace and API group, metrics on `http` (8080, which
+    Prometheus scrapes), its own on `telemetry` (8081)."""
     port, telemetry = topology.port(NAME), topology.port(NAME, "telemetry")
     namespaces = topology.watched_namespaces(settings)
     return ServiceSpec(

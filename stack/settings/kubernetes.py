@@ -125,9 +125,9 @@ SMALL_VOLUMES = {"alertmanager": "1Gi", "grafana": "2Gi"}
 class Toleration(StrictModel):
     """A Kubernetes toleration (core/v1 Toleration)."""
 
-    key: Optional[str] = None
+    key: Optional[Annotated[str, matching(_LABEL_KEY, "expected a taint key such as 'dedicated' or 'nvidia.com/gpu'")]] = None
     operator: Literal["Exists", "Equal"] = "Equal"
-    value: Optional[str] = None
+    value: Optional[Annotated[str, matching(_LABEL_VALUE, "expected a taint value: letters, digits, '-', '_' and '.'")]] = None
     effect: Optional[Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]] = None
 
     @model_validator(mode="after")

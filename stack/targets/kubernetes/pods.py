@@ -48,6 +48,7 @@ STARTUP_PERIOD = 10
 
 
 def http_probe(probe: HttpProbe) -> dict:
+    """A probe's httpGet and timeout; periods and thresholds are the caller's."""
     return {"http_get": {"path": probe.path, "port": probe.port}, "timeout_seconds": 5}
 
 
