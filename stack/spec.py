@@ -153,6 +153,10 @@ class ServiceSpec:
     # The longest a healthy start takes until `liveness` answers: the
     # startup probe's budget, in seconds.
     startup_seconds: int = DEFAULT_STARTUP_SECONDS
+    # TCP ports the component opens outside the cluster (any address), that
+    # its own component decides (the kubelets Prometheus scrapes, Grafana's
+    # external database); the kubernetes target opens them in its egress.
+    outside_ports: tuple[int, ...] = ()
     # Each client of the component's Service keeps talking to one replica
     # (kubernetes target: sessionAffinity ClientIP), for replicas whose
     # answers differ a little (a Prometheus pair's samples).

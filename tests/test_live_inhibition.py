@@ -25,26 +25,28 @@ from stack import alert_names as names
 from stack.settings import parse_settings
 
 KONG_POD = {"service": "kong", "instance": "kong-7d9f:8100"}
+KONG_POD_DOWN = {"alertname": names.SERVICE_INSTANCE_DOWN, "severity": "warning", **KONG_POD}
+LOKI_VOLUME = {"alertname": names.KUBE_PERSISTENT_VOLUME_FILLING_UP, "namespace": "observability", "persistentvolumeclaim": "data-obs-loki-0"}
 # (name, labels of the alert the scenario posts, whether Alertmanager must inhibit it); each
 # scenario posts its source first, under the same environment and cluster labels.
 SCENARIOS = {
     "one pod down does not hide the service's error rate": (
-        {"alertname": names.SERVICE_INSTANCE_DOWN, "severity": "warning", **KONG_POD},
+        KONG_POD_DOWN,
         {"alertname": names.KONG_HIGH_SERVER_ERROR_RATE, "severity": "critical", "service": "kong"},
         False,
     ),
     "one pod down does not hide the service's error budget burn": (
-        {"alertname": names.SERVICE_INSTANCE_DOWN, "severity": "warning", **KONG_POD},
+        KONG_POD_DOWN,
         {"alertname": names.ERROR_BUDGET_BURN["availability"], "severity": "critical", "service": "kong"},
         False,
     ),
     "one pod down hides what is about that pod": (
-        {"alertname": names.SERVICE_INSTANCE_DOWN, "severity": "warning", **KONG_POD},
+        KONG_POD_DOWN,
         {"alertname": names.SERVICE_HIGH_LATENCY, "severity": "warning", **KONG_POD},
         True,
     ),
     "one pod down does not hide another pod": (
-        {"alertname": names.SERVICE_INSTANCE_DOWN, "severity": "warning", **KONG_POD},
+        KONG_POD_DOWN,
         {"alertname": names.SERVICE_HIGH_LATENCY, "severity": "warning", "service": "kong", "instance": "kong-5c2a:8100"},
         False,
     ),
@@ -59,13 +61,13 @@ SCENARIOS = {
         True,
     ),
     "one volume's critical does not hide another volume's warning": (
-        {"alertname": names.KUBE_PERSISTENT_VOLUME_FILLING_UP, "severity": "critical", "namespace": "observability", "persistentvolumeclaim": "data-obs-loki-0"},
-        {"alertname": names.KUBE_PERSISTENT_VOLUME_FILLING_UP, "severity": "warning", "namespace": "observability", "persistentvolumeclaim": "data-obs-prometheus-0"},
+        {**LOKI_VOLUME, "severity": "critical"},
+        {**LOKI_VOLUME, "severity": "warning", "persistentvolumeclaim": "data-obs-prometheus-0"},
         False,
     ),
     "a volume's critical hides its own warning": (
-        {"alertname": names.KUBE_PERSISTENT_VOLUME_FILLING_UP, "severity": "critical", "namespace": "observability", "persistentvolumeclaim": "data-obs-loki-0"},
-        {"alertname": names.KUBE_PERSISTENT_VOLUME_FILLING_UP, "severity": "warning", "namespace": "observability", "persistentvolumeclaim": "data-obs-loki-0"},
+        {**LOKI_VOLUME, "severity": "critical"},
+        {**LOKI_VOLUME, "severity": "warning"},
         True,
     ),
     "a provider down hides that provider's symptoms only": (

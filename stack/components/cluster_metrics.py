@@ -43,6 +43,11 @@ KUBELET_KEEP = (
 )
 
 
+def cluster_outside_ports(settings: Settings) -> tuple[int, ...]:
+    """What the kubelet jobs reach outside the pod network: each node's kubelet, on the node's own address."""
+    return (KUBELET_PORT,) if settings.target == "kubernetes" else ()
+
+
 def cluster_api_access() -> tuple[ApiAccess, ...]:
     """Prometheus' cluster-wide access for the kubelet jobs: node discovery and `nodes/metrics`."""
     return (ApiAccess(("nodes", "nodes/metrics")),)

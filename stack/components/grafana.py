@@ -177,6 +177,8 @@ def grafana_service(settings: Settings, external_database: bool = False) -> Serv
         readiness=HttpProbe(topology.port("grafana"), "/api/health"),
         liveness=HttpProbe(topology.port("grafana"), "/healthz"),
         startup_seconds=GRAFANA_MIGRATION_SECONDS,
+        # Its external database: the host is secret, the port is not (kubernetes.grafanaDatabasePort).
+        outside_ports=(settings.kubernetes.grafana_database_port,) if external_database else (),
         files=files,
         secret_files=secret_files,
         env={

@@ -8,8 +8,9 @@ import re
 
 from stack import topology
 from stack.alerting import rule_files
+from gateway_telemetry.redaction import re2_literal
 from stack.components.alertmanager import alertmanager_addresses
-from stack.components.cluster_metrics import cluster_api_access, cluster_jobs
+from stack.components.cluster_metrics import cluster_api_access, cluster_jobs, cluster_outside_ports
 from stack.components.service import replicas, service_spec
 from stack.document import render_yaml
 from stack.settings import GatewayService, Settings
@@ -59,12 +60,6 @@ INSTANCE_LABEL = "app.kubernetes.io/instance"
 # The stack's components whose pods run in topology.node_namespace: the
 # DaemonSets (a spec with host paths, stack/targets/kubernetes/pods.py workload_kind).
 NODE_AGENTS = frozenset({"promtail"})
-
-
-def re2_literal(text: str) -> str:
-    """A hostname, Kubernetes name or label value (letters, digits, '-', '_'
-    and '.') as an RE2 literal: only '.' is special among them."""
-    return text.replace(".", r"\.")
 
 
 def pod_label_meta(key: str) -> str:
@@ -337,6 +332,7 @@ def prometheus_service(settings: Settings) -> ServiceSpec:
         # every refresh. kube-prometheus' prometheus-k8s Service does the same
         # (components/prometheus.libsonnet: sessionAffinity 'ClientIP').
         sticky_clients=replicas(settings, "prometheus") > 1,
+        outside_ports=cluster_outside_ports(settings),
     )
 
 

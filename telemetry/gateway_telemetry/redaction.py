@@ -302,7 +302,8 @@ _RE2_SPECIAL = frozenset("\\.+*?()|[]{}^$")
 
 
 def re2_literal(text: str) -> str:
-    """`text` as an RE2 pattern that matches exactly it."""
+    """`text` as an RE2 pattern that matches exactly it (the redaction gates'
+    literals; the stack's relabel rules use it for names and label values)."""
     return "".join("\\" + char if char in _RE2_SPECIAL else char for char in text)
 
 

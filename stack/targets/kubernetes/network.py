@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from typing import Iterable
 from urllib.parse import urlsplit
 
-from stack.components.cluster_metrics import KUBELET_PORT
 from stack.settings import Settings
-from stack.settings.secrets import GRAFANA_DATABASE_URL
 from stack.settings.storage import IRSA_ROLE_ANNOTATION
 from stack.spec import ServiceSpec
 from stack.targets.kubernetes.labels import API_SERVER_PORTS
@@ -70,8 +68,8 @@ def _port(url: str, default_scheme: str = "https") -> int:
 def external_ports(settings: Settings, spec: ServiceSpec) -> set[int]:
     """TCP ports a component may reach outside the cluster (any address):
     receivers for Alertmanager, the object store for Loki, the search
-    backend for Jaeger, Grafana's external database, the API server for
-    whoever discovers through it."""
+    backend for Jaeger, the API server for whoever discovers through it,
+    and the spec's own outside_ports."""
     ports: set[int] = set(API_SERVER_PORTS) if spec.api_access else set()
     if spec.name == "alertmanager":
         for receiver in settings.alerting.routing.receivers:
@@ -88,11 +86,7 @@ def external_ports(settings: Settings, spec: ServiceSpec) -> set[int]:
             ports.add(443)  # the cloud's token service (AWS STS, Google STS, Microsoft Entra ID)
     if spec.name == "jaeger" and settings.traces.search_backend is not None:
         ports.update(_port(url) for url in settings.traces.search_backend.server_urls)
-    if any("nodes/metrics" in access.resources for access in spec.api_access):
-        ports.add(KUBELET_PORT)  # each node's kubelet, on the node's own address
-    if any(secret.secret == GRAFANA_DATABASE_URL for secret in spec.secret_files):
-        ports.add(settings.kubernetes.grafana_database_port)  # its external database
-    return ports
+    return ports | set(spec.outside_ports)
 
 
 # Node-local endpoints a workload identity hands tokens out at: (CIDR, TCP
