@@ -194,9 +194,13 @@ def test_a_rate_limited_provider_falls_back_and_every_service_exposes_the_contra
     assert httpx.post(f"{provider}/admin/faults", json=faults, timeout=5).status_code == 200
     try:
         fallback = chat(running, f"fallback please {trace_id_hint()}", model="gpt-4o-mini")
+        # Then every provider refuses: the chain is exhausted and the client gets the last 429.
+        httpx.post(f"{provider}/admin/faults", json={"error_rate": 1.0}, timeout=5)
+        exhausted = chat(running, f"nobody answers {trace_id_hint()}", model="gpt-4o-mini")
     finally:
         httpx.post(f"{provider}/admin/faults", json={"error_rate": 0, "seed": 0}, timeout=5)
     assert fallback.status_code == 200 and fallback.json()["provider"] == "anthropic", fallback.text
+    assert exhausted.status_code == 429, exhausted.text
     prompt = f"cache me {trace_id_hint()}"
     assert chat(running, prompt).headers["x-gateway-cache"] == "miss"
     assert chat(running, prompt.upper() + "!").headers["x-gateway-cache"] == "hit"
@@ -214,15 +218,21 @@ def test_a_rate_limited_provider_falls_back_and_every_service_exposes_the_contra
 
     router = scrape(running, "intelligent-router")["gateway_router_fallbacks_total"]
     assert [(s.labels, s.value) for s in router.samples if s.name.endswith("_total")] == [
-        ({"from_provider": "openai", "to_provider": "anthropic", "reason": "rate_limit"}, 1.0)
+        ({"from_provider": "openai", "to_provider": "anthropic", "reason": "rate_limit"}, 2.0)
     ]
-    api = scrape(running, "unified-llm-api")["gen_ai_client_operation_duration_seconds"]
-    failed = [s for s in api.samples if s.name.endswith("_count") and s.labels["error_type"]]
-    assert [(s.labels["gen_ai_provider_name"], s.labels["error_type"], s.value) for s in failed] == [
-        ("openai", "rate_limit_exceeded", 1.0)
+    api = scrape(running, "unified-llm-api")
+    failed = [s for s in api["gen_ai_client_operation_duration_seconds"].samples if s.name.endswith("_count") and s.labels["error_type"]]
+    assert sorted((s.labels["gen_ai_provider_name"], s.labels["error_type"], s.labels["error_source"], s.value) for s in failed) == [
+        ("anthropic", "rate_limit_exceeded", "rate_limit", 1.0),
+        ("openai", "rate_limit_exceeded", "rate_limit", 2.0),
     ]
-    (error,) = [json.loads(raw) for _, raw in log_records(running) if '"llm call failed"' in raw]
-    assert (error["level"], error["provider"], error["upstream_status"], error["error_source"]) == ("error", "openai", 429, "rate_limit")
+    assert [(s.labels, s.value) for s in api["gateway_llm_fallback_exhausted_total"].samples if s.name.endswith("_total")] == [
+        ({"gen_ai_provider_name": "anthropic", "error_source": "rate_limit"}, 1.0)
+    ]
+    errors = [json.loads(raw) for _, raw in log_records(running) if '"llm call failed"' in raw]
+    assert [(e["level"], e["provider"], e["upstream_status"], e["error_source"]) for e in errors] == [
+        ("error", provider_name, 429, "rate_limit") for provider_name in ("openai", "openai", "anthropic")
+    ]
 
 
 def test_trace_one_prints_the_trace_tree_and_the_log_lines_of_one_request():

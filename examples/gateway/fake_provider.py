@@ -39,6 +39,8 @@ class Faults(BaseModel):
     error_status: Literal[429, 500] = 500
     error_providers: list[Literal[PROVIDERS]] | None = Field(  # type: ignore[valid-type]
         None, description="only calls for these providers' models can fail (null: every call)")
+    break_stream_rate: float = Field(
+        0, ge=0, le=1, description="share of streamed answers cut off after their first chunk (the connection is dropped)")
     input_tokens: int | None = Field(None, ge=0, le=1_000_000, description="null: the prompt's word count")
     output_tokens: int = Field(12, ge=1, le=10_000)
     seed: int = 0
@@ -53,6 +55,7 @@ class FaultsUpdate(BaseModel):
     error_rate: float | None = Field(None, ge=0, le=1)
     error_status: Literal[429, 500] | None = None
     error_providers: list[Literal[PROVIDERS]] | None = None  # type: ignore[valid-type]
+    break_stream_rate: float | None = Field(None, ge=0, le=1)
     input_tokens: int | None = Field(None, ge=0, le=1_000_000)
     output_tokens: int | None = Field(None, ge=1, le=10_000)
     seed: int | None = None
@@ -126,11 +129,16 @@ def create_app() -> FastAPI:
                 "usage": usage,
             }
 
+        breaks = failing and app.state.rng.random() < faults.break_stream_rate
+
         async def events():
             await asyncio.sleep(faults.time_to_first_token_ms / 1000)
             pause = max(faults.latency_ms - faults.time_to_first_token_ms, 0) / 1000 / len(words)
             for i, word in enumerate(words):
                 if i:
+                    if breaks:
+                        # uvicorn drops the connection: the client reads a body that ends too soon.
+                        raise ConnectionAbortedError("fake provider fault injection: stream cut off after its first chunk")
                     await asyncio.sleep(pause)
                 delta = {"index": 0, "delta": {"content": word if i == 0 else f" {word}"}, "finish_reason": None}
                 chunk = {"id": answer_id, "object": "chat.completion.chunk", "created": created, "model": request.model, "choices": [delta]}

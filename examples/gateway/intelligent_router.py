@@ -6,14 +6,17 @@ POST /v1/route     {"model": "auto" | a MODELS name, "prompt_words": n}
 POST /v1/fallback  {"provider", "model", "reason": error|timeout|rate_limit|budget}
                    -> {"provider", "model", "reason"}; counts gateway_router_fallbacks_total
 An unknown model is a client error (400 naming the models allowed).
+POST /admin/faults {"delay_seconds": s} makes every routing decision wait s
+seconds first (fault injection: a slow router, or a stalled one); GET returns it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from examples.gateway.common import MODELS, PROVIDERS, service_app
 
@@ -30,6 +33,13 @@ class FallbackRequest(BaseModel):
     provider: Literal[PROVIDERS]  # type: ignore[valid-type]
     model: str
     reason: Literal["error", "timeout", "rate_limit", "budget"]
+
+
+class RouterFaults(BaseModel):
+    """Fault injection for the game day (examples only, not part of the router's API)."""
+
+    model_config = ConfigDict(extra="forbid")
+    delay_seconds: float = Field(0, ge=0, le=3600, description="each routing decision waits this long first")
 
 
 class Decision(BaseModel):
@@ -65,9 +75,21 @@ def fallback(provider: str, model: str) -> Decision:
 def create_app() -> FastAPI:
     """The router app (uvicorn --factory)."""
     app, kit = service_app("intelligent-router", title="Intelligent Router")
+    app.state.faults = RouterFaults()
+
+    @app.get("/admin/faults")
+    async def get_faults() -> RouterFaults:
+        return app.state.faults
+
+    @app.post("/admin/faults")
+    async def set_faults(faults: RouterFaults) -> RouterFaults:
+        app.state.faults = faults
+        return faults
 
     @app.post("/v1/route")
     async def decide(request: RouteRequest) -> Decision:
+        if app.state.faults.delay_seconds:
+            await asyncio.sleep(app.state.faults.delay_seconds)
         try:
             decision = route(request.model, request.prompt_words)
         except ValueError as exc:

@@ -67,6 +67,14 @@ _HTTP_SERVER = Metric(
     ("http_request_method", "http_route", "http_response_status_code", "error_type"),
     "Duration of HTTP server requests (OTel http.server.request.duration)",
 )
+# What a failed request is, for every rule, SLI and panel that counts
+# failures (one definition): the kit sets error_type on every request that
+# failed, whatever its status line said: a 5xx (error_type is the status, as
+# OTel's error.type for HTTP servers), an exception before the response (the
+# exception's class, with the status the client received), and a stream that
+# broke after its 200 header (the exception's class, status 200). A client's
+# own 4xx has no error_type.
+FAILED_REQUEST_MATCHER = 'error_type!=""'
 # OTel http.server.active_requests: requests being served now (an UpDownCounter, a gauge to Prometheus).
 _HTTP_ACTIVE = Metric(
     "http_server_active_requests",
@@ -87,8 +95,9 @@ UNIFIED_LLM_API = ServiceContract(
             "gen_ai_client_operation_duration_seconds",
             "histogram",
             "s",
-            (*_GEN_AI, "error_type"),
-            "Duration of LLM calls; error_type is set when the call failed (OTel gen_ai.client.operation.duration)",
+            (*_GEN_AI, "error_type", "error_source"),
+            "Duration of LLM calls; error_type and error_source (errors.ERROR_SOURCES) are set when the call failed "
+            "(OTel gen_ai.client.operation.duration)",
         ),
         Metric(
             "gen_ai_client_token_usage",
@@ -103,6 +112,20 @@ UNIFIED_LLM_API = ServiceContract(
             "s",
             _GEN_AI,
             "Time from request to the first streamed token",
+        ),
+        Metric(
+            "gateway_llm_time_per_output_token_seconds",
+            "histogram",
+            "s",
+            _GEN_AI,
+            "Time per output token after the first, of successful streamed calls (OTel gen_ai.server.time_per_output_token)",
+        ),
+        Metric(
+            "gateway_llm_fallback_exhausted_total",
+            "counter",
+            "requests",
+            ("gen_ai_provider_name", "error_source"),
+            "Requests whose every provider failed (the first and the router's fallbacks), by the last provider tried and why",
         ),
         Metric(
             "gateway_llm_cost_usd_total",
@@ -193,10 +216,12 @@ STACK_METRICS = {
         Metric("prometheus_tsdb_lowest_timestamp_seconds", "gauge", "s", (), "Time of the oldest sample kept"),
         Metric("prometheus_tsdb_storage_blocks_bytes", "gauge", "bytes", (), "Bytes of the persisted blocks"),
         Metric("prometheus_notifications_errors_total", "counter", "1", ("alertmanager",), "Errors sending alerts"),
+        Metric("prometheus_notifications_alertmanagers_discovered", "gauge", "1", (), "Alertmanagers Prometheus sends to"),
     ),
     "alertmanager": (
         Metric("alertmanager_notifications_total", "counter", "1", ("integration",), "Notifications attempted"),
         Metric("alertmanager_notifications_failed_total", "counter", "1", ("integration", "reason"), "Notifications that failed"),
+        Metric("alertmanager_cluster_members", "gauge", "1", (), "Members this peer sees in the gossip cluster"),
     ),
     "loki": (
         Metric("loki_request_duration_seconds", "histogram", "s", ("method", "route", "status_code", "ws"), "Loki request durations"),
@@ -275,12 +300,15 @@ GEN_AI_TOKEN_USAGE_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 26214
 # below 100 ms where streaming UX is decided); the gateway measures the same
 # thing from the client side.
 GEN_AI_TIME_TO_FIRST_TOKEN_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+# gen_ai.server.time_per_output_token's recommended bounds (gen-ai-metrics.md).
+GEN_AI_TIME_PER_OUTPUT_TOKEN_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
 # The buckets of every histogram the kit exposes, by metric name.
 KIT_HISTOGRAM_BUCKETS = {
     "http_server_request_duration_seconds": HTTP_SERVER_DURATION_BUCKETS,
     "gen_ai_client_operation_duration_seconds": GEN_AI_OPERATION_DURATION_BUCKETS,
     "gen_ai_client_token_usage": GEN_AI_TOKEN_USAGE_BUCKETS,
     "gateway_llm_time_to_first_token_seconds": GEN_AI_TIME_TO_FIRST_TOKEN_BUCKETS,
+    "gateway_llm_time_per_output_token_seconds": GEN_AI_TIME_PER_OUTPUT_TOKEN_BUCKETS,
 }
 
 

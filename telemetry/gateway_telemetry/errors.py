@@ -18,6 +18,12 @@ from __future__ import annotations
 
 import sys
 
+# A provider's 4xx that the caller's request caused (too long, refused
+# content, malformed): the client's error, not the provider's. 401, 403 and
+# 404 say the gateway's own key or model mapping is wrong (the gateway's
+# fault); 408 is a timeout and 429 a rate limit (classified before these).
+CLIENT_CAUSED_PROVIDER_STATUSES = frozenset({400, 413, 422})
+
 
 class ProviderError(Exception):
     """An LLM provider call failed.
@@ -69,9 +75,11 @@ def classify(exc: BaseException) -> tuple[str, str]:
     timeout     TimeoutError (asyncio's too), httpx.TimeoutException, or a
                 ProviderError raised from one
     rate_limit  HTTP 429: ProviderError, httpx.HTTPStatusError, HTTPException
+    client      a ProviderError whose status the caller's request caused
+                (CLIENT_CAUSED_PROVIDER_STATUSES: 400, 413, 422), FastAPI's
+                RequestValidationError, HTTPException with a 4xx
     provider    ProviderError, httpx.HTTPStatusError, httpx.TransportError
                 (the gateway's upstreams are the LLM providers)
-    client      FastAPI's RequestValidationError, HTTPException with a 4xx
     internal    anything else, HTTPException 5xx included
     """
     error_type = exc.error_type if isinstance(exc, ProviderError) else type(exc).__name__
@@ -82,6 +90,8 @@ def classify(exc: BaseException) -> tuple[str, str]:
         source = "timeout"
     elif status == 429:
         source = "rate_limit"
+    elif isinstance(exc, ProviderError) and status in CLIENT_CAUSED_PROVIDER_STATUSES:
+        source = "client"
     elif isinstance(exc, (ProviderError, *_classes("httpx", "HTTPStatusError", "TransportError"))):
         source = "provider"
     elif isinstance(exc, _classes("fastapi.exceptions", "RequestValidationError")) or (

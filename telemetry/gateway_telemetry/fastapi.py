@@ -14,7 +14,11 @@ call, and `llm_call` wraps each call to an LLM provider.
   trace id as exemplar); writes one access line per request on logger
   `gateway.access` (debug for /metrics, info otherwise; uvicorn's own access
   lines are dropped, they would say the same again); answers an unhandled
-  exception with a 500 and one classified error line (`gateway.errors`);
+  exception through the app's own 500 handler (else a JSON 500) and writes
+  one classified error line (`gateway.errors`). What it records is what the
+  client received, and a request that failed carries error_type whatever its
+  status line said (contract.FAILED_REQUEST_MATCHER): a stream that broke
+  after its 200 header is status 200 with the exception's error_type;
 - `GET /metrics`: the service's `ServiceMetrics`, OpenMetrics when asked.
 
 The instrumentation never raises into the request: a failure of its own is
@@ -25,6 +29,7 @@ process); `Instrumentation.uninstrument()` undoes everything.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import re
@@ -42,6 +47,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_HEADER_TEMPLATE, HttpRequestMethodValues
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
@@ -266,13 +272,15 @@ class _KitMiddleware:
             await self.app(scope, receive, send_with_request_id)
         except Exception as exc:
             _guarded(_failed, request, exc)
-            # Starlette would answer through the app's own 500 handler, or the
-            # response is half sent: let Starlette and the server deal with it.
-            if request.status is not None or _has_500_handler(scope):
+            # Half sent (a stream that broke after its 200 header): the server
+            # aborts the connection; the request is recorded as failed with the
+            # status the client got. In debug mode Starlette's traceback page answers.
+            if request.status is not None or getattr(scope.get("app"), "debug", False):
                 raise
-            await JSONResponse({"detail": "Internal Server Error", "request_id": request.request_id}, 500)(
-                scope, receive, send_with_request_id
-            )
+            # The kit answers here, with the app's own 500 handler when it has
+            # one, so the status it records is the one the client receives.
+            response = await _error_response(scope, receive, exc, request.request_id)
+            await response(scope, receive, send_with_request_id)
         finally:
             _guarded(self.kit.metrics.request_finished, request.method)
             _guarded(_end, self.kit, request, scope)
@@ -309,6 +317,11 @@ def _begin(scope: Scope) -> _Request:
 
 
 def _failed(request: _Request, exc: Exception) -> None:
+    # Starlette replaces an exception the app has a handler for, raised once
+    # the response had started (a stream broken mid-way), with a RuntimeError
+    # (starlette/_exception_handler.py, 1.x): what failed is its cause.
+    if isinstance(exc, RuntimeError) and isinstance(exc.__cause__, Exception) and "response already started" in str(exc):
+        exc = exc.__cause__
     fields = error_fields(exc)
     error_type = request.error_type = fields["error_type"]
     span = trace.get_current_span()
@@ -344,9 +357,19 @@ def _end(kit: Instrumentation, request: _Request, scope: Scope) -> None:
         reset_contextvars(**request.tokens)
 
 
-def _has_500_handler(scope: Scope) -> bool:
+async def _error_response(scope: Scope, receive: Receive, exc: Exception, request_id: str) -> Response:
+    """What Starlette's ServerErrorMiddleware would answer for `exc`: the
+    app's handler for 500 or Exception (the last registered, as
+    Starlette.build_middleware_stack picks it; sync handlers in the thread
+    pool), else the kit's JSON 500 carrying the request id."""
     handlers = getattr(scope.get("app"), "exception_handlers", {})
-    return 500 in handlers or Exception in handlers
+    handler = next((h for key, h in reversed(handlers.items()) if key in (500, Exception)), None)
+    if handler is None:
+        return JSONResponse({"detail": "Internal Server Error", "request_id": request_id}, 500)
+    request = Request(scope, receive)
+    if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None)):
+        return await handler(request, exc)
+    return await run_in_threadpool(handler, request, exc)
 
 
 @dataclass
@@ -392,12 +415,14 @@ async def llm_call(
     A client span `{operation} {model}` with the GenAI attributes (request and
     response model, tokens) and `gateway.virtual_key.id` (the id, never the
     key); on exit `gen_ai_client_operation_duration_seconds`,
-    `gen_ai_client_token_usage` (input and output), `gateway_llm_cost_usd_total`
-    and `gateway_llm_time_to_first_token_seconds` (when `first_token()` was
-    called), and one log line on `gateway.llm`. An exception is classified
-    (`errors.classify`: error_type, error_source), recorded on the span, the
-    duration histogram (error_type label) and an error line with provider,
-    model and upstream_status, then re-raised unchanged.
+    `gen_ai_client_token_usage` (input and output), `gateway_llm_cost_usd_total`,
+    `gateway_llm_time_to_first_token_seconds` (when `first_token()` was
+    called) and `gateway_llm_time_per_output_token_seconds` (a successful
+    streamed call with more than one output token), and one log line on
+    `gateway.llm`. An exception is classified (`errors.classify`: error_type,
+    error_source), recorded on the span, the duration histogram (error_type
+    and error_source labels) and an error line with provider, model and
+    upstream_status, then re-raised unchanged.
 
     Raises:
         RuntimeError: no app of this process is instrumented (`instrument_app`).
@@ -427,7 +452,7 @@ def _llm_done(kit: Instrumentation, call: LLMCall, span: trace.Span) -> None:
     span.set_attributes(
         gen_ai_attributes(call.operation, call.provider, call.model, call.response_model, call.input_tokens, call.output_tokens)
     )
-    _record_llm_call(kit, call, seconds, None)
+    _record_llm_call(kit, call, seconds, None, None)
     _llm_log.info(
         "llm call",
         provider=call.provider,
@@ -446,12 +471,21 @@ def _llm_failed(kit: Instrumentation, call: LLMCall, span: trace.Span, exc: Exce
     span.record_exception(exc)
     span.set_attribute(ERROR_TYPE, fields["error_type"])
     span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
-    _record_llm_call(kit, call, seconds, fields["error_type"])
+    _record_llm_call(kit, call, seconds, fields["error_type"], fields["error_source"])
     _llm_log.error("llm call failed", model=call.model, latency_ms=round(seconds * 1000, 3), **fields)
 
 
-def _record_llm_call(kit: Instrumentation, call: LLMCall, seconds: float, error_type: str | None) -> None:
+def _record_llm_call(
+    kit: Instrumentation, call: LLMCall, seconds: float, error_type: str | None, error_source: str | None
+) -> None:
     context = trace.get_current_span().get_span_context()
+    time_to_first_token = None if call.first_token_at is None else call.first_token_at - call.started
+    # OTel's gen_ai.server.time_per_output_token: the time after the first
+    # token over the tokens after it, for successful streamed calls only.
+    streamed_tokens = (call.output_tokens or 0) - 1
+    time_per_output_token = None
+    if error_type is None and time_to_first_token is not None and streamed_tokens > 0:
+        time_per_output_token = (seconds - time_to_first_token) / streamed_tokens
     kit.metrics.observe_llm_call(
         operation=call.operation,
         provider=call.provider,
@@ -460,7 +494,9 @@ def _record_llm_call(kit: Instrumentation, call: LLMCall, seconds: float, error_
         input_tokens=call.input_tokens,
         output_tokens=call.output_tokens,
         cost_usd=call.cost_usd,
-        time_to_first_token=None if call.first_token_at is None else call.first_token_at - call.started,
+        time_to_first_token=time_to_first_token,
+        time_per_output_token=time_per_output_token,
         error_type=error_type,
+        error_source=error_source,
         trace_id=format(context.trace_id, "032x") if context.is_valid and context.trace_flags.sampled else None,
     )

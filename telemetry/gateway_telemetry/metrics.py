@@ -38,6 +38,7 @@ _HTTP_ACTIVE = "http_server_active_requests"
 _LLM_DURATION = "gen_ai_client_operation_duration_seconds"
 _TOKEN_USAGE = "gen_ai_client_token_usage"
 _TTFT = "gateway_llm_time_to_first_token_seconds"
+_TPOT = "gateway_llm_time_per_output_token_seconds"
 _LLM_COST = "gateway_llm_cost_usd_total"
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -114,26 +115,34 @@ class ServiceMetrics:
         output_tokens: int | None,
         cost_usd: float | None,
         time_to_first_token: float | None = None,
+        time_per_output_token: float | None = None,
         error_type: str | None = None,
+        error_source: str | None = None,
         trace_id: str | None = None,
     ) -> None:
-        """Record one LLM call: duration, tokens (input and output), cost and time to first token.
+        """Record one LLM call: duration, tokens (input and output), cost, time
+        to first token and time per output token.
 
-        Units: seconds, tokens, US dollars. Token counts and cost that are None
-        (a failed call) are not recorded, as the GenAI conventions say for
-        gen_ai.client.token.usage; `error_type` is None for a success.
+        Units: seconds, tokens, US dollars. Token counts, cost and the
+        streaming times that are None (a failed call, a call not streamed) are
+        not recorded, as the GenAI conventions say for gen_ai.client.token.usage;
+        `error_type` and `error_source` (errors.classify) are None for a success.
 
         Raises:
             ValueError: the service's contract has no LLM metrics.
         """
         gen_ai = {"gen_ai_operation_name": operation, "gen_ai_provider_name": provider, "gen_ai_request_model": model}
         example = exemplar(trace_id)
-        self._histogram(_LLM_DURATION).labels(**gen_ai, error_type=error_type or "").observe(seconds, exemplar=example)
+        self._histogram(_LLM_DURATION).labels(**gen_ai, error_type=error_type or "", error_source=error_source or "").observe(
+            seconds, exemplar=example
+        )
         for token_type, tokens in (("input", input_tokens), ("output", output_tokens)):
             if tokens is not None:
                 self._histogram(_TOKEN_USAGE).labels(**gen_ai, gen_ai_token_type=token_type).observe(tokens)
         if time_to_first_token is not None:
             self._histogram(_TTFT).labels(**gen_ai).observe(time_to_first_token, exemplar=example)
+        if time_per_output_token is not None:
+            self._histogram(_TPOT).labels(**gen_ai).observe(time_per_output_token, exemplar=example)
         if cost_usd is not None:
             self._counter(_LLM_COST).labels(gen_ai_provider_name=provider, gen_ai_request_model=model).inc(cost_usd)
 

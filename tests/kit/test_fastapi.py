@@ -8,10 +8,12 @@ import asyncio
 import json
 import logging
 import re
+import time
 
 import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
+from fastapi.responses import JSONResponse, StreamingResponse
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
     GEN_AI_OPERATION_NAME,
@@ -27,6 +29,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from gateway_telemetry import fastapi as kit_fastapi
 from gateway_telemetry import tracing
 from gateway_telemetry.errors import ProviderError
+from gateway_telemetry.contract import FAILED_REQUEST_MATCHER
 from gateway_telemetry.fastapi import current_request_id, instrument_app, llm_call
 from gateway_telemetry.logs import configure_logging
 
@@ -273,7 +276,7 @@ def test_llm_call_records_every_contract_metric_with_its_labels(served):
 
     gen_ai = {"gen_ai_operation_name": "chat", "gen_ai_provider_name": "openai", "gen_ai_request_model": "gpt-4o"}
     (duration,) = samples(families, "gen_ai_client_operation_duration_seconds_count")
-    assert duration.labels == {**gen_ai, "error_type": ""} and duration.value == 1
+    assert duration.labels == {**gen_ai, "error_type": "", "error_source": ""} and duration.value == 1
     tokens = {s.labels["gen_ai_token_type"]: s for s in samples(families, "gen_ai_client_token_usage_sum")}
     assert {k: (s.labels, s.value) for k, s in tokens.items()} == {
         "input": ({**gen_ai, "gen_ai_token_type": "input"}, 12),
@@ -281,6 +284,8 @@ def test_llm_call_records_every_contract_metric_with_its_labels(served):
     }
     (ttft,) = samples(families, "gateway_llm_time_to_first_token_seconds_count")
     assert ttft.labels == gen_ai and ttft.value == 1
+    (tpot,) = samples(families, "gateway_llm_time_per_output_token_seconds_count")
+    assert tpot.labels == gen_ai and tpot.value == 1
     (cost,) = samples(families, "gateway_llm_cost_usd_total")
     assert cost.labels == {"gen_ai_provider_name": "openai", "gen_ai_request_model": "gpt-4o"} and cost.value == pytest.approx(0.002)
     client, server = sorted(spans(), key=lambda s: s.kind is SpanKind.SERVER)
@@ -385,3 +390,133 @@ def test_a_failed_instrument_app_leaves_the_process_as_it_was(monkeypatch):
     assert kit_fastapi._active is None and app.user_middleware == []
     assert "/metrics" not in {getattr(r, "path", None) for r in app.router.routes}
     instrument_app(make_app(), service="unified-llm-api", environment="test", version="1", exporter=InMemorySpanExporter())
+
+
+# --- Issue 17, report 4: what the kit records is what the client received ----
+
+
+def _serve(app: FastAPI, log_file):
+    """Instrument `app` and return a caller that, like a real server, survives
+    the app's exceptions (a stream broken after its header reaches the client
+    as a truncated body)."""
+    handle = instrument_app(app, service="unified-llm-api", environment="test", version="1.0.0", exporter=InMemorySpanExporter())
+
+    def call(method: str, path: str, **kwargs) -> httpx.Response:
+        async def send():
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                return await client.request(method, path, **kwargs)
+
+        return asyncio.run(send())
+
+    return handle, call
+
+
+@pytest.mark.parametrize("asynchronous", [True, False], ids=["async handler", "sync handler"])
+def test_an_apps_own_exception_handler_answers_and_its_status_is_recorded(log_file, asynchronous):
+    app = FastAPI()
+
+    async def async_handler(request, exc):
+        return JSONResponse({"detail": "try again later"}, 503)
+
+    def sync_handler(request, exc):
+        return JSONResponse({"detail": "try again later"}, 503)
+
+    app.add_exception_handler(Exception, async_handler if asynchronous else sync_handler)
+
+    @app.get("/boom")
+    async def boom() -> dict:
+        raise RuntimeError("kaboom")
+
+    _, call = _serve(app, log_file)
+    response = call("GET", "/boom", headers={"x-request-id": "handled-1"})
+
+    assert (response.status_code, response.json()) == (503, {"detail": "try again later"})
+    assert response.headers["x-request-id"] == "handled-1"
+    (count,) = samples(scrape(call), "http_server_request_duration_seconds_count", http_route="/boom")
+    assert (count.labels["http_response_status_code"], count.labels["error_type"]) == ("503", "RuntimeError")
+    errors = [line for line in read_logs(log_file) if line["level"] == "error"]
+    assert [(e["message"], e["error_type"]) for e in errors] == [("unhandled exception", "RuntimeError")]
+
+
+@pytest.mark.parametrize("handled", [False, True], ids=["unhandled", "the app has a handler"])
+def test_a_stream_that_breaks_after_its_first_chunk_is_recorded_as_failed(log_file, handled):
+    app = FastAPI()
+    if handled:
+        # Too late for it: Starlette raises a RuntimeError from the exception instead.
+        app.add_exception_handler(ProviderError, lambda request, exc: JSONResponse({}, 502))
+
+    @app.get("/stream")
+    async def stream():
+        async def chunks():
+            yield b"data: first\n\n"
+            raise ProviderError(provider="openai", error_type="RemoteProtocolError")
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    _, call = _serve(app, log_file)
+    response = call("GET", "/stream")
+
+    # The client saw a 200 and one chunk, then the end of the stream.
+    assert (response.status_code, response.text) == (200, "data: first\n\n")
+    (count,) = samples(scrape(call), "http_server_request_duration_seconds_count", http_route="/stream")
+    assert (count.labels["http_response_status_code"], count.labels["error_type"]) == ("200", "RemoteProtocolError")
+    (error,) = [line for line in read_logs(log_file) if line["message"] == "unhandled exception"]
+    assert (error["error_type"], error["error_source"], error["provider"]) == ("RemoteProtocolError", "provider", "openai")
+
+
+def test_every_failed_request_and_no_successful_one_matches_the_one_failure_definition(served):
+    """contract.FAILED_REQUEST_MATCHER, evaluated on what the kit exposes for
+    each kind of outcome: 5xx, exception, client 4xx, success."""
+    _, call, _ = served
+    for path in ("/items/1", "/teapot", "/boom"):
+        call("GET", path)
+    call("POST", "/llm", params={"fail": "true"})  # answered 502
+    name, _, value = FAILED_REQUEST_MATCHER.partition("!=")
+    failed = {
+        s.labels["http_route"]: s.labels[name] != value.strip('"')
+        for s in samples(scrape(call), "http_server_request_duration_seconds_count")
+    }
+    assert failed == {"/items/{item_id}": False, "/teapot": False, "/boom": True, "/llm": True}
+
+
+def test_llm_errors_carry_their_source_so_a_callers_own_mistake_is_not_a_provider_error(log_file):
+    app = FastAPI()
+
+    @app.post("/llm/{status}")
+    async def llm(status: int) -> dict:
+        try:
+            async with llm_call(provider="openai", model="gpt-4o"):
+                raise ProviderError(provider="openai", status=status)
+        except ProviderError:
+            raise HTTPException(502, "provider failed") from None
+
+    _, call = _serve(app, log_file)
+    for status in (400, 413, 422, 401, 429, 500):
+        call("POST", f"/llm/{status}")
+    sources = {
+        s.labels["error_type"]: s.labels["error_source"]
+        for s in samples(scrape(call), "gen_ai_client_operation_duration_seconds_count")
+    }
+    assert sources == {"400": "client", "413": "client", "422": "client", "401": "provider", "429": "rate_limit", "500": "provider"}
+
+
+def test_a_streamed_call_records_the_time_per_output_token_after_the_first(log_file):
+    app = FastAPI()
+
+    @app.post("/llm")
+    async def llm() -> dict:
+        async with llm_call(provider="openai", model="gpt-4o") as call_:
+            # As if the call began 2.5 s ago and its first token came 0.5 s in.
+            now = time.perf_counter()
+            call_.started, call_.first_token_at = now - 2.5, now - 2.0
+            call_.input_tokens, call_.output_tokens = 10, 5
+        return {}
+
+    _, call = _serve(app, log_file)
+    call("POST", "/llm")
+    families = scrape(call)
+    (tpot,) = samples(families, "gateway_llm_time_per_output_token_seconds_sum")
+    (ttft,) = samples(families, "gateway_llm_time_to_first_token_seconds_sum")
+    # 2 s after the first token, for the 4 tokens after it; 0.5 s to the first.
+    assert tpot.value == pytest.approx(0.5, abs=0.01) and ttft.value == pytest.approx(0.5)

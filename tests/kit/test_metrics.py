@@ -48,7 +48,7 @@ def exercise(metrics: ServiceMetrics) -> str:
         if any(m.name.startswith("gen_ai_") for m in service.metrics):
             metrics.observe_llm_call(
                 operation="chat", provider="openai", model="gpt-4o", seconds=1.2, input_tokens=12,
-                output_tokens=40, cost_usd=0.002, time_to_first_token=0.15,
+                output_tokens=40, cost_usd=0.002, time_to_first_token=0.15, time_per_output_token=0.02,
             )
         for metric in service.metrics:
             if metric.type == "counter" and metric.name != "gateway_llm_cost_usd_total":
