@@ -22,21 +22,39 @@ SERVICE_INSTANCE_DOWN = "GatewayServiceInstanceDown"
 SERVICE_ABSENT = "GatewayServiceAbsent"
 # Only generated when a gateway service named kong is configured.
 KONG_HIGH_SERVER_ERROR_RATE = "KongHighServerErrorRate"
+KONG_UPSTREAM_TARGET_UNHEALTHY = "KongUpstreamTargetUnhealthy"
 SERVICE_HIGH_LATENCY = "GatewayServiceHighLatency"
 PROVIDER_HIGH_LATENCY = "GatewayProviderHighLatency"
 TIME_TO_FIRST_TOKEN_HIGH = "GatewayTimeToFirstTokenHigh"
+TIME_TO_FIRST_TOKEN_REGRESSION = "GatewayTimeToFirstTokenRegression"
 PROVIDER_HIGH_ERROR_RATE = "GatewayProviderHighErrorRate"
+PROVIDER_RATE_LIMITED = "GatewayProviderRateLimited"
+# A provider failing every call while others serve: a cause (failover
+# absorbs it), so a warning; what users feel pages through the SLO burn.
 PROVIDER_DOWN = "GatewayProviderDown"
 ROUTER_FALLBACK_STORM = "GatewayRouterFallbackStorm"
+FALLBACK_CHAINS_FAILING = "GatewayFallbackChainsFailing"
+# Traffic arrives but the router decides nothing: a total failure, paged.
+ROUTER_STALLED = "GatewayRouterStalled"
+CACHE_HIT_RATIO_COLLAPSE = "GatewayCacheHitRatioCollapse"
 LLM_SPEND_OVER_BUDGET = "GatewayLLMSpendOverBudget"
+LLM_SPEND_PROJECTED_OVER_BUDGET = "GatewayLLMSpendProjectedOverBudget"
 TOKEN_USAGE_SPIKE = "GatewayTokenUsageSpike"
 
 # --- SLO burn rates (stack/alerting/slo.py): SLI -> alert name ---------------
-# Each name is used by four rules (one per burn-rate window) per service.
+# Each name is used by four rules (one per burn-rate window) per service
+# that has the SLI (stack/slis.py).
 ERROR_BUDGET_BURN = {
     "availability": "GatewayAvailabilityErrorBudgetBurn",
     "latency": "GatewayLatencyErrorBudgetBurn",
+    "time_to_first_token": "GatewayTimeToFirstTokenErrorBudgetBurn",
+    "time_per_output_token": "GatewayTimePerOutputTokenErrorBudgetBurn",
 }
+# A series an SLO reads is gone while its service serves: the SLO is blind.
+SLI_ABSENT = "GatewaySLIAbsent"
+# Another series the gateway's alerts read is gone while the work that makes
+# it goes on: those alerts are blind (stack/alerting/gateway.py WATCHED_METRICS).
+METRIC_ABSENT = "GatewayMetricAbsent"
 
 # --- the stack itself (stack/alerting/stack_health.py) -----------------------
 # Always fires: the dead man's switch.
@@ -49,6 +67,9 @@ PROMTAIL_REQUESTS_ERRORS = "PromtailRequestsErrors"
 PROMTAIL_DROPPING_ENTRIES = "PromtailDroppingEntries"
 PROMTAIL_FALLING_BEHIND = "PromtailFallingBehind"
 JAEGER_EXPORTER_SEND_FAILURES = "JaegerExporterSendFailures"
+# The prometheus and alertmanager mixins' names.
+PROMETHEUS_NOT_CONNECTED_TO_ALERTMANAGERS = "PrometheusNotConnectedToAlertmanagers"
+ALERTMANAGER_MEMBERS_INCONSISTENT = "AlertmanagerMembersInconsistent"
 # Component -> its `<Component>Down` alert. Prometheus has none: it cannot
 # report its own absence (the Watchdog stopping is that signal).
 COMPONENT_DOWN = {
@@ -57,6 +78,14 @@ COMPONENT_DOWN = {
     "promtail": "PromtailDown",
     "jaeger": "JaegerDown",
     "grafana": "GrafanaDown",
+}
+# Replicated components whose replicas work as one: one replica down of
+# several is a warning (the down alert above pages for lost quorum).
+# Prometheus' replicas each evaluate every rule, so one down is a warning too.
+INSTANCE_DOWN = {
+    "alertmanager": "AlertmanagerInstanceDown",
+    "loki": "LokiInstanceDown",
+    "prometheus": "PrometheusInstanceDown",
 }
 
 # --- the cluster (stack/alerting/kubernetes.py; Kubernetes only) ------------
@@ -92,15 +121,24 @@ PROMETHEUS_ALERT_NAMES: frozenset[str] = frozenset(
         SERVICE_INSTANCE_DOWN,
         SERVICE_ABSENT,
         KONG_HIGH_SERVER_ERROR_RATE,
+        KONG_UPSTREAM_TARGET_UNHEALTHY,
         SERVICE_HIGH_LATENCY,
         PROVIDER_HIGH_LATENCY,
         TIME_TO_FIRST_TOKEN_HIGH,
+        TIME_TO_FIRST_TOKEN_REGRESSION,
         PROVIDER_HIGH_ERROR_RATE,
+        PROVIDER_RATE_LIMITED,
         PROVIDER_DOWN,
         ROUTER_FALLBACK_STORM,
+        FALLBACK_CHAINS_FAILING,
+        ROUTER_STALLED,
+        CACHE_HIT_RATIO_COLLAPSE,
         LLM_SPEND_OVER_BUDGET,
+        LLM_SPEND_PROJECTED_OVER_BUDGET,
         TOKEN_USAGE_SPIKE,
         *ERROR_BUDGET_BURN.values(),
+        SLI_ABSENT,
+        METRIC_ABSENT,
         WATCHDOG,
         PROMETHEUS_RULE_FAILURES,
         PROMETHEUS_BAD_CONFIG,
@@ -110,7 +148,10 @@ PROMETHEUS_ALERT_NAMES: frozenset[str] = frozenset(
         PROMTAIL_DROPPING_ENTRIES,
         PROMTAIL_FALLING_BEHIND,
         JAEGER_EXPORTER_SEND_FAILURES,
+        PROMETHEUS_NOT_CONNECTED_TO_ALERTMANAGERS,
+        ALERTMANAGER_MEMBERS_INCONSISTENT,
         *COMPONENT_DOWN.values(),
+        *INSTANCE_DOWN.values(),
         *KUBERNETES_ALERT_NAMES,
     }
 )

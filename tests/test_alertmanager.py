@@ -174,3 +174,58 @@ def test_out_of_range_threshold_is_named():
     with pytest.raises(SettingsError) as caught:
         parse_settings({"target": "docker", "alerting": {"thresholds": {"kongServerErrorRatio": 2}}}, "prod", "test")
     assert "alerting.thresholds.kongServerErrorRatio: given 2" in str(caught.value)
+
+
+DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+
+
+def test_every_weekday_range_the_settings_take_alertmanager_loads_and_no_other(tmp_path):
+    """Field report (game day): businessHours.weekdays 'monday:sunday' passed
+    the settings and Alertmanager refused to start ("start day cannot be
+    before end day"). Every ordered pair of days, both ways: accepted by the
+    settings exactly when amtool accepts the rendered config."""
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates/gateway.tmpl").write_text(NOTIFICATION_TEMPLATE)
+    disagreements = []
+    for first in DAYS:
+        for last in DAYS:
+            weekdays = f"{first}:{last}"
+            try:
+                settings = parse_settings({"target": "docker", "alerting": {"routing": {"businessHours": {"weekdays": weekdays}}}}, "prod", "test")
+            except SettingsError as error:
+                assert "alerting.routing.businessHours.weekdays: given" in str(error), error
+                settings = None
+            # What Alertmanager makes of the range, whatever the settings said.
+            config = yaml.safe_load(render_alertmanager_config(parse_settings({"target": "docker"}, "prod", "test")))
+            config["time_intervals"][0]["time_intervals"][0]["weekdays"] = [weekdays]
+            (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(config))
+            loads = amtool("check-config", str(tmp_path / "alertmanager.yml")).returncode == 0
+            if loads != (settings is not None):
+                disagreements.append(f"{weekdays}: settings {'accept' if settings else 'refuse'}, Alertmanager {'loads' if loads else 'refuses'}")
+    assert not disagreements, disagreements
+    # sunday:saturday is every day; the default is the working week.
+    assert parse_settings({"target": "docker"}, "prod", "test").alerting.routing.business_hours.weekdays == "monday:friday"
+
+
+def test_group_wait_and_the_heartbeat_interval_come_from_settings():
+    settings = parse_settings(
+        {"target": "docker", "alerting": {"routing": {**ROUTING, "groupWait": "10s", "heartbeatInterval": "1m"}}}, "prod", "test"
+    )
+    config = yaml.safe_load(render_alertmanager_config(settings))
+    assert config["route"]["group_wait"] == "10s"
+    (heartbeat,) = [r for r in config["route"]["routes"] if r.get("matchers") == ['alertname="Watchdog"']]
+    assert (heartbeat["group_wait"], heartbeat["group_interval"], heartbeat["repeat_interval"]) == ("0s", "1m", "1m")
+
+
+def test_only_the_heartbeat_never_hears_of_a_resolved_alert(routed_settings):
+    """A dead man's switch takes any request for a sign of life; the Watchdog
+    resolving means Prometheus stopped, so it must not be told (game day:
+    the switch would have stayed quiet)."""
+    config = yaml.safe_load(render_alertmanager_config(routed_settings))
+    resolved = {
+        receiver["name"]: [c["send_resolved"] for key, configs in receiver.items() if key.endswith("_configs") for c in configs]
+        for receiver in config["receivers"]
+        if receiver["name"] != "null"
+    }
+    assert resolved.pop("deadmans-switch") == [False]
+    assert resolved and all(values == [True] for values in resolved.values()), resolved

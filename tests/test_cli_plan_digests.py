@@ -110,9 +110,12 @@ def test_adding_a_gateway_service_changes_prometheus_and_promtail_digests(tmp_pa
 def test_a_retention_change_shows_in_the_command_digest_of_that_container_only(tmp_path):
     before = plan(tmp_path, BASE)
     after = plan(tmp_path, {**BASE, "gateway-observability:retention": {"metrics": "30d"}})
-    # Grafana's boards state the retention (SLO window, storage panel): its files change, nothing else of it.
+    # The SLO window is the retention when shorter than 30 days: Prometheus' SLO
+    # window rules and Grafana's boards (SLO window, storage panel) state it.
+    # Prometheus: its rule files and its command (--storage.tsdb.retention.time); Grafana: its files only.
     assert changed(before, after) == {"obs-prometheus", "obs-grafana"}
-    assert digests(before)["obs-prometheus"][:2] == digests(after)["obs-prometheus"][:2]
+    old, new = digests(before)["obs-prometheus"], digests(after)["obs-prometheus"]
+    assert (old[0] != new[0], old[1] == new[1], old[2] != new[2], old[3] == new[3]) == (True, True, True, True)
     assert digests(before)["obs-grafana"][1:] == digests(after)["obs-grafana"][1:]
 
 

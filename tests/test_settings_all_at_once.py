@@ -70,7 +70,7 @@ EXPECTED = [
     "gateway-observability:scrapeIntervall: unknown key (given '15s')",
     "gateway-observability:gatewayServices: service names must be unique; repeated: api",
     "gateway-observability:alerting.slos.billing: no such gateway service (services: api, router)",
-    "gateway-observability:alerting.slos.api.latencyThresholdSeconds: given 0.3; must be one of the service's histogram buckets",
+    "gateway-observability:alerting.slos.api.latencyThresholdSeconds: given 0.3; must be one of the SLI's histogram buckets",
     "gateway-observability:scrapeTimeout: given 20s; must not exceed scrapeInterval (15s)",
     "gateway-observability:alerting.routing.receivers: names must be unique; repeated: pager",
     "gateway-observability:alerting.routing.critical: names unknown receiver 'ghost' (defined: pager, chat, both)",

@@ -45,7 +45,7 @@ def alert_rules(files: dict[str, str]) -> list[dict]:
 
 # Every part that changes which rules are generated, switched on: an extra
 # gateway service with its own SLO, teams and receivers, a heartbeat,
-# per-alert pending periods and a runbook pattern of its own.
+# per-alert pending periods and a runbook base URL of its own.
 EVERYTHING_ON = {
     "target": "docker",
     "gatewayNetwork": "gateway",
@@ -57,7 +57,7 @@ EVERYTHING_ON = {
         {"name": "embeddings", "address": "embeddings:8003", "metricsPath": "/internal/metrics"},
     ],
     "alerting": {
-        "runbookUrl": "https://wiki.example.com/runbooks/{alertname}",
+        "runbookBaseUrl": "https://wiki.example.com/runbooks",
         "slos": {"embeddings": {"availability": 0.999, "latency": 0.95, "latencyThresholdSeconds": 1}},
         "forDurations": {"GatewayServiceDown": "30s", "GatewaySecretLeakedToLogs": "1m", "LokiDown": "0s"},
         "routing": {
@@ -91,8 +91,12 @@ def generated_names(settings) -> tuple[set[str], set[str]]:
         ({"target": "kubernetes"}, "prod", set()),  # the Kubernetes reference
         (EVERYTHING_ON, "dev", set(alert_names.KUBERNETES_ALERT_NAMES)),
         ({**{k: v for k, v in EVERYTHING_ON.items() if k != "gatewayNetwork"}, "target": "kubernetes"}, "prod", set()),
-        # Kong's error-rate alert needs Kong: its name stays known (a stack may add Kong later).
-        (WITHOUT_KONG, "staging", {alert_names.KONG_HIGH_SERVER_ERROR_RATE, *alert_names.KUBERNETES_ALERT_NAMES}),
+        # Kong's own alerts need Kong: their names stay known (a stack may add Kong later).
+        (
+            WITHOUT_KONG,
+            "staging",
+            {alert_names.KONG_HIGH_SERVER_ERROR_RATE, alert_names.KONG_UPSTREAM_TARGET_UNHEALTHY, *alert_names.KUBERNETES_ALERT_NAMES},
+        ),
     ],
     ids=["reference", "kubernetes-reference", "everything-on", "everything-on-kubernetes", "without-kong"],
 )
@@ -274,7 +278,9 @@ def test_an_override_sets_every_rule_of_that_name():
     # Each SLO burn-rate alert is one rule per window and service: all of them take the period.
     settings = settings_with({"GatewayLatencyErrorBudgetBurn": "1m"})
     burns = [r for r in alert_rules(rule_files(settings)) if r["alert"] == "GatewayLatencyErrorBudgetBurn"]
-    assert len(burns) == 4 * len(settings.gateway_services)
+    # Four windows for each service with a whole-request latency SLI: the router and the optimization service.
+    assert sorted({r["labels"]["service"] for r in burns}) == ["intelligent-router", "optimization-service"]
+    assert len(burns) == 4 * 2
     assert {r["for"] for r in burns} == {"1m"}
     untouched = [r for r in alert_rules(rule_files(settings)) if r["alert"] == "GatewayAvailabilityErrorBudgetBurn"]
     assert {r["for"] for r in untouched} == {"2m", "15m", "1h", "3h"}

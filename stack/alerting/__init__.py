@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # Names Alertmanager's routes and inhibitions use (stack/components/alertmanager.py).
-from stack.alert_names import COMPONENT_DOWN, PROVIDER_DOWN, SERVICE_ABSENT, SERVICE_DOWN, SERVICE_INSTANCE_DOWN, WATCHDOG  # noqa: F401
+from stack.alert_names import COMPONENT_DOWN, INSTANCE_DOWN, PROVIDER_DOWN, SERVICE_ABSENT, SERVICE_DOWN, SERVICE_INSTANCE_DOWN, WATCHDOG  # noqa: F401
 from stack.alerting.gateway import PROVIDER_SYMPTOMS, gateway_alert_groups  # noqa: F401
 from stack.alerting.kubernetes import kubernetes_alert_groups
 from stack.alerting.loki_rules import loki_rule_groups
@@ -27,7 +27,13 @@ REFERENCE_ENVIRONMENT = "prod"
 
 
 # A service or component that is down: its other alerts are noise until it is back.
-DOWN_ALERTS = (SERVICE_DOWN, SERVICE_INSTANCE_DOWN, SERVICE_ABSENT, *(COMPONENT_DOWN[c] for c in DOWN_SEVERITY))
+DOWN_ALERTS = (
+    SERVICE_DOWN,
+    SERVICE_INSTANCE_DOWN,
+    SERVICE_ABSENT,
+    *(COMPONENT_DOWN[c] for c in DOWN_SEVERITY),
+    *INSTANCE_DOWN.values(),
+)
 
 
 def rule_groups(settings: Settings) -> dict[str, list[dict]]:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from stack.alerting.rule import has_kong, ratio, record, share, sum_rate
+from gateway_telemetry.contract import FAILED_REQUEST_MATCHER
+from stack.alerting.rule import has_kong, ratio, record, share, sum_rate, zero_when_absent
 from stack.settings import Settings
+
+# A provider's failed calls, less those the caller's request caused
+# (gateway_telemetry.errors.CLIENT_CAUSED_PROVIDER_STATUSES) and its 429s,
+# which are the quota's alert (GatewayProviderRateLimited), not an outage's.
+PROVIDER_ERRORS = '{error_type!="", error_source!~"client|rate_limit"}'
 
 
 def _p95(metric: str, by: str) -> str:
@@ -14,10 +20,8 @@ def http_rules() -> list[dict]:
     count = "http_server_request_duration_seconds_count"
     return [
         record("service:http_server_requests:rate5m", sum_rate(count, "service")),
-        record(
-            "service:http_server_request_errors:rate5m",
-            sum_rate(count, "service", selector='{http_response_status_code=~"5.."}'),
-        ),
+        # Failed as the contract defines it: 5xx, exceptions and broken streams alike.
+        record("service:http_server_request_errors:rate5m", sum_rate(count, "service", selector=f"{{{FAILED_REQUEST_MATCHER}}}")),
         record(
             "service:http_server_request_errors:ratio_rate5m",
             ratio("service:http_server_request_errors:rate5m", "service:http_server_requests:rate5m"),
@@ -49,13 +53,33 @@ def provider_rules() -> list[dict]:
     ):
         rules += [
             record(f"{level}:gen_ai_client_operations:rate5m", sum_rate(count, by)),
-            record(f"{level}:gen_ai_client_operation_errors:rate5m", sum_rate(count, by, selector='{error_type!=""}')),
+            # The provider's errors: not the calls the caller's own request made fail.
+            record(f"{level}:gen_ai_client_operation_errors:rate5m", sum_rate(count, by, selector=PROVIDER_ERRORS)),
             record(
                 f"{level}:gen_ai_client_operation_errors:ratio_rate5m",
                 ratio(f"{level}:gen_ai_client_operation_errors:rate5m", f"{level}:gen_ai_client_operations:rate5m"),
             ),
         ]
     rules += [
+        record(
+            "provider:gen_ai_client_operations_rate_limited:ratio_rate5m",
+            ratio(
+                sum_rate(count, "service, gen_ai_provider_name", selector='{error_source="rate_limit"}'),
+                "provider:gen_ai_client_operations:rate5m",
+            ),
+        ),
+        record(
+            "provider_model:gateway_llm_time_per_output_token_seconds:p95_rate5m",
+            _p95("gateway_llm_time_per_output_token_seconds", "service, gen_ai_provider_name, gen_ai_request_model"),
+        ),
+        # Share of routed requests (one routing decision each) whose every
+        # provider failed; absent until the first such request.
+        record(
+            "service:gateway_llm_fallback_exhausted:ratio_rate5m",
+            sum_rate("gateway_llm_fallback_exhausted_total", "service")
+            + " / on () group_left sum(rate(gateway_router_decisions_total[5m]))",
+        ),
+        record("service:gateway_llm_cost_usd:rate1h", "sum by (service) (rate(gateway_llm_cost_usd_total[1h]))"),
         record(
             "provider:gen_ai_client_operation_duration_seconds:p95_rate5m",
             _p95("gen_ai_client_operation_duration_seconds", "service, gen_ai_provider_name"),
@@ -91,6 +115,7 @@ def router_and_cache_rules() -> list[dict]:
             ratio("service:gateway_router_fallbacks:rate5m", "service:gateway_router_decisions:rate5m"),
         ),
         record("service:gateway_optimization_cache_hits:ratio_rate5m", share(hits, misses)),
+        record("service:gateway_optimization_cache_lookups:rate5m", f"{zero_when_absent(hits, misses)} + {zero_when_absent(misses, hits)}"),
     ]
 
 

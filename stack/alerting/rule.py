@@ -12,6 +12,7 @@ from typing import Optional
 from stack.settings.alerting import SEVERITIES
 from gateway_telemetry.contract import KONG
 from stack.settings import Duration, Settings
+from stack.runbooks import runbook_url
 
 
 def fill(template: str, **values) -> str:
@@ -51,7 +52,7 @@ def alert(
     rule["annotations"] = {
         "summary": summary,
         "description": description,
-        "runbook_url": settings.alerting.runbook_url.replace("{alertname}", name),
+        "runbook_url": runbook_url(settings, name),
     }
     return rule
 
@@ -122,6 +123,14 @@ def share(part: str, rest: str) -> str:
 def ratio(bad: str, total: str) -> str:
     """bad / total that is 0, not absent, when nothing bad happened."""
     return f"{zero_when_absent(bad, total)} / {total}"
+
+
+def with_traffic_floor(settings: Settings, expr: str, traffic: str, on: str) -> str:
+    """`expr` only where `traffic` (events per second, matched `on` those
+    labels) is at least alerting.thresholds.minRequestsPerSecond: a ratio of a
+    handful of events is no evidence. Every ratio alert goes through here."""
+    floor = number(settings.alerting.thresholds.min_requests_per_second)
+    return f"{expr} and on ({on}) {traffic} >= {floor}"
 
 
 def gateway_jobs(settings: Settings) -> str:

@@ -45,11 +45,41 @@ def watchdog(settings: Settings) -> dict:
 QUORUM = frozenset({"alertmanager", "loki"})
 
 
+def _quorum_lost(component: str) -> str:
+    up = f'up{{job="{component}"}}'
+    return f"count without (instance) ({up} == 0) / count without (instance) ({up}) >= 0.5"
+
+
 def _down_expression(component: str) -> str:
     up = f'up{{job="{component}"}}'
     if component in QUORUM:
-        return f"count without (instance) ({up} == 0) / count without (instance) ({up}) >= 0.5 or absent({up})"
+        return f"{_quorum_lost(component)} or absent({up})"
     return f"{up} == 0 or absent({up})"
+
+
+def instance_down_alerts(settings: Settings) -> list[dict]:
+    """One replica of a replicated component down while the others serve: a
+    warning (the down alert pages once quorum is lost, and then this one
+    stands aside). A Prometheus replica down is seen by the other replica;
+    the last one down is the Watchdog falling silent."""
+    rules = []
+    for component, name in names.INSTANCE_DOWN.items():
+        expr = f'up{{job="{component}"}} == 0'
+        if component in QUORUM:
+            expr += f" unless on (environment, job) ({_quorum_lost(component)})"
+        rules.append(
+            alert(
+                settings,
+                name,
+                expr,
+                for_="5m",
+                severity="warning",
+                labels={"service": component},
+                summary=f"A replica of {component} is down; the others still serve.",
+                description=f"{component} at {{{{ $labels.instance }}}} has not answered Prometheus for {{pending}}.",
+            )
+        )
+    return rules
 
 
 def component_down_alerts(settings: Settings) -> list[dict]:
@@ -107,6 +137,35 @@ def pipeline_alerts(settings: Settings) -> list[dict]:
             description=(
                 "{{ $value | humanizePercentage }} of notifications to {{ $labels.integration }} failed "
                 "(reason {{ $labels.reason }})."
+            ),
+        ),
+        alert(
+            settings,
+            names.PROMETHEUS_NOT_CONNECTED_TO_ALERTMANAGERS,
+            # The prometheus-mixin's rule (prometheus-mixin/alerts.libsonnet).
+            'max_over_time(prometheus_notifications_alertmanagers_discovered{job="prometheus"}[5m]) < 1',
+            for_="10m",
+            severity="warning",
+            summary="A Prometheus is not connected to any Alertmanager.",
+            description=(
+                "{{ $labels.instance }} has found no Alertmanager to send to for {pending}: its alerts reach "
+                "no one (another replica, or the Watchdog falling silent, says so)."
+            ),
+        ),
+        alert(
+            settings,
+            names.ALERTMANAGER_MEMBERS_INCONSISTENT,
+            # The alertmanager-mixin's rule; a warning here: peers that
+            # disagree may notify twice, they lose nothing.
+            'max_over_time(alertmanager_cluster_members{job="alertmanager"}[5m])'
+            " < on (environment, job) group_left count by (environment, job)"
+            ' (max_over_time(alertmanager_cluster_members{job="alertmanager"}[5m]))',
+            for_="15m",
+            severity="warning",
+            summary="Alertmanager cluster members disagree about the cluster's size.",
+            description=(
+                "{{ $labels.instance }} sees {{ $value }} members, fewer than the cluster has: peers that cannot "
+                "gossip may send the same notification twice, or miss each other's silences."
             ),
         ),
         alert(
@@ -173,5 +232,5 @@ def stack_alert_groups(settings: Settings) -> list[dict]:
     return [
         {"name": "stack-meta.alerts", "rules": [watchdog(settings)]},
         {"name": "stack-pipeline.alerts", "rules": pipeline_alerts(settings)},
-        {"name": "stack-components.alerts", "rules": component_down_alerts(settings)},
+        {"name": "stack-components.alerts", "rules": component_down_alerts(settings) + instance_down_alerts(settings)},
     ]

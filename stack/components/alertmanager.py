@@ -52,29 +52,32 @@ def secret_path(receiver_name: str) -> str:
     return f"{SECRETS_DIR}/{receiver_name}"
 
 
-def receiver_config(receiver: Receiver) -> dict:
+def receiver_config(receiver: Receiver, heartbeat: bool = False) -> dict:
+    """A receiver's Alertmanager block. The heartbeat's never sends resolved
+    notifications: a dead man's switch counts any request as a sign of life,
+    and the Watchdog resolving is exactly the moment Prometheus stopped."""
     credential = secret_path(receiver.name)
     if receiver.slack:
         config = {
             "api_url_file": credential,
             "channel": receiver.slack.channel,
-            "send_resolved": True,
+            "send_resolved": not heartbeat,
             "title": TITLE,
             "text": '{{ template "gateway.text" . }}',
         }
         return {"name": receiver.name, "slack_configs": [config]}
     if receiver.pagerduty:
-        config = {"routing_key_file": credential, "send_resolved": True, "description": TITLE}
+        config = {"routing_key_file": credential, "send_resolved": not heartbeat, "description": TITLE}
         return {"name": receiver.name, "pagerduty_configs": [config]}
     if receiver.email:
         email = receiver.email
         config = {"to": email.to, "from": email.from_, "smarthost": email.smarthost, "require_tls": email.require_tls}
         if email.auth_username:
             config |= {"auth_username": email.auth_username, "auth_password_file": credential}
-        config |= {"send_resolved": True, "headers": {"Subject": TITLE}}
+        config |= {"send_resolved": not heartbeat, "headers": {"Subject": TITLE}}
         return {"name": receiver.name, "email_configs": [config]}
     webhook = receiver.webhook
-    config = {"url": webhook.url, "send_resolved": True}
+    config = {"url": webhook.url, "send_resolved": not heartbeat}
     if webhook.bearer_token:
         config["http_config"] = {"authorization": {"type": "Bearer", "credentials_file": credential}}
     return {"name": receiver.name, "webhook_configs": [config]}
@@ -121,8 +124,9 @@ def render_alertmanager_config(settings: Settings) -> str:
         "matchers": [f'alertname="{alerting.WATCHDOG}"'],
         "receiver": routing.heartbeat or NULL_RECEIVER,
         "group_wait": "0s",
-        "group_interval": "1m",
-        "repeat_interval": "5m",
+        # A group is flushed every group_interval, so the repeat can be no sooner.
+        "group_interval": routing.heartbeat_interval.prometheus(),
+        "repeat_interval": routing.heartbeat_interval.prometheus(),
     }
     routes = [heartbeat]
     for team in routing.teams:
@@ -132,7 +136,7 @@ def render_alertmanager_config(settings: Settings) -> str:
         "route": {
             "receiver": _root_receiver(routing),
             "group_by": GROUP_BY,
-            "group_wait": "30s",
+            "group_wait": routing.group_wait.prometheus(),
             "group_interval": "5m",
             "repeat_interval": "12h",
             "routes": routes,
@@ -176,7 +180,8 @@ def render_alertmanager_config(settings: Settings) -> str:
                 ],
             }
         ],
-        "receivers": [{"name": NULL_RECEIVER}] + [receiver_config(r) for r in routing.receivers],
+        "receivers": [{"name": NULL_RECEIVER}]
+        + [receiver_config(r, heartbeat=r.name == routing.heartbeat) for r in routing.receivers],
         "templates": ["templates/*.tmpl"],
     }
     return render_yaml(config, "stack/components/alertmanager.py")

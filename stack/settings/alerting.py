@@ -15,6 +15,7 @@ from stack.settings.errors import config_key
 from stack.settings.partial import Failed
 from stack.settings.values import (
     DnsLabel,
+    Duration,
     DurationField,
     HostPort,
     Number,
@@ -35,17 +36,31 @@ Seconds = Annotated[Number, Field(gt=0, le=3600)]
 class Thresholds(StrictModel):
     """Alert thresholds; the README's tuning table is generated from these defaults."""
 
+    # Every ratio alert (SLO burn rates included) needs at least this many
+    # events per second (requests, LLM calls) over its window: below it, a
+    # few failures are a large ratio and no evidence. 0.1/s is 6 a minute.
+    min_requests_per_second: Annotated[Number, Field(ge=0)] = 0.1
     kong_server_error_ratio: Ratio = 0.05
     service_latency_p95_seconds: Seconds = 5.0
     provider_latency_p95_seconds: Seconds = 30.0
     time_to_first_token_p95_seconds: Seconds = 5.0
+    # p95 time to first token this many times the same hour last week is a regression.
+    time_to_first_token_regression_factor: Annotated[Number, Field(ge=1.1, le=100)] = 2.0
     provider_error_ratio: Ratio = 0.1
+    # Share of a provider's calls refused with 429 (quota or rate limit).
+    provider_rate_limited_ratio: Ratio = 0.05
     fallback_ratio: Ratio = 0.2
+    # Share of LLM requests for which every provider of the chain failed.
+    fallback_exhausted_ratio: Ratio = 0.01
+    # The cache hit ratio below this share of what it was a day earlier has collapsed.
+    cache_hit_collapse_factor: Ratio = 0.5
     # Token usage this many times the same hour last week is a spike...
     token_spike_factor: Annotated[Number, Field(ge=1.1, le=100)] = 3.0
     # ...once usage is above this floor (tokens/s), so quiet hours do not page.
     token_spike_min_rate: Annotated[Number, Field(ge=0)] = 50.0
     hourly_budget_usd: Annotated[Number, Field(gt=0)] = 100.0
+    # Spend per day; the run-rate alert warns when the last hour's pace would pass it.
+    daily_budget_usd: Annotated[Number, Field(gt=0)] = 1000.0
     # LogQL alerts on the gateway's logs.
     error_logs_per_second: Annotated[Number, Field(gt=0)] = 1.0
     provider_error_logs_per_5m: Annotated[WholeNumber, Field(ge=1)] = 20
@@ -61,12 +76,29 @@ Objective = Annotated[Number, AfterValidator(_objective)]
 
 
 class ServiceSlo(StrictModel):
-    """One service's objectives; the burn-rate alerts are generated from them."""
+    """One service's objectives, per SLI (stack/slis.py says which SLIs a
+    service has); the burn-rate alerts are generated from them."""
 
     availability: Objective = 0.995
     # Share of requests that must be faster than latencyThresholdSeconds.
     latency: Objective = 0.99
     latency_threshold_seconds: Seconds = 30.0
+    # Streamed LLM calls: share whose first token comes within the threshold...
+    # (99%, not 95%: with a 5% budget even every call slow is a 20x burn,
+    # which the 14.4x pair needs three quarters of an hour to see.)
+    time_to_first_token: Objective = 0.99
+    time_to_first_token_threshold_seconds: Seconds = 2.5
+    # ...and share whose later tokens come at most the threshold apart on average.
+    time_per_output_token: Objective = 0.99
+    time_per_output_token_threshold_seconds: Seconds = 0.1
+
+    def objective(self, sli: str) -> float:
+        """The objective of an SLI (a name of stack.slis.SLI_NAMES), a ratio below 1."""
+        return getattr(self, sli)
+
+    def threshold_seconds(self, sli: str) -> Optional[float]:
+        """The threshold of a latency-kind SLI in seconds; None for availability."""
+        return getattr(self, f"{sli}_threshold_seconds", None)
 
 
 def _check_url(value: str) -> str:
@@ -75,10 +107,20 @@ def _check_url(value: str) -> str:
     return value
 
 
-def _check_runbook_url(value: str) -> str:
-    _check_url(value.replace("{alertname}", "x"))
-    if "{alertname}" not in value:
-        raise ValueError("expected a URL pattern containing {alertname}")
+def _check_runbook_base_url(value: str) -> str:
+    # The alert's name becomes the URL's last path segment (stack/runbooks.py
+    # runbook_url): a query, a fragment or a placeholder would end up before it.
+    if "{alertname}" in value:
+        raise ValueError(
+            "expected the URL the runbooks are under, without {alertname}: the stack appends '/<AlertName>' itself, "
+            "e.g. 'https://wiki.example.com/ai-gateway/runbooks'"
+        )
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s?#{}]*)?", value):
+        raise ValueError(
+            "expected the http(s) URL the runbooks are under, such as 'https://wiki.example.com/ai-gateway/runbooks' "
+            "or 'https://github.com/<org>/<repo>/blob/main/docs/runbooks', without a query ('?'), a fragment ('#'), "
+            "braces or spaces: the stack appends '/<AlertName>' to it"
+        )
     return value
 
 
@@ -175,13 +217,22 @@ class TeamRoute(SeverityRoutes):
     services: list[DnsLabel] = []
 
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# In the order Alertmanager reads a range of them: its week starts on Sunday.
+WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 
 
 def _weekdays(value: str) -> str:
-    # Alertmanager's time_intervals take a day or an inclusive range of days.
-    if not all(day in WEEKDAYS for day in value.split(":")) or value.count(":") > 1:
+    # Alertmanager's time_intervals take a day or an inclusive range of days,
+    # the week starting on Sunday: "start day cannot be before end day" for
+    # monday:sunday (timeinterval.go, Alertmanager 0.25).
+    days = value.split(":")
+    if not all(day in WEEKDAYS for day in days) or len(days) > 2:
         raise ValueError("expected a weekday or a range of them such as 'monday:friday' (lower case, English)")
+    if len(days) == 2 and WEEKDAYS.index(days[0]) > WEEKDAYS.index(days[1]):
+        raise ValueError(
+            f"the week starts on Sunday for Alertmanager, so {days[0]} comes after {days[1]}: "
+            "write the range in that order, e.g. 'sunday:saturday' for every day"
+        )
     return value
 
 
@@ -211,8 +262,13 @@ class Routing(SeverityRoutes):
     """Receivers, and which of them each severity and team goes to."""
 
     receivers: list[Receiver] = []
-    # Where the always-firing Watchdog goes (a dead man's switch service).
+    # Where the always-firing Watchdog goes (a dead man's switch service)...
     heartbeat: Optional[DnsLabel] = None
+    # ...and how often it is sent there: shorter than the switch's own period.
+    heartbeat_interval: Annotated[DurationField, at_least("10s", "1h")] = Duration.parse("5m")
+    # How long Alertmanager gathers a new group's alerts before its first
+    # notification: part of every alert's time to notify.
+    group_wait: Annotated[DurationField, at_least("0s", "5m")] = Duration.parse("30s")
     teams: list[TeamRoute] = []
     business_hours: BusinessHours = BusinessHours()
 
@@ -245,9 +301,11 @@ PendingPeriod = Annotated[DurationField, at_least("0s", "1h")]
 
 
 class Alerting(StrictModel):
-    runbook_url: Annotated[str, AfterValidator(_check_runbook_url)] = (
-        "https://runbooks.example.com/ai-gateway/{alertname}"
-    )
+    # Where every alert's runbook_url points (stack/runbooks.py): unset, the
+    # stack's own Grafana serves docs/runbooks as dashboards; set, the URL of
+    # each runbook is '<base>/<AlertName>' ('.md' added for a base ending in
+    # /docs/runbooks: this repository's folder on a git host).
+    runbook_base_url: Optional[Annotated[str, AfterValidator(_check_runbook_base_url)]] = None
     thresholds: Thresholds = Thresholds()
     # Per gateway service; services not named here get ServiceSlo defaults.
     slos: dict[DnsLabel, ServiceSlo] = {}

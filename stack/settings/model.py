@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic.alias_generators import to_camel
 
-from gateway_telemetry.contract import KONG, latency_buckets_seconds
+from gateway_telemetry.contract import KONG
 from stack.settings.alerting import Alerting, ServiceSlo, Url, alerting_defaults, deep_merge, routing_problems
 from stack.settings.demo import Demo, demo_problems
 from stack.settings.errors import config_key
@@ -29,6 +30,7 @@ from stack.settings.values import (
     matching,
     repeated,
 )
+from stack.slis import service_slis, threshold_buckets
 from stack.versions import COMPONENTS, DEFAULT_IMAGE_TAGS
 
 ComponentName = Literal["prometheus", "alertmanager", "loki", "promtail", "jaeger", "grafana"]
@@ -97,9 +99,7 @@ DEFAULT_GATEWAY_SERVICES = (
 
 
 DEFAULT_SLOS = {
-    # Kong's and the LLM API's latency includes the provider's generation time.
-    KONG.name: ServiceSlo(latency_threshold_seconds=30),
-    "unified-llm-api": ServiceSlo(latency_threshold_seconds=30),
+    # Kong and the LLM API have no whole-request latency SLI (stack/slis.py).
     "intelligent-router": ServiceSlo(latency_threshold_seconds=1),
     "optimization-service": ServiceSlo(latency_threshold_seconds=1),
 }
@@ -202,12 +202,29 @@ def _service_problems(settings: Settings, failed: Failed) -> list[str]:
             if name not in known
         ]
     for name in dict.fromkeys(names):
-        threshold = settings.slo_for(name).latency_threshold_seconds
-        buckets = latency_buckets_seconds(name)
-        if threshold not in buckets:
+        problems += _slo_problems(name, settings.slo_for(name), settings.alerting.slos.get(name))
+    return problems
+
+
+def _slo_problems(service: str, slo: ServiceSlo, given: Optional[ServiceSlo]) -> list[str]:
+    """Objectives set for an SLI the service does not have (they would do
+    nothing), and thresholds that are not one of the SLI's histogram buckets."""
+    slis = service_slis(service)
+    problems = []
+    for field in sorted(given.model_fields_set if given else ()):
+        sli = field.removesuffix("_threshold_seconds")
+        if sli not in slis:
+            allowed = [to_camel(f) for f in ServiceSlo.model_fields if f.removesuffix("_threshold_seconds") in slis]
             problems.append(
-                f"{config_key(('alerting', 'slos', name, 'latencyThresholdSeconds'))}: given {threshold:g}; must be one of "
-                f"the service's histogram buckets so the SLI is exact: {', '.join(f'{b:g}' for b in buckets)}"
+                f"{config_key(('alerting', 'slos', service, to_camel(field)))}: {service} has no {sli} SLI (its SLIs: "
+                f"{', '.join(slis)}); the keys it takes: {', '.join(allowed)}"
+            )
+    for sli in slis:
+        threshold, buckets = slo.threshold_seconds(sli), threshold_buckets(service, sli)
+        if threshold is not None and threshold not in buckets:
+            problems.append(
+                f"{config_key(('alerting', 'slos', service, to_camel(f'{sli}_threshold_seconds')))}: given {threshold:g}; must be one of "
+                f"the SLI's histogram buckets so it is exact: {', '.join(f'{b:g}' for b in buckets)}"
             )
     return problems
 
