@@ -29,7 +29,7 @@ PUBLIC = {
     "prometheus": "https://prometheus.gateway.test/prom",
     "alertmanager": "https://alertmanager.gateway.test",
 }
-RUNBOOKS = "https://runbooks.gateway.test/{alertname}"
+RUNBOOKS = "https://runbooks.gateway.test"
 
 
 class SlackStandIn(BaseHTTPRequestHandler):
@@ -61,7 +61,7 @@ def slack_message(tmp_path_factory):
             "evaluationInterval": "5s",
             "publicUrls": PUBLIC,
             "alerting": {
-                "runbookUrl": RUNBOOKS,
+                "runbookBaseUrl": RUNBOOKS,
                 "routing": {"receivers": [{"name": "chat", "slack": {"channel": "#gateway"}}], "heartbeat": "chat"},
             },
         },
@@ -96,9 +96,9 @@ def test_every_link_in_a_notification_opens_a_public_ui(slack_message):
     text = json.dumps(slack_message)
     links = re.findall(r"https?://[^\s\"\\]+", text)
     assert links, slack_message
-    public = (*PUBLIC.values(), RUNBOOKS.split("{")[0])
+    public = (*PUBLIC.values(), f"{RUNBOOKS}/")
     assert [link for link in links if not link.startswith(public)] == []
     # Both the silence/overview link (Alertmanager's) and the alert's source (Prometheus') are there.
     assert any(link.startswith(PUBLIC["alertmanager"]) for link in links)
     assert any(link.startswith(f"{PUBLIC['prometheus']}/graph?g0.expr=") for link in links)
-    assert f"{RUNBOOKS.split('{')[0]}Watchdog" in text
+    assert f"{RUNBOOKS}/Watchdog" in text

@@ -228,9 +228,9 @@ def test_make_config_passes_values_with_shell_characters_unchanged(sandbox):
     add_stand_in(sandbox, "pulumi")
     # (make itself expands $(...) in command-line variables, as in any makefile.)
     value = "https://wiki.example.com/`id`; echo 'x' \"{alertname}\""
-    result = run_make(sandbox, "config", "KEY=alerting.runbookUrl", f"VALUE={value}")
+    result = run_make(sandbox, "config", "KEY=alerting.runbookBaseUrl", f"VALUE={value}")
     assert result.returncode == 0, result.stderr
-    assert calls(sandbox)[-1].startswith(f"pulumi config set --stack dev --path -- alerting.runbookUrl {value} |")
+    assert calls(sandbox)[-1].startswith(f"pulumi config set --stack dev --path -- alerting.runbookBaseUrl {value} |")
 
 
 def test_make_config_without_a_value_says_how_and_runs_nothing(sandbox):

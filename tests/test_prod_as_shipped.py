@@ -44,7 +44,6 @@ def test_every_placeholder_of_the_prod_file_is_named_until_replaced():
     warnings = unsafe_for_prod(prod_settings())
     named = {w.split(" is ", 1)[0].split(":", 1)[1] for w in warnings}
     assert named == {
-        "alerting.runbookUrl",
         "alerting.routing.receivers[2].webhook.url",
         "logs.storage.s3.bucket",
         "logs.storage.workloadIdentity.serviceAccountAnnotations.eks.amazonaws.com/role-arn",
@@ -62,7 +61,6 @@ def test_prod_left_at_the_defaults_names_every_unsafe_one():
         ("alerting.routing.critical", "critical alerts page nobody"),
         ("kubernetes.profile", "one replica of every component"),
         ("logs.storage.type", "one Loki pod keeps every log on one volume"),
-        ("alerting.runbookUrl", "an example value"),
     ]:
         assert f"gateway-observability:{key} is" in warnings and why in warnings, key
 

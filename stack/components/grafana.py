@@ -1,13 +1,17 @@
 """Grafana: datasources with fixed UIDs and the dashboards built by
-dashboards/ (as code, from the settings), provisioned from files; admin
+dashboards/ (as code, from the settings), provisioned from files, with the
+runbooks of docs/runbooks as dashboards of their own folder when Grafana
+serves them (stack/runbooks.py); admin
 password from a mounted secret file; SQLite on its volume, or an external
 database whose URL (a secret: it holds a password) is a mounted file too."""
 
 from __future__ import annotations
 
 from dashboards import render_dashboards
-from dashboards.board import DATASOURCE_UIDS
+from dashboards.board import DATASOURCE_NAMES, DATASOURCE_UIDS
+from dashboards.runbooks import render_runbook_dashboards
 from stack import topology
+from stack.runbooks import GRAFANA_FOLDER, served_by_grafana
 from stack.components.service import replicas, service_spec
 from stack.document import render_yaml
 from stack.settings import Settings
@@ -16,6 +20,9 @@ from stack.spec import DataVolume, HttpProbe, Port, SecretFile, ServiceSpec
 
 PROVISIONING_DIR = "/etc/grafana/provisioning"
 DASHBOARDS_DIR = "/etc/grafana/dashboards"
+# Beside DASHBOARDS_DIR, not under it: Grafana's file provider reads a
+# folder's subfolders too, which would provision every runbook twice.
+RUNBOOK_DASHBOARDS_DIR = "/etc/grafana/runbooks"
 DATA_DIR = "/var/lib/grafana"
 ADMIN_USER = "admin"
 ADMIN_PASSWORD_FILE = "/run/secrets/grafana-admin-password"
@@ -88,29 +95,38 @@ def _escaped(value):
 
 
 def render_datasources(settings: Settings) -> str:
+    """The datasources, each by its fixed UID and name (dashboards.board),
+    at the URL Grafana reaches it by: the component's container on Docker,
+    its Service in Grafana's own namespace on Kubernetes."""
     links = _escaped(correlations(settings))
+    # Rule sources of the alert lists (dashboards.board.alert_list): Grafana
+    # reads a Prometheus or Loki datasource's rules unless jsonData.manageAlerts
+    # is false, and Grafana's [unified_alerting] default_manage_alerts_ui_toggle
+    # may change that default: said here, so the boards' alert lists always
+    # show the rules of both, Loki's ruler (its API is on) included.
+    rule_source = {"manageAlerts": True}
     datasources = [
         {
-            "name": "Prometheus",
+            "name": DATASOURCE_NAMES["prometheus"],
             "uid": DATASOURCE_UIDS["prometheus"],
             "type": "prometheus",
             "access": "proxy",
             "url": topology.url(settings, "prometheus"),
             "isDefault": True,
             "editable": False,
-            "jsonData": {"httpMethod": "POST", "timeInterval": str(settings.scrape_interval), **links["prometheus"]},
+            "jsonData": {"httpMethod": "POST", "timeInterval": str(settings.scrape_interval), **rule_source, **links["prometheus"]},
         },
         {
-            "name": "Loki",
+            "name": DATASOURCE_NAMES["loki"],
             "uid": DATASOURCE_UIDS["loki"],
             "type": "loki",
             "access": "proxy",
             "url": topology.url(settings, "loki"),
             "editable": False,
-            "jsonData": {"maxLines": 1000, **links["loki"]},
+            "jsonData": {"maxLines": 1000, **rule_source, **links["loki"]},
         },
         {
-            "name": "Jaeger",
+            "name": DATASOURCE_NAMES["jaeger"],
             "uid": DATASOURCE_UIDS["jaeger"],
             "type": "jaeger",
             "access": "proxy",
@@ -119,30 +135,47 @@ def render_datasources(settings: Settings) -> str:
             "jsonData": links["jaeger"],
         },
         {
-            "name": "Alertmanager",
+            # What Alertmanager holds, in Grafana's alerting pages (alert
+            # groups, silences), which the alert lists link to by this name.
+            # One URL per datasource (Grafana's docs provision `url:
+            # http://localhost:9093`, "your Alertmanager instance"): the
+            # Service, not one peer's pod. Every peer receives every alert
+            # (Prometheus and Loki's ruler send to each: alertmanager_addresses)
+            # and the peers gossip silences, so any ready peer answers alike,
+            # and the Service still answers while one peer is down.
+            "name": DATASOURCE_NAMES["alertmanager"],
             "uid": DATASOURCE_UIDS["alertmanager"],
             "type": "alertmanager",
             "access": "proxy",
             "url": topology.url(settings, "alertmanager"),
             "editable": False,
+            # Prometheus' Alertmanager (read-only configuration in Grafana); Grafana's own alerts stay in Grafana.
             "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
         },
     ]
     return render_yaml({"apiVersion": 1, "datasources": datasources}, "stack/components/grafana.py")
 
 
-def render_dashboard_provider() -> str:
-    provider = {
-        "name": "gateway-observability",
-        "folder": "AI Gateway",
+def _file_provider(name: str, folder: str, path: str) -> dict:
+    return {
+        "name": name,
+        "folder": folder,
         "type": "file",
         # Dashboards are code: edits in the UI would be lost on the next deploy.
         "disableDeletion": True,
         "allowUiUpdates": False,
         "updateIntervalSeconds": 60,
-        "options": {"path": DASHBOARDS_DIR, "foldersFromFilesStructure": False},
+        "options": {"path": path, "foldersFromFilesStructure": False},
     }
-    return render_yaml({"apiVersion": 1, "providers": [provider]}, "stack/components/grafana.py")
+
+
+def render_dashboard_provider(runbooks: bool = False) -> str:
+    """The dashboard providers: the boards in the *AI Gateway* folder and,
+    with `runbooks`, the runbook dashboards in the GRAFANA_FOLDER folder."""
+    providers = [_file_provider("gateway-observability", "AI Gateway", DASHBOARDS_DIR)]
+    if runbooks:
+        providers.append(_file_provider("gateway-observability-runbooks", GRAFANA_FOLDER, RUNBOOK_DASHBOARDS_DIR))
+    return render_yaml({"apiVersion": 1, "providers": providers}, "stack/components/grafana.py")
 
 
 def database_env(external_database: bool) -> dict[str, str]:
@@ -156,11 +189,13 @@ def grafana_service(settings: Settings, external_database: bool = False) -> Serv
     """Grafana's spec. `external_database`: the secret grafanaDatabaseUrl is
     given, so Grafana keeps its state there (and may run several replicas)
     instead of in SQLite on its data volume."""
+    runbooks = render_runbook_dashboards(settings) if served_by_grafana(settings) else {}
     files = {
         f"{PROVISIONING_DIR}/datasources/datasources.yaml": render_datasources(settings),
-        f"{PROVISIONING_DIR}/dashboards/dashboards.yaml": render_dashboard_provider(),
+        f"{PROVISIONING_DIR}/dashboards/dashboards.yaml": render_dashboard_provider(bool(runbooks)),
     }
     files.update({f"{DASHBOARDS_DIR}/{name}": text for name, text in render_dashboards(settings).items()})
+    files.update({f"{RUNBOOK_DASHBOARDS_DIR}/{name}": text for name, text in runbooks.items()})
     secret_files = (SecretFile("grafanaAdminPassword", ADMIN_PASSWORD_FILE),)
     if external_database:
         secret_files += (SecretFile(GRAFANA_DATABASE_URL, DATABASE_URL_FILE),)
