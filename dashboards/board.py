@@ -6,8 +6,8 @@ the release built for Grafana 12 and later); this module only adds the
 project's conventions on top: every panel has a description, a unit,
 decimals and thresholds; Prometheus targets over latency histograms carry
 exemplars; queries filter on `$environment` wherever the series carry it
-(Prometheus' ALERTS and the recorded SLO ratios do not: one Prometheus runs
-per environment).
+(the recorded SLO series keep it). The alert lists read the rule sources
+themselves, not Prometheus' ALERTS series (which Loki's ruler never writes).
 """
 
 from __future__ import annotations
@@ -42,9 +42,16 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from gateway_telemetry.contract import FAILED_REQUEST_MATCHER
+from stack.alerting.recording import PROVIDER_ERRORS
+from stack.settings import Settings
+
 # Dashboards and links reference datasources by these UIDs, never by name
 # (stack/components/grafana.py provisions them).
 DATASOURCE_UIDS = {"prometheus": "prometheus", "loki": "loki", "jaeger": "jaeger", "alertmanager": "alertmanager"}
+# Their names: what Grafana's alerting pages and the alert list take instead
+# of a UID (an Alertmanager is chosen by name: `?alertmanager=<name>`).
+DATASOURCE_NAMES = {"prometheus": "Prometheus", "loki": "Loki", "jaeger": "Jaeger", "alertmanager": "Alertmanager"}
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid=DATASOURCE_UIDS["prometheus"])
 LOKI = DataSourceRef(type_val="loki", uid=DATASOURCE_UIDS["loki"])
 
@@ -65,6 +72,14 @@ ENV = 'environment=~"$environment"'
 SERVICE = 'service=~"$service"'
 PROVIDER_MODEL = 'gen_ai_provider_name=~"$provider", gen_ai_request_model=~"$model"'
 RATE = "$__rate_interval"
+# A kit service's failed requests (the contract's one definition: 5xx,
+# exceptions, streams broken after their 200), and a provider's failed calls
+# less those the caller's own request caused (the recording rules' selector).
+FAILED = FAILED_REQUEST_MATCHER
+PROVIDER_FAILED = PROVIDER_ERRORS.strip("{}")
+# Grafana's custom unit `count:<unit>`: the value scaled (K, M ...) and the
+# unit after it (getValueFormat, packages/grafana-data/src/valueFormats/valueFormats.ts).
+TOKENS_PER_SECOND = "count:tokens/s"
 
 
 # --- template variables ----------------------------------------------------------
@@ -96,6 +111,16 @@ def environment_variable() -> dashboard.QueryVariable:
 def service_variable(metric: str = "http_server_request_duration_seconds_count") -> dashboard.QueryVariable:
     """Services of the chosen environment that expose `metric`."""
     return _query_variable("service", "Service", f"label_values({metric}{{{ENV}}}, service)")
+
+
+def gateway_service_variable(settings: Settings) -> dashboard.QueryVariable:
+    """The gateway's services of the chosen environment, Kong among them:
+    those Prometheus scrapes and Promtail tails (settings.gatewayServices,
+    each labelled `service` with its name by both). `up` lists a service
+    even while it is down, when its logs matter most; Kong exposes none of
+    the kit's HTTP metrics, so service_variable() would leave it out."""
+    names = "|".join(service.name for service in settings.gateway_services)
+    return _query_variable("service", "Service", f'label_values(up{{{ENV}, service=~"{names}"}}, service)')
 
 
 def provider_variable() -> dashboard.QueryVariable:
@@ -268,6 +293,54 @@ def log_lines(title: str, description: str, *targets) -> logs.Panel:
         .sort_order(common.LogsSortOrder.DESCENDING)
     )
     return _finish(panel, title, description, "none", 0, NEUTRAL, list(targets))
+
+
+# Grafana's alert list panel (`alertlist`): what Grafana's source shows it
+# can do, read at the newest revision of grafana/grafana the reference index
+# holds (the repository is too large to fetch here, so not at the pinned
+# v13.2.0 tag itself): public/app/plugins/panel/alertlist/module.tsx and
+# types.ts give its options; public/app/features/alerting/unified/utils/
+# datasource.ts says it reads Grafana's own rules and every rules datasource
+# (types prometheus and loki, unless jsonData.manageAlerts is false) through
+# their rules APIs, so Loki ruler alerts are listed beside Prometheus' ones.
+# No panel Grafana serves by default reads an Alertmanager: its datasource's
+# query() returns no data (public/app/plugins/datasource/alertmanager/
+# DataSource.ts: "we actually don't use it, just need this data source to
+# proxy requests"). The `alertGroups` panel that did (plugins/panel/
+# alertGroups) is alpha and unmaintained: Grafana serves no alpha panel
+# without [plugins] enable_alpha (pkg/api: `ReleaseStateAlpha &&
+# !PluginsEnableAlpha`), it is absent from recent builds' plugin lists, and
+# Grafana points to its alert groups page instead (grafana/grafana#70944).
+# That page shows what Alertmanager holds (grouped, silenced, inhibited) for
+# the datasource chosen by name (ALERTMANAGER_NAME_QUERY_KEY 'alertmanager',
+# features/alerting/unified/utils/constants.ts): each alert list links there.
+ALERT_LIST = "alertlist"
+ALERT_LIST_SORT_BY_IMPORTANCE = 3  # SortOrder.Importance: firing first
+ALERTMANAGER_GROUPS_URL = f"/alerting/groups?alertmanager={DATASOURCE_NAMES['alertmanager']}"
+
+
+def alert_list(title: str, description: str, *, labels: str = "") -> dashboard.Panel:
+    """The alerts firing or pending now in every rule source (Prometheus,
+    Loki's ruler), worst first, their instances shown; `labels` keeps the
+    instances matching those matchers ('{service=~"loki|promtail"}')."""
+    options = {
+        "viewMode": "list",
+        "groupMode": "default",
+        "groupBy": [],
+        "maxItems": 50,
+        "sortOrder": ALERT_LIST_SORT_BY_IMPORTANCE,
+        "dashboardAlerts": False,
+        "alertName": "",
+        "alertInstanceLabelFilter": labels,
+        # No `datasource` and no `folder`: no filter, every rule source.
+        "showInstances": True,
+        "showInactiveAlerts": False,
+        "stateFilter": {"firing": True, "pending": True, "recovering": True, "error": True, "noData": False, "normal": False},
+    }
+    link = dashboard.DashboardLink("Alertmanager: alert groups, silences, inhibitions").url(ALERTMANAGER_GROUPS_URL)
+    # Unit "none": the list shows no numbers, yet every panel states its unit (stack/docs.py's tables read it).
+    panel = dashboard.Panel().type(ALERT_LIST).title(title).description(description).unit("none")
+    return panel.options(options).links([link])
 
 
 # --- the board ----------------------------------------------------------------------

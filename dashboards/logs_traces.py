@@ -11,13 +11,13 @@ from dashboards.board import (
     LOKI,
     SERVICE,
     environment_variable,
+    gateway_service_variable,
     graph,
     level_variable,
     log_lines,
     logql,
     promql,
     quantile,
-    service_variable,
 )
 from stack.settings import Settings
 
@@ -33,7 +33,8 @@ def build(settings: Settings) -> Board:
         "AI gateway: logs and traces",
         "Logs of the chosen services with links to their traces, errors by type and source, slow requests.",
     )
-    board.variables = [environment_variable(), service_variable(), level_variable()]
+    # Every service whose lines Promtail ships, Kong included (its access and error logs).
+    board.variables = [environment_variable(), gateway_service_variable(settings), level_variable()]
 
     board.add(
         graph(
@@ -86,7 +87,7 @@ def build(settings: Settings) -> Board:
     board.add(
         graph(
             "Request latency with exemplars",
-            "p95 request duration per service; every dot is an exemplar: a real request with its trace, one click from Jaeger.",
+            "p95 request duration of the chosen kit services; every dot is an exemplar: a real request with its trace, one click from Jaeger. Kong has no such histogram: its latency split is on the overview board.",
             "s",
             promql(
                 quantile(0.95, "http_server_request_duration_seconds", f"{{{ENV}, {SERVICE}}}", "service"),

@@ -1,6 +1,6 @@
 """Gateway overview: RED per service and for Kong, Kong's latency split,
 the status-code mix, the busiest routes, requests in flight, the providers'
-error ratio and the alerts firing now. Where an on-call engineer starts: a
+error ratio and the alerts firing now (Prometheus' and Loki's). Where an on-call engineer starts: a
 service's series link on to its logs and traces, a provider's to the
 provider board."""
 
@@ -9,8 +9,10 @@ from __future__ import annotations
 from dashboards.board import (
     Board,
     ENV,
+    PROVIDER_FAILED,
     RATE,
     SERVICE,
+    alert_list,
     bars,
     data_link,
     environment_variable,
@@ -36,8 +38,6 @@ def _service_rate(matchers: str = "", by: str = "service", window: str = RATE) -
 
 def _llm_rate(matchers: str = "") -> str:
     return sum_rate("gen_ai_client_operation_duration_seconds_count", "gen_ai_provider_name", RATE, f"{{{ENV}{matchers}}}")
-
-
 
 
 def build(settings: Settings) -> Board:
@@ -66,7 +66,7 @@ def build(settings: Settings) -> Board:
     board.add(
         graph(
             "Error ratio",
-            "Share of requests answered 5xx or not answered at all. Above the SLO's budget, open the service's logs (error_type, error_source) and the provider board.",
+            "Share of requests that failed: answered 5xx, broken by an exception, or a stream cut after its 200 (the contract's one definition: error_type set). Above the SLO's budget, open the service's logs (error_type, error_source) and the provider board.",
             "percentunit",
             promql(http_failure_ratio(f"{ENV}, {SERVICE}", RATE), "{{service}}"),
             limits=thresholds((0.01, "orange"), (0.05, "red")),
@@ -123,9 +123,9 @@ def build(settings: Settings) -> Board:
     board.add(
         graph(
             "LLM provider error ratio",
-            "Share of LLM calls failing, by provider. One provider high: open its board (click the series) and check fallbacks; all of them high: our side (keys, network).",
+            f"Share of LLM calls that failed through the provider, by provider, as the provider alerts count them ({PROVIDER_FAILED}: not the caller's own bad requests). One provider high: open its board (click the series) and check fallbacks; all of them high: our side (keys, network).",
             "percentunit",
-            promql(ratio(_llm_rate(', error_type!=""'), _llm_rate()), "{{gen_ai_provider_name}}"),
+            promql(ratio(_llm_rate(f", {PROVIDER_FAILED}"), _llm_rate()), "{{gen_ai_provider_name}}"),
             limits=thresholds((limits.provider_error_ratio, "red")),
             decimals=3,
         ).data_links([to_provider]),
@@ -133,15 +133,12 @@ def build(settings: Settings) -> Board:
         6,
     )
     board.add(
-        grid(
+        alert_list(
             "Alerts firing",
-            "Every alert of Prometheus' rules firing now, by name, severity and service (Loki's log alerts are in Alertmanager). Watchdog always fires: it proves the alerting path works. Anything else has a runbook link in its notification.",
-            "short",
-            promql('sum by (alertname, severity, service) (ALERTS{alertstate="firing"})', instant=True, table_format=True),
-            decimals=0,
+            "Alerts firing or pending now, worst first, from every rule source: Prometheus' rules and Loki's ruler (the log alerts, which Prometheus' ALERTS series never has). Watchdog always fires: it proves the alerting path works. Each alert's notification carries its runbook; the panel's link (Alertmanager: alert groups) opens what Alertmanager holds: how it grouped them, what is silenced or inhibited.",
         ),
         24,
-        6,
+        8,
     )
 
     board.row("Kong")

@@ -1,5 +1,6 @@
-"""LLM providers and models: traffic, errors, latency and time to first
-token per provider and model; tokens; spend per hour and per day against the
+"""LLM providers and models: traffic, errors (and where they came from),
+latency, time to first token and time per output token per provider and
+model; tokens per second; spend per hour and per day against the
 budget in settings; fallbacks; and Kong's AI metrics beside the services'
 own, so a difference between the two is seen."""
 
@@ -8,8 +9,11 @@ from __future__ import annotations
 from dashboards.board import (
     Board,
     ENV,
+    FAILED,
+    PROVIDER_FAILED,
     PROVIDER_MODEL,
     RATE,
+    TOKENS_PER_SECOND,
     data_link,
     environment_variable,
     graph,
@@ -20,6 +24,7 @@ from dashboards.board import (
     single_stat,
     thresholds,
 )
+from gateway_telemetry.contract import UNIFIED_LLM_API
 from stack import alert_names as names
 from stack.alerting.rule import ratio, sum_rate
 from stack.settings import Settings
@@ -63,11 +68,11 @@ def build(settings: Settings) -> Board:
         8,
     )
     total = _rate(f"{CALLS}_count")
-    failed = _rate(f"{CALLS}_count", matchers=', error_type!=""')
+    failed = _rate(f"{CALLS}_count", matchers=f", {PROVIDER_FAILED}")
     board.add(
         graph(
             "Error ratio",
-            "Share of calls that failed, by provider and model (error_type set). Past the alert threshold the router should be falling back: see Fallbacks; the logs say why (error_type, upstream_status).",
+            f"Share of calls that failed through the provider, by provider and model, as the alerts count them ({PROVIDER_FAILED}: not the caller's own bad requests). Past the alert threshold the router should be falling back: see Fallbacks; Errors by source and the logs say why (error_type, upstream_status).",
             "percentunit",
             promql(ratio(failed, total), LEGEND),
             limits=thresholds((limits.provider_error_ratio, "red")),
@@ -99,16 +104,33 @@ def build(settings: Settings) -> Board:
         ),
         8,
     )
+    tpot_threshold = settings.slo_for(UNIFIED_LLM_API.name).time_per_output_token_threshold_seconds
+    board.add(
+        graph(
+            "Time per output token p95",
+            f"Time between the output tokens of a streamed answer after the first (successful streamed calls), by provider and model; dots are exemplars. What a chat user feels as a slow typist; the line is the SLO's threshold ({tpot_threshold:g} s, slo.<service>.timePerOutputTokenThresholdSeconds): a p95 above it spends that SLO's budget.",
+            "s",
+            promql(
+                quantile(0.95, "gateway_llm_time_per_output_token_seconds", SELECTOR, BY),
+                LEGEND,
+                exemplar=True,
+            ),
+            limits=thresholds((tpot_threshold, "red")),
+            decimals=3,
+        ),
+        8,
+    )
     board.add(
         graph(
             "Tokens",
-            "Input and output tokens per second, by provider. Output far above input is long answers; a spike is worth a look at who calls (logs).",
-            "short",
+            "Input and output tokens per second, by provider and token type, stacked. Output far above input is long answers; a spike is worth a look at who calls (logs).",
+            TOKENS_PER_SECOND,
             promql(
                 _rate("gen_ai_client_token_usage_sum", by="gen_ai_provider_name, gen_ai_token_type"),
-                "{{gen_ai_provider_name}} {{gen_ai_token_type}}",
+                "{{gen_ai_provider_name}} {{gen_ai_token_type}} tokens/s",
             ),
             stacked=True,
+            decimals=1,
         ),
         8,
     )
@@ -122,7 +144,26 @@ def build(settings: Settings) -> Board:
                 "{{from_provider}} → {{to_provider}} ({{reason}})",
             ),
         ),
-        8,
+        12,
+        failures_only=True,
+    )
+    board.add(
+        graph(
+            "Errors by source",
+            "Failed calls per second of the chosen providers (every model) by provider and where they failed (error_source): provider (an error answer, or unreachable), timeout, rate_limit (a 429), internal (a bug on our side), client (the caller's own bad request: 400, 413, 422). The error ratio counts only those of them the provider caused. Only failures show here: empty is healthy.",
+            "reqps",
+            promql(
+                sum_rate(
+                    f"{CALLS}_count",
+                    "gen_ai_provider_name, error_source",
+                    RATE,
+                    f'{{{ENV}, gen_ai_provider_name=~"$provider", {FAILED}}}',
+                ),
+                "{{gen_ai_provider_name}} {{error_source}}",
+            ),
+            stacked=True,
+        ),
+        12,
         failures_only=True,
     )
 
@@ -175,12 +216,13 @@ def build(settings: Settings) -> Board:
     board.add(
         graph(
             "Kong AI tokens",
-            "Tokens per second by provider and type as Kong counts them.",
-            "short",
+            "Tokens per second by provider and type as Kong counts them; compare with the services' Tokens above.",
+            TOKENS_PER_SECOND,
             promql(
                 f"sum by (ai_provider, token_type) (rate(kong_ai_llm_tokens_total{KONG_AI}[{RATE}]))",
-                "{{ai_provider}} {{token_type}}",
+                "{{ai_provider}} {{token_type}} tokens/s",
             ),
+            decimals=1,
         ),
         8,
     )

@@ -1,11 +1,26 @@
 """Router and optimization: what the Intelligent Router chooses and why,
-where it falls back, and what the Optimization Service's cache and prompt
-compression save in tokens and dollars."""
+where it falls back and how often even the fallback fails, and what the
+Optimization Service's cache and prompt compression save in tokens per
+second and dollars."""
 
 from __future__ import annotations
 
-from dashboards.board import ENV, RATE, Board, bars, environment_variable, graph, grid, promql, single_stat, thresholds
-from stack.alerting.rule import ratio, share, sum_rate
+from dashboards.board import (
+    ENV,
+    FAILED,
+    RATE,
+    TOKENS_PER_SECOND,
+    Board,
+    bars,
+    environment_variable,
+    graph,
+    grid,
+    promql,
+    single_stat,
+    thresholds,
+)
+from stack import alert_names as names
+from stack.alerting.rule import ratio, share, sum_rate, zero_when_absent
 from stack.settings import Settings
 
 SELECTOR = f"{{{ENV}}}"
@@ -27,7 +42,7 @@ def build(settings: Settings) -> Board:
     board = Board(
         "routing",
         "AI gateway: router and optimization",
-        "Routing decisions and fallbacks of the Intelligent Router; cache hits and the tokens and dollars the Optimization Service saves.",
+        "Routing decisions and fallbacks of the Intelligent Router, the requests no provider could serve; cache hits and the tokens and dollars the Optimization Service saves.",
     )
     board.variables = [environment_variable()]
 
@@ -55,6 +70,7 @@ def build(settings: Settings) -> Board:
         ),
         12,
     )
+    limits = settings.alerting.thresholds
     decisions = f"sum(rate(gateway_router_decisions_total{SELECTOR}[{RATE}]))"
     fallbacks = f"sum(rate(gateway_router_fallbacks_total{SELECTOR}[{RATE}]))"
     board.add(
@@ -63,8 +79,20 @@ def build(settings: Settings) -> Board:
             "Share of routed requests that fell back to another provider. Above the alert threshold a provider is failing: see the provider board.",
             "percentunit",
             promql(ratio(fallbacks, decisions)),
-            limits=thresholds((settings.alerting.thresholds.fallback_ratio, "red")),
+            limits=thresholds((limits.fallback_ratio, "red")),
             decimals=1,
+        ),
+        6,
+    )
+    exhausted = f"sum(rate(gateway_llm_fallback_exhausted_total{SELECTOR}[{RATE}]))"
+    board.add(
+        single_stat(
+            "Every provider failed",
+            f"Share of routed requests whose first provider and fallback both failed: the caller got a 502 (a 429 when the last one was rate limiting). Above {limits.fallback_exhausted_ratio:.1%} (alerting.thresholds.fallbackExhaustedRatio) raises {names.FALLBACK_CHAINS_FAILING}: the fallback chain no longer saves anyone, see below which provider was tried last and why.",
+            "percentunit",
+            promql(ratio(exhausted, decisions)),
+            limits=thresholds((limits.fallback_exhausted_ratio, "red")),
+            decimals=2,
         ),
         6,
     )
@@ -80,8 +108,26 @@ def build(settings: Settings) -> Board:
             ),
             decimals=0,
         ),
-        18,
+        12,
         failures_only=True,
+    )
+    by_last = "gen_ai_provider_name, error_source"
+    board.add(
+        graph(
+            "Every provider failed, by the last provider and why",
+            "Requests per second no provider could serve, by the provider tried last and where it failed (error_source: provider, timeout, rate_limit, internal). Each provider and source whose calls failed at all in the window has a line, at 0 while the fallback rescued every such request; a line above 0 is callers answered 502 or 429.",
+            "reqps",
+            promql(
+                zero_when_absent(
+                    sum_rate("gateway_llm_fallback_exhausted_total", by_last, RATE, SELECTOR),
+                    sum_rate("gen_ai_client_operation_duration_seconds_count", by_last, RATE, f"{{{ENV}, {FAILED}}}"),
+                ),
+                "{{gen_ai_provider_name}} {{error_source}}",
+            ),
+            decimals=3,
+        ),
+        24,
+        7,
     )
 
     board.row("Optimization Service")
@@ -100,10 +146,11 @@ def build(settings: Settings) -> Board:
     board.add(
         graph(
             "Tokens saved",
-            "Tokens per second not sent to a provider, by technique (cache, prompt compression).",
-            "short",
-            promql(_rate("gateway_optimization_tokens_saved_total", "technique"), "{{technique}}"),
+            "Tokens per second not sent to a provider, by technique (cache, prompt compression), stacked.",
+            TOKENS_PER_SECOND,
+            promql(_rate("gateway_optimization_tokens_saved_total", "technique"), "{{technique}} tokens/s"),
             stacked=True,
+            decimals=1,
         ),
         8,
     )

@@ -1,31 +1,31 @@
-"""SLOs: per gateway service and SLI, the objective from settings, the SLI and
-the error budget left over the SLO window, and the burn rate of each window
-pair the burn-rate alerts use. Every figure reads the SLO recording rules
-(stack/alerting/slo.py), so the board and the alerts cannot disagree."""
+"""SLOs: per gateway service and SLI (stack/slis.py), the objective from
+settings, the SLI and the error budget left over the SLO window, and the
+burn rate of each window pair the burn-rate alerts use. Every figure reads
+the SLO recording rules (stack/alerting/slo.py), so the board and the alerts
+cannot disagree: the SLI over the window is bad events over events counted
+over the whole window (request-weighted, recorded every 5 minutes), never an
+average of 5-minute ratios nor a 30-day subquery run at every refresh."""
 
 from __future__ import annotations
 
-from dashboards.board import Board, environment_variable, graph, promql, single_stat, thresholds
+from dashboards.board import ENV, Board, environment_variable, graph, promql, single_stat, thresholds
 from stack.alerting.rule import number
-from stack.alerting.slo import BURN_RATE_WINDOWS, SLIS, sli_record
+from stack.alerting.slo import BURN_RATE_WINDOWS, sli_record, slo_window, window_records
 from stack.settings import Settings
+from stack.slis import AVAILABILITY, LATENCY, TIME_TO_FIRST_TOKEN, service_slis
 
-# The SLO window of the SRE workbook, shortened to what Prometheus keeps.
-SLO_WINDOW_SECONDS = 30 * 86400
-# The budget is averaged over the 5m ratios, as Sloth does; a subquery drops
-# the NaN of 5-minute spans without traffic (0/0) instead of averaging it in.
-# Its step is a minute, not five: steps sit on whole multiples of the step,
-# so a 5m step would leave a stack younger than five minutes with no figure.
-SHORTEST, STEP = "5m", "1m"
-
-
-def slo_window(settings: Settings) -> str:
-    days = min(SLO_WINDOW_SECONDS, settings.retention.metrics.seconds) // 86400
-    return f"{days}d"
+_GOOD = {
+    AVAILABILITY: "requests that did not fail (no 5xx, no exception, no stream broken after its header)",
+    LATENCY: "requests faster than {threshold} s",
+    TIME_TO_FIRST_TOKEN: "streamed LLM calls whose first token came within {threshold} s",
+}
+_TIME_PER_OUTPUT_TOKEN_GOOD = "successful streamed LLM calls with at most {threshold} s per output token after the first"
 
 
-def _error_ratio_over(sli: str, service: str, window: str) -> str:
-    return f'avg_over_time(({sli_record(sli, SHORTEST)}{{service="{service}"}} >= 0)[{window}:{STEP}])'
+def good_events(settings: Settings, service: str, sli: str) -> str:
+    """What the SLI counts as good, in words, with the service's threshold."""
+    text = _GOOD.get(sli, _TIME_PER_OUTPUT_TOKEN_GOOD)
+    return text.replace("{threshold}", number(settings.slo_for(service).threshold_seconds(sli) or 0))
 
 
 def build(settings: Settings) -> Board:
@@ -33,27 +33,25 @@ def build(settings: Settings) -> Board:
     board = Board(
         "slo",
         "AI gateway: SLOs",
-        f"Objectives, SLIs, error budgets over {window} and burn rates per gateway service; from the SLO recording rules the alerts use.",
+        f"Objectives, SLIs, error budgets over {window} and burn rates per gateway service and SLI; "
+        "from the SLO recording rules the alerts use.",
     )
-    # Prometheus runs per environment and the recorded ratios carry no environment label;
-    # the variable keeps the environment across the links between boards.
     board.variables = [environment_variable()]
     pairs = ", ".join(f"{w.long}/{w.short} ×{number(w.factor)}" for w in BURN_RATE_WINDOWS)
     for index, service in enumerate(settings.gateway_services):
         slo = settings.slo_for(service.name)
         board.row(service.name, collapsed=index > 0)
-        for sli in SLIS:
-            objective = slo.availability if sli == "availability" else slo.latency
+        selector = f'{{{ENV}, service="{service.name}"}}'
+        for sli in service_slis(service.name):
+            objective = slo.objective(sli)
             budget = 1 - objective
-            what = (
-                "requests answered without a server error"
-                if sli == "availability"
-                else f"requests faster than {number(slo.latency_threshold_seconds)} s"
-            )
-            errors = _error_ratio_over(sli, service.name, window)
+            what = good_events(settings, service.name, sli)
+            events, bad = (f"sum({name}{selector})" for name in window_records(sli, window))
+            bad_share = f"{bad} / {events}"
+            label = sli.replace("_", " ")
             board.add(
                 single_stat(
-                    f"{service.name} {sli} objective",
+                    f"{service.name} {label} objective",
                     f"Objective: the share of {what} the service promises (alerting.slos in settings).",
                     "percentunit",
                     promql(f"vector({number(objective)})", instant=True),
@@ -64,10 +62,11 @@ def build(settings: Settings) -> Board:
             )
             board.add(
                 single_stat(
-                    f"{service.name} {sli} SLI ({window})",
-                    f"Share of {what} over the last {window}. Below the objective means the budget is spent.",
+                    f"{service.name} {label} SLI ({window})",
+                    f"Share of {what} over the last {window}, counted over every event of the window. "
+                    "Below the objective means the budget is spent.",
                     "percentunit",
-                    promql(f"1 - {errors}", instant=True),
+                    promql(f"1 - {bad_share}", instant=True),
                     decimals=3,
                     limits=thresholds((objective, "green"), base="red"),
                 ),
@@ -76,10 +75,11 @@ def build(settings: Settings) -> Board:
             )
             board.add(
                 single_stat(
-                    f"{service.name} {sli} error budget left",
-                    f"Error budget left over the last {window}: 100% untouched, 0% spent, negative overspent. Spend it on releases while it lasts; freeze risky changes when it is gone.",
+                    f"{service.name} {label} error budget left",
+                    f"Error budget left over the last {window}: 100% untouched, 0% spent, negative overspent. "
+                    "Spend it on releases while it lasts; freeze risky changes when it is gone.",
                     "percentunit",
-                    promql(f"1 - {errors} / {number(budget)}", instant=True),
+                    promql(f"1 - ({bad_share}) / {number(budget)}", instant=True),
                     decimals=1,
                     limits=thresholds((0.25, "orange"), (0.5, "green"), base="red"),
                 ),
@@ -88,11 +88,12 @@ def build(settings: Settings) -> Board:
             )
             board.add(
                 graph(
-                    f"{service.name} {sli} burn rate",
-                    f"How many times faster than sustainable the budget burns, for each window pair of the alerts ({pairs}). Both windows of a pair above its factor fire the alert.",
+                    f"{service.name} {label} burn rate",
+                    f"How many times faster than sustainable the budget burns, for each window pair of the alerts "
+                    f"({pairs}). Both windows of a pair above its factor (with enough traffic) fire the alert.",
                     "short",
                     *(
-                        promql(f'{sli_record(sli, w)}{{service="{service.name}"}} / {number(budget)}', w)
+                        promql(f"{sli_record(sli, w)}{selector} / {number(budget)}", w)
                         for w in dict.fromkeys(x for pair in BURN_RATE_WINDOWS for x in (pair.long, pair.short))
                     ),
                     limits=thresholds(

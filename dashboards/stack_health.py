@@ -1,12 +1,25 @@
 """Stack health: is the observability stack itself working? Each component
-up, what it takes in (samples, log lines, spans), what it fails at (rule
-evaluations, notifications) or drops (log lines, spans), and Prometheus'
-storage against its retention."""
+up, its alerts firing, whether every Prometheus reaches every Alertmanager
+and the Alertmanager peers see each other, what it takes in (samples, log
+lines, spans), what it fails at (rule evaluations, notifications) or drops
+(log lines, spans), and Prometheus' storage against its retention."""
 
 from __future__ import annotations
 
 from gateway_telemetry import contract
-from dashboards.board import ENV, RATE, Board, environment_variable, graph, grid, promql, single_stat, thresholds
+from dashboards.board import (
+    ENV,
+    RATE,
+    Board,
+    alert_list,
+    environment_variable,
+    graph,
+    grid,
+    promql,
+    single_stat,
+    thresholds,
+)
+from stack import alert_names as names
 from stack.alerting.rule import zero_when_absent
 from stack.settings import Settings
 
@@ -48,6 +61,52 @@ def build(settings: Settings) -> Board:
             limits=thresholds((settings.scrape_timeout.seconds * 0.8, "orange")),
         ),
         16,
+    )
+
+    board.row("Alerting path")
+    # Imported here: stack.components imports this package (Grafana provisions the boards).
+    from stack.components.service import replicas
+
+    peers = replicas(settings, "alertmanager")
+    board.add(
+        alert_list(
+            "Stack alerts firing",
+            "Alerts about the stack's own components firing or pending now, from Prometheus' rules and Loki's ruler (alert instances whose service is one of them). A component gone entirely alerts without a service label: the overview's list shows those too. The panel's link opens what Alertmanager holds.",
+            labels=f'{{service=~"{STACK_JOBS}"}}',
+        ),
+        8,
+        8,
+    )
+    board.add(
+        graph(
+            "Alertmanagers each Prometheus sends to",
+            f"Alertmanagers each Prometheus has found to send its alerts to; each should reach all {peers} (the line). Fewer: a peer misses that Prometheus' alerts and cannot stand in for the others; 0 for long raises {names.PROMETHEUS_NOT_CONNECTED_TO_ALERTMANAGERS}: its alerts reach no one.",
+            "short",
+            promql(
+                f'max by (instance) (prometheus_notifications_alertmanagers_discovered{{{ENV}, job="prometheus"}})',
+                "{{instance}}",
+            ),
+            decimals=0,
+            limits=thresholds((peers, "green"), base="red"),
+        ),
+        8,
+        8,
+    )
+    board.add(
+        graph(
+            "Alertmanager peers each sees",
+            f"Members of the gossip cluster each Alertmanager sees, itself included; all should see all {peers} (the line). Fewer: peers that cannot gossip notify twice and miss each other's silences ({names.ALERTMANAGER_MEMBERS_INCONSISTENT}). One replica runs without a cluster and exports no count: it reads 1, itself, while it is up; a peer that is down reads 0.",
+            "short",
+            promql(
+                f'max by (instance) (alertmanager_cluster_members{{{ENV}, job="alertmanager"}})'
+                f' or max by (instance) (up{{{ENV}, job="alertmanager"}})',
+                "{{instance}}",
+            ),
+            decimals=0,
+            limits=thresholds((peers, "green"), base="red"),
+        ),
+        8,
+        8,
     )
 
     board.row("Ingestion")

@@ -1,5 +1,6 @@
 """What the tests read from the generated dashboards: every panel (those
-inside collapsed rows too), every query with its board and panel, and the
+inside collapsed rows too), every query with its board and panel (Grafana's
+alert lists have none: they read the rule sources themselves), and the
 queries with Grafana's variables replaced so real parsers and a real
 Prometheus can run them."""
 
