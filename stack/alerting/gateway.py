@@ -45,7 +45,7 @@ def availability_alerts(settings: Settings) -> list[dict]:
         alert(
             settings,
             names.SERVICE_INSTANCE_DOWN,
-            f"{up} == 0 unless on (service) (max without (instance) ({up}) == 0)",
+            f"{up} == 0 unless on (environment, service) (max without (instance) ({up}) == 0)",
             for_="5m",
             severity="warning",
             summary="An instance of a gateway service is down; the others still serve.",
@@ -416,7 +416,9 @@ def metric_absent_alerts(settings: Settings) -> list[dict]:
     for metric, (service, alternatives) in WATCHED_METRICS.items():
         if service not in configured:
             continue
-        gone = " and on () ".join(f'absent_over_time({m}{{service="{service}"}}[15m])' for m in (metric, *alternatives))
+        family = (metric, *alternatives)
+        gone = " and on () ".join(f'absent_over_time({m}{{service="{service}"}}[15m])' for m in family)
+        seen = " or ".join(f'present_over_time({m}{{service="{service}"}}[1d])' for m in family)
         serving = (
             'sum(rate(http_server_request_duration_seconds_count'
             f'{{service="{service}", http_request_method="POST"}}[15m])) > 0'
@@ -425,7 +427,7 @@ def metric_absent_alerts(settings: Settings) -> list[dict]:
             alert(
                 settings,
                 names.METRIC_ABSENT,
-                f'{gone} and on () count(present_over_time({metric}{{service="{service}"}}[1d])) > 0 and on () {serving}',
+                f"{gone} and on () count({seen}) > 0 and on () {serving}",
                 for_="15m",
                 severity="warning",
                 labels={"service": service, "metric": metric},
