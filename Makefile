@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 ENV     ?= dev
 
 .DEFAULT_GOAL := help
-.PHONY: help up down secret config plan render rules test tools bench clean verify demo
+.PHONY: help up down secret config plan render rules test tools bench clean verify demo gameday
 
 help: ## list the targets (ENV=<stack> picks the stack; default dev)
 	@echo "make <target> [ENV=<stack>]"
@@ -45,6 +45,9 @@ rules: $(STAMP) ## rewrite the reference rule files in alerts/ from the generato
 
 test: $(STAMP) tools ## install what the tests need and run them (what CI runs)
 	$(PYTHON) -m pytest
+
+gameday: $(STAMP) tools ## play the incidents of tests/gameday on 127.0.0.1 and print who got paged, how soon
+	$(PYTHON) -m pytest tests/gameday -p no:cacheprovider -q -s
 
 tools: ## install the real checkers (promtool, amtool, the LogQL grammar) when missing
 	@bash scripts/install-tools.sh

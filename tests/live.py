@@ -102,13 +102,16 @@ def write_prometheus_files(settings: Settings, prom_dir: Path, edit: Callable[[d
 
 
 def start_alertmanager(binary: str, config: Path, port: int, log, extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    """One Alertmanager on 127.0.0.1:`port`; alone (clustering off) unless
+    `extra` gives its own --cluster.* flags."""
+    alone = () if any(flag.startswith("--cluster.listen-address=") for flag in extra) else ("--cluster.listen-address=",)
     return subprocess.Popen(
         [
             binary,
             f"--config.file={config}",
             f"--storage.path={config.parent / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
+            *alone,
             *extra,
         ],
         stdout=log,
