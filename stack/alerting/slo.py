@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from stack import alert_names as names
-from stack.alerting.rule import alert, fill, number, ratio, record, sum_rate, with_traffic_floor
+from stack.alerting.rule import alert, fill, number, ratio, record, sum_rate, with_traffic_floor, zero_when_absent
 from gateway_telemetry.contract import FAILED_REQUEST_MATCHER
 from stack.settings import Settings
 from stack.slis import AVAILABILITY, LATENCY, TIME_PER_OUTPUT_TOKEN, TIME_TO_FIRST_TOKEN, events, service_slis
@@ -86,10 +86,12 @@ def error_ratio(settings: Settings, service: str, sli: str, window: str) -> str:
 
 
 def bad_events_increase(settings: Settings, service: str, sli: str, window: str) -> str:
-    """Bad events over `window` (a count): the SLO board's numerator."""
+    """Bad events over `window` (a count): the SLO board's numerator; 0,
+    not absent, while no failure has ever been counted."""
     counted = events(service, sli)
     if counted.failed:
-        return _sum_increase(counted.total, service, window, f", {counted.failed}")
+        total = _sum_increase(counted.total, service, window)
+        return zero_when_absent(_sum_increase(counted.total, service, window, f", {counted.failed}"), total)
     bucket = settings.slo_for(service).threshold_seconds(sli)
     fast = _sum_increase(f"{counted.histogram}_bucket", service, window, f', le=~"{le_matcher(bucket)}"')
     return f"{_sum_increase(counted.total, service, window)} - {fast}"
