@@ -12,19 +12,19 @@ from dashboards.board import ENV, Board, environment_variable, graph, promql, si
 from stack.alerting.rule import number
 from stack.alerting.slo import BURN_RATE_WINDOWS, sli_record, slo_window, window_records
 from stack.settings import Settings
-from stack.slis import AVAILABILITY, LATENCY, TIME_TO_FIRST_TOKEN, service_slis
+from stack.slis import AVAILABILITY, LATENCY, TIME_PER_OUTPUT_TOKEN, TIME_TO_FIRST_TOKEN, service_slis
 
 _GOOD = {
     AVAILABILITY: "requests that did not fail (no 5xx, no exception, no stream broken after its header)",
     LATENCY: "requests faster than {threshold} s",
     TIME_TO_FIRST_TOKEN: "streamed LLM calls whose first token came within {threshold} s",
+    TIME_PER_OUTPUT_TOKEN: "successful streamed LLM calls with at most {threshold} s per output token after the first",
 }
-_TIME_PER_OUTPUT_TOKEN_GOOD = "successful streamed LLM calls with at most {threshold} s per output token after the first"
 
 
 def good_events(settings: Settings, service: str, sli: str) -> str:
     """What the SLI counts as good, in words, with the service's threshold."""
-    text = _GOOD.get(sli, _TIME_PER_OUTPUT_TOKEN_GOOD)
+    text = _GOOD[sli]
     return text.replace("{threshold}", number(settings.slo_for(service).threshold_seconds(sli) or 0))
 
 

@@ -375,7 +375,7 @@ class Incident:
             # Two scrapes of every target, then an evaluation of every group after them.
             time.sleep(2 * self.settings.scrape_interval.seconds)
             if not until(lambda: not self.noise(started), timeout=60, step=1):
-                return Outcome(self.key, {}, {}, 0.0, f"never quiet before the fault: {self.noise(started)}", Counter())
+                return Outcome({}, {}, f"never quiet before the fault: {self.noise(started)}", Counter())
             injected = time.monotonic()
             fault(self)
             time.sleep(horizon)
@@ -385,9 +385,9 @@ class Incident:
             pages = {page: at - injected for page, at in self.receivers.pages(self.key, since=injected).items()}
             heartbeats = [at - injected for at in self.receivers.heartbeats(self.key)]
             answers = Counter(self.load.answers) if self.load else Counter()
-            return Outcome(self.key, pages, suppressed, injected, "", answers, heartbeats, check(self) if check else None)
+            return Outcome(pages, suppressed, "", answers, heartbeats, check(self) if check else None)
         except (OSError, urllib.error.URLError, subprocess.SubprocessError) as exc:
-            return Outcome(self.key, {}, {}, 0.0, f"{type(exc).__name__}: {exc}", Counter())
+            return Outcome({}, {}, f"{type(exc).__name__}: {exc}", Counter())
         finally:
             self.stop()
 
@@ -422,10 +422,8 @@ class Outcome:
     (seconds after the fault), the alerts Alertmanager held back by
     inhibition (alertname -> the fingerprints muting it), and any error."""
 
-    key: str
     pages: dict[Page, float]
     suppressed: dict[str, list[str]]
-    injected: float
     error: str
     answers: Counter
     heartbeats: list[float] = field(default_factory=list)

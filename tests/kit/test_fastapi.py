@@ -93,19 +93,28 @@ def make_app() -> FastAPI:
     return app
 
 
+def caller(app: FastAPI, raise_app_exceptions: bool = True):
+    """A function calling `app` in-process: call(method, path, **httpx kwargs) -> Response.
+    With raise_app_exceptions False, like a real server, an exception the app
+    raises after its response started reaches the client as a truncated body."""
+
+    def call(method: str, path: str, **kwargs) -> httpx.Response:
+        async def send():
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                return await client.request(method, path, **kwargs)
+
+        return asyncio.run(send())
+
+    return call
+
+
 @pytest.fixture
 def served(log_file):
     """An instrumented app, its handle and span exporter, and a client calling it in-process."""
     app, exporter = make_app(), InMemorySpanExporter()
     handle = instrument_app(app, service="unified-llm-api", environment="test", version="1.0.0", exporter=exporter)
-
-    def call(method: str, path: str, **kwargs) -> httpx.Response:
-        async def send():
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                return await client.request(method, path, **kwargs)
-
-        return asyncio.run(send())
+    call = caller(app)
 
     def spans():
         handle.tracer_provider.force_flush()
@@ -396,20 +405,9 @@ def test_a_failed_instrument_app_leaves_the_process_as_it_was(monkeypatch):
 
 
 def _serve(app: FastAPI, log_file):
-    """Instrument `app` and return a caller that, like a real server, survives
-    the app's exceptions (a stream broken after its header reaches the client
-    as a truncated body)."""
+    """Instrument `app`; its handle and a caller that survives the app's exceptions as a server does."""
     handle = instrument_app(app, service="unified-llm-api", environment="test", version="1.0.0", exporter=InMemorySpanExporter())
-
-    def call(method: str, path: str, **kwargs) -> httpx.Response:
-        async def send():
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                return await client.request(method, path, **kwargs)
-
-        return asyncio.run(send())
-
-    return handle, call
+    return handle, caller(app, raise_app_exceptions=False)
 
 
 @pytest.mark.parametrize("asynchronous", [True, False], ids=["async handler", "sync handler"])
