@@ -56,6 +56,7 @@ from structlog.contextvars import bind_contextvars, get_contextvars, reset_conte
 
 from gateway_telemetry.errors import error_fields
 from gateway_telemetry.logs import get_logger
+from gateway_telemetry.masking import holds_secret
 from gateway_telemetry.metrics import ServiceMetrics
 from gateway_telemetry.tracing import (
     configure_tracing,
@@ -67,8 +68,9 @@ from gateway_telemetry.tracing import (
 
 REQUEST_ID_HEADER = "x-request-id"
 METRICS_PATH = "/metrics"
-# A caller's request id is kept only when it is a sane token: it goes into
-# every log line and response, so no control characters, no unbounded length.
+# A caller's request id is kept only when it is a sane token holding no
+# secret: it goes into every log line and response, so no control
+# characters, no unbounded length.
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
 # HTTP semantic conventions: a method outside the well-known set is "_OTHER"
 # on metrics, so a client cannot mint label values.
@@ -300,7 +302,11 @@ def _guarded(function, *args):
 
 def _begin(scope: Scope) -> _Request:
     given = next((value for name, value in scope["headers"] if name == b"x-request-id"), None)
-    request_id = given.decode() if given is not None and _SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    request_id = given.decode() if given is not None and _SANE_REQUEST_ID.fullmatch(given) else None
+    # The kit repeats the id in every line, span and response: a client's
+    # value that holds a secret (`sk-proj-...` is a sane token) is never kept.
+    if request_id is None or holds_secret(request_id):
+        request_id = uuid.uuid4().hex
     span = trace.get_current_span()
     context = span.get_span_context()
     if span.is_recording():

@@ -39,6 +39,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import urllib.parse
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -53,16 +54,18 @@ SECRET_MASK = mask("secret_value")  # the key rules' mask
 
 # Contract fields (contract.LOG_FIELDS) that never hold free text: written by
 # the kit (timestamp, level, service, environment, version, logger, the ids,
-# error fields) or by the service's code from its own vocabulary (provider,
-# model, method) and numbers. request_id is an id: the FastAPI glue accepts an
-# X-Request-ID only as a short token of [A-Za-z0-9._-] and generates one
-# otherwise (Promtail still runs every rule on it). The contract's free-text
-# fields are `message` and `path`. tests/kit/test_masking.py fails when the
-# contract gains a field that is in neither group.
+# error fields, the method normalised to the HTTP conventions' set) and
+# numbers. request_id is an id: the FastAPI glue keeps a caller's
+# X-Request-ID only when it is a short token of [A-Za-z0-9._-] that holds no
+# secret, and generates one otherwise (Promtail still runs every rule on it).
+# Everything else is scanned: `message` and `path`, and `provider` and
+# `model`, which a client can name in its request (issue 18, field report 3).
+# tests/kit/test_masking.py fails when the contract gains a field that is in
+# neither group.
 NEVER_TEXT = frozenset(
     {
         "timestamp", "level", "service", "environment", "version", "logger", "request_id", "trace_id", "span_id",
-        "provider", "model", "method", "status", "latency_ms", "input_tokens", "output_tokens", "cost_usd",
+        "method", "status", "latency_ms", "input_tokens", "output_tokens", "cost_usd",
         "error_type", "error_source", "upstream_status",
     }
 )
@@ -219,7 +222,7 @@ def _in_context(key: str, value: Any, in_list: bool) -> Any:
     return result
 
 
-def _mask_string(key: str, text: str, in_list: bool = False) -> Any:
+def _mask_string(key: str, text: str, in_list: bool = False, remember: bool = True) -> Any:
     if text in _clean_texts:
         return text
     try:
@@ -233,7 +236,7 @@ def _mask_string(key: str, text: str, in_list: bool = False) -> Any:
     # quotes included, exactly where Promtail's gates look.
     if _PREFILTER.may_open(encoded):
         return _in_context(key, text, in_list)
-    if len(text) <= _MEMO_TEXT_LENGTH:
+    if remember and len(text) <= _MEMO_TEXT_LENGTH:
         if len(_clean_texts) >= _MEMO_SIZE:
             _clean_texts.clear()
         _clean_texts.add(text)
@@ -247,6 +250,53 @@ def mask_text(text: str) -> str:
     under a key or in a list is masked the same way by mask_event."""
     masked = _mask_string("", text)
     return masked if isinstance(masked, str) else orjson.dumps(masked).decode()
+
+
+# The HTTP conventions' attributes that hold a URL or part of one, percent-encoded.
+URL_ATTRIBUTES = frozenset({"url.full", "url.query", "url.original", "http.url", "http.target"})
+
+
+def holds_secret(text: str) -> bool:
+    """Whether mask_text would change `text`. Not remembered when clean: for
+    values that never repeat (a caller's request id), which would only push
+    repeating texts out of the memory."""
+    return _mask_string("", text, remember=False) != text
+
+
+def mask_attributes(attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """OpenTelemetry attributes (str keys; str, bool, int, float values or
+    sequences of one of them) masked as a log line's fields are: a value
+    under a sensitive key (`http.request.header.authorization`) becomes
+    SECRET_MASK, every other string and card-sized number runs the rules.
+    A masked number becomes a string, a sequence holding one becomes a
+    sequence of strings (attribute sequences are homogeneous). Returns the
+    same object when nothing changed."""
+    if not attributes:
+        return attributes
+    masked: dict[str, Any] | None = None
+    for key, value in attributes.items():
+        if is_sensitive_key(key):
+            new = value if value is None or value is True or value is False or value == "" else SECRET_MASK
+        elif key in URL_ATTRIBUTES and isinstance(value, str) and ("%" in value or "+" in value):
+            # Percent-encoding hides a secret's shape (`Bearer%20sk-...`):
+            # the decoded text is masked, and kept decoded when it held one.
+            decoded = urllib.parse.unquote_plus(value)
+            masked_url = mask_text(decoded)
+            new = masked_url if masked_url != decoded else mask_text(value)
+        elif isinstance(value, (str, int, float)):
+            new = _mask_value(key, value)
+        elif isinstance(value, (list, tuple)):
+            elements = [_mask_value(key, element) for element in value]
+            if any(type(a) is not type(b) for a, b in zip(elements, value)):
+                elements = [e if isinstance(e, str) else as_text(e) for e in elements]
+            new = tuple(elements) if elements != list(value) else value
+        else:
+            new = value
+        if new is not value and new != value:
+            if masked is None:
+                masked = dict(attributes)
+            masked[key] = new
+    return attributes if masked is None else masked
 
 
 def _mask_value(key: str, value: Any, in_list: bool = False) -> Any:

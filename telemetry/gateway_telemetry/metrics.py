@@ -21,6 +21,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics import MetricWrapperBase, disable_created_metrics
 from prometheus_client.registry import Collector
 
+from gateway_telemetry.masking import mask_text
 from gateway_telemetry.contract import (
     KIT_HISTOGRAM_BUCKETS,
     KIT_METRICS,
@@ -121,7 +122,9 @@ class ServiceMetrics:
         trace_id: str | None = None,
     ) -> None:
         """Record one LLM call: duration, tokens (input and output), cost, time
-        to first token and time per output token.
+        to first token and time per output token. `provider` and `model` may
+        come from a client's request: they are masked (masking.mask_text)
+        before they become label values.
 
         Units: seconds, tokens, US dollars. Token counts, cost and the
         streaming times that are None (a failed call, a call not streamed) are
@@ -131,6 +134,7 @@ class ServiceMetrics:
         Raises:
             ValueError: the service's contract has no LLM metrics.
         """
+        provider, model = mask_text(provider), mask_text(model)
         gen_ai = {"gen_ai_operation_name": operation, "gen_ai_provider_name": provider, "gen_ai_request_model": model}
         example = exemplar(trace_id)
         self._histogram(_LLM_DURATION).labels(**gen_ai, error_type=error_type or "", error_source=error_source or "").observe(
@@ -148,6 +152,7 @@ class ServiceMetrics:
 
     def count(self, metric_name: str, amount: float = 1, **labels: object) -> None:
         """Add `amount` (>= 0) to one of the service's counters, e.g. `gateway_router_decisions_total`.
+        Label values are masked (masking.mask_text) like every text the kit emits.
 
         Raises:
             ValueError: the metric is not one of this service's counters, or the
@@ -161,7 +166,7 @@ class ServiceMetrics:
             )
         if amount < 0:
             raise ValueError(f"{metric_name} amount: given {amount}; a counter only grows, must be >= 0")
-        counter.labels(**{k: str(v) for k, v in labels.items()}).inc(amount)
+        counter.labels(**{k: mask_text(str(v)) for k, v in labels.items()}).inc(amount)
 
     def read_span_pipeline_from(self, source: Callable[[], Iterable[SpanPipelinePoint]] | None) -> None:
         """Feed the `contract.KIT_METRICS` series from `source` at every scrape (None: no series).

@@ -6,7 +6,8 @@ exporter, both configured by the standard `OTEL_*` variables the SDK reads
 itself (`OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`, `_HEADERS`, `_TIMEOUT`,
 `_COMPRESSION`; `OTEL_BSP_*`; `OTEL_TRACES_SAMPLER` and `_ARG`), W3C trace
 context and baggage propagation, and httpx instrumented so every outgoing call
-carries `traceparent`. The span pipeline's health (queue size and capacity,
+carries `traceparent`. Every span is masked (span_masking.MaskingSpanExporter)
+before the exporter sends it. The span pipeline's health (queue size and capacity,
 spans processed and dropped, spans exported) is the SDK's own self-observability
 metrics (opentelemetry-sdk 1.45: `otel.sdk.processor.span.*`,
 `otel.sdk.exporter.span.exported`), read into `ServiceMetrics` at each scrape.
@@ -59,6 +60,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from gateway_telemetry.contract import KIT_METRICS
 from gateway_telemetry.metrics import ServiceMetrics, SpanPipelinePoint
+from gateway_telemetry.span_masking import MaskingSpanExporter
 
 # The virtual key's id on LLM client spans; the gateway's own attribute (no
 # semantic convention has one). Never the key itself.
@@ -139,7 +141,8 @@ def configure_tracing(
     if exporter is None:
         exporter = _CountedOtlpExporter(meter_provider) if meter_provider is not None else OTLPSpanExporter()
     with _sdk_self_metrics(enabled=metrics is not None):
-        processor = BatchSpanProcessor(exporter, meter_provider=meter_provider)
+        # Every span is masked before any exporter sees it (span_masking.py).
+        processor = BatchSpanProcessor(MaskingSpanExporter(exporter), meter_provider=meter_provider)
 
     resource = Resource.create({SERVICE_NAME: service, SERVICE_VERSION: version, DEPLOYMENT_ENVIRONMENT_NAME: environment})
     provider = TracerProvider(resource=resource)  # no sampler: the SDK reads OTEL_TRACES_SAMPLER itself

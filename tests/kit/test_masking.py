@@ -204,11 +204,12 @@ def test_masking_never_changes_the_callers_objects():
 # --- values ----------------------------------------------------------------------
 
 
-def test_never_text_is_every_contract_field_but_message_and_path():
-    """Adding a contract field forces a decision: never text, or scanned."""
+def test_never_text_is_every_contract_field_but_free_text_and_what_a_client_names():
+    """Adding a contract field forces a decision: never text, or scanned.
+    `provider` and `model` are scanned: a request names them (issue 18)."""
     names = {field.name for field in LOG_FIELDS}
     assert NEVER_TEXT <= names
-    assert names - NEVER_TEXT == {"message", "path"}
+    assert names - NEVER_TEXT == {"message", "path", "provider", "model"}
 
 
 def test_never_text_fields_are_left_alone_and_everything_else_is_scanned():
