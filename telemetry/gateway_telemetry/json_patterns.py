@@ -70,3 +70,14 @@ def bare_value(depth: int) -> str:
     """A number, array or object at `depth` (true, false and null hold no
     secret and are left alone)."""
     return f"(?:{NUMBER}|{container(depth)})"
+
+
+def left_of(first_chars: str) -> str:
+    """What may stand before a capture whose first character is in the class
+    `first_chars`: a run of escape pairs (taken whole from its start, so
+    `\\njane@x.com` masks `jane@x.com`, never `njane...`), the line's start,
+    or any other character that is not a backslash. Replaces `\\b`, which
+    sees no boundary in `\\nAKIA...`."""
+    # The backslash first: a `-` ending `first_chars` must stay last in the
+    # class, or `+-\\` is a range (`+` to `\`) that holds `=`, `:`, `/`, `<`.
+    return rf"(?:(?:\\.)+|^|[^\\{first_chars}])"

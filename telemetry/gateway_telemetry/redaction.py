@@ -39,10 +39,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from dataclasses import dataclass
 from typing import Callable, Union
 
 from gateway_telemetry import json_patterns as J
+from gateway_telemetry.secret_formats import PERSONAL, TOKENS, Format
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,13 @@ class Redaction:
         all).
     quote: the captured text is a bare JSON value; the mask is wrapped in this
         quote (json_patterns.quote_text of the value's depth) to stay a string.
+    checksum: the name of a check in CHECKSUMS the captured text must pass
+        to be masked (a card number's Luhn digit, an IBAN's mod 97). The kit
+        checks it; Promtail cannot (RE2 has no arithmetic) and masks every
+        text of the shape, so a look-alike that fails the check is kept at
+        source and masked again in Loki only when it passes Promtail.
+    source: where the format comes from (a secret scanner's rule, a
+        standard), for the README's table.
     """
 
     kind: str
@@ -66,6 +75,8 @@ class Redaction:
     what: str
     trigger: Union[tuple[str, ...], str]
     quote: str = ""
+    checksum: str = ""
+    source: str = ""
 
     @property
     def replacement(self) -> str:
@@ -79,17 +90,6 @@ def mask(kind: str) -> str:
 
 
 # --- where a value stands ------------------------------------------------------
-
-
-def _left_of(first_chars: str) -> str:
-    """What may stand before a capture whose first character is in the class
-    `first_chars`: a run of escape pairs (taken whole from its start, so
-    `\\njane@x.com` masks `jane@x.com`, never `njane...`), the line's start,
-    or any other character that is not a backslash. Replaces `\\b`, which
-    sees no boundary in `\\nAKIA...`."""
-    # The backslash first: a `-` ending `first_chars` must stay last in the
-    # class, or `+-\\` is a range (`+` to `\`) that holds `=`, `:`, `/`, `<`.
-    return rf"(?:(?:\\.)+|^|[^\\{first_chars}])"
 
 
 # A value under a key that names an id (`span_id`, `request_id`, Kong's
@@ -185,12 +185,30 @@ def _key_value_rules() -> list[Redaction]:
 
 _CARD = r"(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|6011|65\d{2})(?:[ -]?\d{4}){3}|3[47]\d{2}[ -]?\d{6}[ -]?\d{5}"
 _CARD_DIGITS = r"(?:(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|6011|65\d{2})\d{12}|3[47]\d{13})"
-# The one regex pass a clean line pays: card numbers and dashed phone numbers
-# have no literal to look for. Factored on the shared first three digits:
-# Go's regexp costs per position and per alternative. Whole card lengths
-# only: a 32-hex trace id often holds ten digits in a row.
-_DIGITS_TRIGGER = r"\d{3}(?:\d[ -]?(?:\d{4}[ -]?\d{4}[ -]?\d{4}|\d{6}[ -]?\d{5})|[-.]\d{3}[-.]\d{4})"
+# The one regex pass a clean line pays: card numbers, dashed phone numbers,
+# social security numbers, IBANs and National Insurance numbers have no
+# literal to look for. Factored on the shared first three digits or two
+# capitals: Go's regexp costs per position and per alternative. Whole card
+# lengths only: a 32-hex trace id often holds ten digits in a row.
+_SHAPES_TRIGGER = (
+    r"\d{3}(?:\d[ -]?(?:\d{4}[ -]?\d{4}[ -]?\d{4}|\d{6}[ -]?\d{5})|[-.]\d{3}[-.]\d{4}|-\d{2}-\d{4})"
+    r"|[A-Z]{2}(?:\d{2}[ -]?[A-Z0-9]{4}[ -]?[A-Z0-9]{4}| ?\d{2} ?\d{2} ?\d{2} ?[A-D])"
+)
 _TOKEN_CHARS = "A-Za-z0-9._~+/=-"
+
+
+def _from_format(format: Format, trigger: Union[tuple[str, ...], str, None] = None) -> Redaction:
+    """A catalogue format as a rule; `trigger` replaces its own when the rule
+    shares a gate with its neighbours."""
+    return Redaction(
+        format.kind,
+        format.pattern,
+        format.what,
+        trigger=format.trigger if trigger is None else trigger,
+        checksum=format.checksum,
+        source=format.source,
+    )
+
 
 REDACTIONS = (
     # Keys first: a header's whole value (`Authorization: Bearer ...`) is one
@@ -204,6 +222,10 @@ REDACTIONS = (
         "AWS access key ids (`AKIA...`, `ASIA...`)",
         trigger=("AKIA", "ASIA", "ABIA", "ACCA"),
     ),
+    # Formats of the secret scanners' catalogues (secret_formats.py), before
+    # the generic rules: a token gets its own kind, and no digit rule bites
+    # into it first.
+    *(_from_format(token) for token in TOKENS),
     *(
         Redaction("bearer_token", rf"{tail}(?:\s|\\[tn])+([{_TOKEN_CHARS}]{{8,}})", "`Bearer` tokens", trigger=(tail,))
         for tail in ("earer", "EARER")
@@ -213,32 +235,45 @@ REDACTIONS = (
         r'[^\\]"\s*:\s*'
         + rf"({_CARD_DIGITS}(?:\.\d+)?(?:[eE][+-]?\d+)?\b|\[[-0-9.eE+,\s]*\b{_CARD_DIGITS}\b[-0-9.eE+,\s]*\])",
         "payment card numbers as bare JSON numbers (or arrays of them)",
-        trigger=_DIGITS_TRIGGER,
+        trigger=_SHAPES_TRIGGER,
         quote='"',
+        checksum="luhn",
+        source="ISO/IEC 7812 issuer prefixes and lengths; Luhn check digit (kit only)",
     ),
     Redaction(
         "card_number",
-        f"{_ID_VALUE}|" + _left_of("A-Za-z0-9_") + rf"({_CARD})\b",
+        f"{_ID_VALUE}|" + J.left_of("A-Za-z0-9_") + rf"({_CARD})\b",
         "payment card numbers (Visa, Mastercard, Amex, Discover; with or without separators)",
-        trigger=_DIGITS_TRIGGER,
+        trigger=_SHAPES_TRIGGER,
+        checksum="luhn",
+        source="ISO/IEC 7812 issuer prefixes and lengths; Luhn check digit (kit only)",
     ),
     Redaction(
         "phone_number",
-        f"{_ID_VALUE}|" + _left_of("A-Za-z0-9_") + r"(\d{3}[-.]\d{3}[-.]\d{4})\b",
+        f"{_ID_VALUE}|" + J.left_of("A-Za-z0-9_") + r"(\d{3}[-.]\d{3}[-.]\d{4})\b",
         "phone numbers (`555-123-4567`, `555.123.4567`)",
-        trigger=_DIGITS_TRIGGER,
+        trigger=_SHAPES_TRIGGER,
     ),
+    *(_from_format(personal, trigger=_SHAPES_TRIGGER) for personal in PERSONAL),
     Redaction(
         "phone_number",
-        r"(\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4})",
+        # Never right after a letter, digit or dot: `1.2.3+20241022` is
+        # semantic-version build metadata, `a+b` a sum.
+        J.left_of("A-Za-z0-9_.+") + r"(\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4})",
         "international phone numbers (`+1 415 555 2671`, `+49-30-1234567`)",
         trigger=("+",),
     ),
     Redaction("phone_number", r"(\(\d{3}\) ?\d{3}-\d{4})", "phone numbers (`(555) 123-4567`)", trigger=("(",)),
-    Redaction("anthropic_key", r"(sk-ant-[A-Za-z0-9_-]{20,})", "Anthropic API keys (`sk-ant-...`)", trigger=("sk-",)),
+    # `sk-` never inside a word: `risk-scoring-7f9c...` is a pod name.
+    Redaction(
+        "anthropic_key",
+        J.left_of("A-Za-z0-9_-") + r"(sk-ant-[A-Za-z0-9_-]{20,})",
+        "Anthropic API keys (`sk-ant-...`)",
+        trigger=("sk-",),
+    ),
     Redaction(
         "openai_key",
-        r"(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,})",
+        J.left_of("A-Za-z0-9_-") + r"(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,})",
         "OpenAI API keys (`sk-...`, `sk-proj-...`)",
         trigger=("sk-",),
     ),
@@ -255,17 +290,25 @@ REDACTIONS = (
     ),
     Redaction(
         "email",
-        _left_of("A-Za-z0-9._%+-") + r"((?:[A-Za-z0-9._%+-]|\\u[0-9a-fA-F]{4})+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})",
-        "e-mail addresses",
+        # An SCP-style remote (`git@github.com:org/repo`: a host, a colon
+        # and a path) is consumed by the first alternative, without a group,
+        # so it is never taken for an address (leftmost-first: at one start
+        # RE2 prefers the first alternative).
+        J.left_of("A-Za-z0-9._%+-")
+        + r"(?:[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}:[A-Za-z0-9_~./-]"
+        + r"|((?:[A-Za-z0-9._%+-]|\\u[0-9a-fA-F]{4})+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}))",
+        "e-mail addresses (not `user@host:path` remotes)",
         trigger=("@",),
     ),
 )
 
 # What the leak detector looks for in Loki: the distinctive shapes only, so
 # a hit means redaction really failed (never a false alarm on redacted text).
+# The catalogue's token formats are all distinctive enough to join it.
 LEAK_PATTERN = "|".join(
     (
-        r"sk-(ant-|proj-)?[A-Za-z0-9_-]{20,}",
+        r"(?:^|[^A-Za-z0-9_-])sk-(ant-|proj-)?[A-Za-z0-9_-]{20,}",
+        *(token.pattern for token in TOKENS),
         r"(AKIA|ASIA)[A-Z0-9]{16}",
         r"AIza[0-9A-Za-z_-]{35}",
         r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,}",
@@ -378,17 +421,61 @@ def redaction_stages() -> list[dict]:
     ]
 
 
-def apply_rule(rule: Redaction, line: str, compile: Callable) -> str:
+# A number in a card rule's capture: digits, maybe grouped by spaces or
+# dashes; a JSON number's fraction or exponent, or an array's commas, end it.
+_CARD_CANDIDATE = re.compile(r"\d(?:[ -]?\d)*")
+
+
+def luhn_valid(text: str) -> bool:
+    """Whether a number in `text` (a card rule's capture: one number, with
+    or without separators, a JSON number, or an array of them) of 12 digits
+    or more passes the Luhn check of ISO/IEC 7812-1, as every payment card
+    number does."""
+    for candidate in _CARD_CANDIDATE.findall(text):
+        digits = [int(char) for char in candidate if char.isdigit()]
+        if len(digits) < 12:
+            continue
+        total = 0
+        for position, digit in enumerate(reversed(digits)):
+            if position % 2:
+                digit = digit * 2 - 9 if digit > 4 else digit * 2
+            total += digit
+        if total % 10 == 0:
+            return True
+    return False
+
+
+def iban_valid(text: str) -> bool:
+    """Whether `text` (spaces ignored) is an IBAN whose check digits hold:
+    ISO 13616-1, the country code and check digits moved to the end,
+    letters as 10..35, the number mod 97 is 1."""
+    compact = "".join(text.split()).upper()
+    if len(compact) < 15 or not compact.isalnum():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
+
+
+# The checks a rule may name (Redaction.checksum); the kit runs them.
+CHECKSUMS: dict[str, Callable[[str], bool]] = {"luhn": luhn_valid, "iban": iban_valid}
+
+
+def apply_rule(rule: Redaction, line: str, compile: Callable, checked: bool = False) -> str:
     """What one Promtail replace stage does to a line: every participating
     capture group of every match becomes the mask, except a group starting
     inside one already replaced (replace.go's previousInputEndIndex rule).
-    `compile` is re2.compile in the tests, so a real RE2 judges the pattern."""
+    `compile` is re2.compile in the tests, so a real RE2 judges the pattern.
+    `checked`: the kit's verdict, where a group failing the rule's checksum
+    is kept (and its match still ends where it ends)."""
     regex = compile(rule.pattern)
+    check = CHECKSUMS[rule.checksum] if checked and rule.checksum else None
     pieces, last = [], 0
     for match in regex.finditer(line):
         for group in range(1, regex.groups + 1):
             start, end = match.span(group)
             if start >= last:  # also skips groups that did not participate (-1)
+                if check is not None and not check(line[start:end]):
+                    continue
                 pieces += [line[last:start], rule.replacement]
                 last = end
     return "".join(pieces) + line[last:]

@@ -37,10 +37,11 @@ CORPUS = yaml.safe_load((Path(__file__).parents[1] / "fixtures/redaction_corpus.
 HELD = [(case["line"], case["secret"]) for case in CORPUS["secrets"] if '\\\\\\"' not in case["line"]]
 # Secrets that are a whole token on their own (no key needed to know them):
 # what a client could put in a field the kit repeats as it is.
-# (A bearer token or a URL's password is a secret only by its context.)
-TOKENS = sorted(
-    {case["secret"] for case in CORPUS["secrets"] if case["kind"] not in {"secret_value", "url_password", "bearer_token"}}
-)
+# (A bearer token, a URL's password, a webhook's path or a key block's body
+# is a secret only by its context.)
+BY_CONTEXT = {"secret_value", "url_password", "bearer_token", "slack_webhook", "discord_webhook", "teams_webhook",
+              "url_signature", "private_key"}
+TOKENS = sorted({case["secret"] for case in CORPUS["secrets"] if case["kind"] not in BY_CONTEXT})
 
 
 @pytest.fixture(autouse=True)
