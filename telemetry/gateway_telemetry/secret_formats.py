@@ -271,6 +271,16 @@ _IBAN_COUNTRIES = (
     "JO|KW|KZ|LB|LC|LI|LT|LU|LV|LY|MC|MD|ME|MK|MR|MT|MU|NL|NO|PK|PL|PS|PT|QA|RO|RS|SA|SC|SE|SI|SK|SM|TL|TN|TR|UA|"
     "VA|VG|XK"
 )
+
+def _by_first_letter(codes: str) -> str:
+    """`AD|AE|AL` as `A[DEL]`: one branch per first letter, which Python's re
+    (the kit) runs about twice as fast as 76 branches; RE2 reads both alike."""
+    first_letters: dict[str, str] = {}
+    for code in codes.split("|"):
+        first_letters[code[0]] = first_letters.get(code[0], "") + code[1]
+    return "|".join(f"{first}[{seconds}]" for first, seconds in first_letters.items())
+
+
 PERSONAL = (
     Format(
         "us_ssn",
@@ -284,7 +294,7 @@ PERSONAL = (
     ),
     Format(
         "iban",
-        left_of("A-Za-z0-9") + rf"((?:{_IBAN_COUNTRIES})[0-9]{{2}}(?:[ -]?[A-Z0-9]{{4}}){{2,7}}(?:[ -]?[A-Z0-9]{{1,3}})?)\b",
+        left_of("A-Za-z0-9") + rf"((?:{_by_first_letter(_IBAN_COUNTRIES)})[0-9]{{2}}(?:[ -]?[A-Z0-9]{{4}}){{2,7}}(?:[ -]?[A-Z0-9]{{1,3}})?)\b",
         "IBANs of the 76 countries Presidio knows (`DE89 3704 0044 0532 0130 00`; mod 97 checked by the kit)",
         r"[A-Z]{2}\d{2}[ -]?[A-Z0-9]{4}[ -]?[A-Z0-9]{4}",
         f"{PRESIDIO}/generic/iban_recognizer.py:54-61, mod 97 :95-114",
