@@ -1,14 +1,13 @@
 """FastAPI glue: `instrument_app` gives a service the contract's telemetry in one
 call, and `llm_call` wraps each call to an LLM provider.
 
-`instrument_app(app, ...)` adds, before the app starts serving:
-- the server span per request from opentelemetry-instrumentation-fastapi (W3C
-  context accepted, span named by the route template, the stable HTTP
-  attribute names; its own receive/send spans and its OTel metrics are off:
-  the kit records the contract's);
-- a pure ASGI middleware (not BaseHTTPMiddleware, which costs more per request
-  and buffers streamed responses), inside the server span, that accepts or
-  generates `X-Request-ID`, returns it on every response and binds it in
+`instrument_app(app, ...)` adds, before the app starts serving, a pure ASGI
+middleware (not BaseHTTPMiddleware, which costs more per request and buffers
+streamed responses) that:
+- opens the server span per request with the SDK directly (server_span.py:
+  W3C context accepted, span named by the route template, the stable HTTP
+  attribute names; /metrics scrapes get none);
+- accepts or generates `X-Request-ID`, returns it on every response and binds it in
   structlog's contextvars; observes `http_server_request_duration_seconds`
   (method, route template - never the raw path - status code, error_type; the
   trace id as exemplar); writes one access line per request on logger
@@ -41,8 +40,6 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 from opentelemetry import trace
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
@@ -58,6 +55,7 @@ from gateway_telemetry.errors import error_fields
 from gateway_telemetry.logs import get_logger
 from gateway_telemetry.masking import holds_secret
 from gateway_telemetry.metrics import ServiceMetrics
+from gateway_telemetry.server_span import ServerSpan
 from gateway_telemetry.tracing import (
     configure_tracing,
     gen_ai_attributes,
@@ -112,7 +110,9 @@ class Instrumentation:
         self.service = service
         self.metrics = metrics
         self.tracer_provider = tracer_provider
+        self.tracer = tracer_provider.get_tracer("gateway_telemetry")
         self._route: BaseRoute | None = None
+        self._native_telemetry: dict = {}
 
     def uninstrument(self) -> None:
         """Remove the middleware, the server spans and `/metrics`, and shut tracing down
@@ -123,7 +123,10 @@ class Instrumentation:
         if self._route is not None and self._route in app.router.routes:
             app.router.routes.remove(self._route)
         self._route = None
-        FastAPIInstrumentor.uninstrument_app(app)
+        native = getattr(app, "_telemetry", None)
+        if isinstance(native, dict):
+            native.update(self._native_telemetry)
+        self._native_telemetry = {}
         logging.getLogger(_UVICORN_ACCESS_LOGGER).removeFilter(_DROP_UVICORN_ACCESS)
         # Built again, without the kit, on the next request (as for a new app).
         app.middleware_stack = None
@@ -183,17 +186,23 @@ def instrument_app(
     return handle
 
 
+# What FastAPI's own telemetry does while the kit instruments an app: nothing.
+_NATIVE_TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+
+
 def _instrument(app: FastAPI, handle: Instrumentation, provider: TracerProvider) -> None:
-    FastAPIInstrumentor.instrument_app(
-        app,
-        tracer_provider=provider,
-        # The instrumentation's own OTel metrics would duplicate the contract's histogram.
-        meter_provider=NoOpMeterProvider(),
-        # Scrapes are not traffic: a span every 15 s per service is noise in Jaeger.
-        excluded_urls=f"{METRICS_PATH}$",
-        # One span per ASGI message would double the cost of a request for nothing a user reads.
-        exclude_spans=["receive", "send"],
-    )
+    # FastAPI 0.163 has telemetry of its own (fastapi/telemetry/_asgi.py,
+    # NativeTelemetry.enabled): on as soon as a global tracer provider
+    # exists, it adds a second server span and three operation spans per
+    # request, its own http.server metrics, and exception messages to an OTel
+    # logger, none of them masked. The kit records the contract's, so it
+    # turns FastAPI's off for this app, in the config dict NativeTelemetry
+    # reads (FastAPI(telemetry=...) is the only public switch, and the app
+    # exists already); uninstrument() puts it back. Older FastAPI has none.
+    native = getattr(app, "_telemetry", None)
+    if isinstance(native, dict):
+        handle._native_telemetry = {key: native[key] for key in _NATIVE_TELEMETRY_OFF if key in native}
+        native.update(_NATIVE_TELEMETRY_OFF)
     app.add_middleware(_KitMiddleware, instrumentation=handle)
     # An APIRoute, not a plain Starlette route: FastAPI's router puts only
     # APIRoutes in scope["route"], where the middleware reads the route template.
@@ -204,10 +213,10 @@ def _instrument(app: FastAPI, handle: Instrumentation, provider: TracerProvider)
 
 @contextmanager
 def _stable_http_conventions() -> Iterator[None]:
-    """Server and httpx client spans with the stable HTTP attribute names
-    (http.request.method, http.response.status_code, url.path), the names the
-    contract's metrics use, instead of the instrumentations' old default
-    (http.method, http.status_code). The instrumentations read
+    """httpx client spans with the stable HTTP attribute names
+    (http.request.method, http.response.status_code, url.full), the names the
+    contract's metrics and the kit's server spans use, instead of the
+    instrumentation's old default (http.method, http.status_code). It reads
     OTEL_SEMCONV_STABILITY_OPT_IN once per process, on first use
     (opentelemetry-instrumentation 0.66b2, _semconv.py): set only when unset,
     and only for that moment; an operator's own choice, or an earlier
@@ -241,6 +250,7 @@ class _Request:
     path: str
     started: float
     trace_id: str | None
+    server: ServerSpan | None
     tokens: dict = field(default_factory=dict)
     status: int | None = None
     error_type: str | None = None
@@ -257,7 +267,7 @@ class _KitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = _guarded(_begin, scope)
+        request = _guarded(_begin, scope, self.kit)
         if request is None:
             await self.app(scope, receive, send)
             return
@@ -267,6 +277,8 @@ class _KitMiddleware:
         async def send_with_request_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 request.status = message["status"]
+                if request.server is not None:
+                    request.server.responded(request.status)
                 message = {**message, "headers": [*message.get("headers", ()), (REQUEST_ID_HEADER.encode(), request_id)]}
             await send(message)
 
@@ -300,24 +312,27 @@ def _guarded(function, *args):
         return None
 
 
-def _begin(scope: Scope) -> _Request:
+def _begin(scope: Scope, kit: Instrumentation) -> _Request:
     given = next((value for name, value in scope["headers"] if name == b"x-request-id"), None)
     request_id = given.decode() if given is not None and _SANE_REQUEST_ID.fullmatch(given) else None
     # The kit repeats the id in every line, span and response: a client's
     # value that holds a secret (`sk-proj-...` is a sane token) is never kept.
     if request_id is None or holds_secret(request_id):
         request_id = uuid.uuid4().hex
-    span = trace.get_current_span()
+    method = scope["method"] if scope["method"] in _KNOWN_METHODS else "_OTHER"
+    # Scrapes are not traffic: a span every 15 s per service is noise in Jaeger.
+    server = ServerSpan.start(kit.tracer, scope, method) if scope["path"] != METRICS_PATH else None
+    span = server.span if server is not None else trace.get_current_span()
     context = span.get_span_context()
     if span.is_recording():
         span.set_attribute(_RESPONSE_REQUEST_ID, [request_id])
-    method = scope["method"]
     return _Request(
         request_id=request_id,
-        method=method if method in _KNOWN_METHODS else "_OTHER",
+        method=method,
         path=scope["path"],
         started=time.perf_counter(),
         trace_id=format(context.trace_id, "032x") if context.is_valid and context.trace_flags.sampled else None,
+        server=server,
         tokens=bind_contextvars(request_id=request_id),
     )
 
@@ -329,26 +344,23 @@ def _failed(request: _Request, exc: Exception) -> None:
     if isinstance(exc, RuntimeError) and isinstance(exc.__cause__, Exception) and "response already started" in str(exc):
         exc = exc.__cause__
     fields = error_fields(exc)
-    error_type = request.error_type = fields["error_type"]
-    span = trace.get_current_span()
-    if span.is_recording():
-        span.record_exception(exc)
-        span.set_attribute(ERROR_TYPE, error_type)
-        span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+    request.error_type = fields["error_type"]
+    if request.server is not None:
+        request.server.failed(exc, request.error_type)
     _error_log.error("unhandled exception", exc_info=exc, **fields)
 
 
 def _end(kit: Instrumentation, request: _Request, scope: Scope) -> None:
+    seconds = time.perf_counter() - request.started
+    status = request.status if request.status is not None else 500
+    # The matched APIRoute's template; "" when none matched (404) or for a
+    # plain Starlette route (HTTP conventions: no http.route rather than a raw path).
+    route = getattr(scope.get("route"), "path", None) or ""
+    # HTTP conventions: error.type is the exception's, else the status code for server errors.
+    error_type = request.error_type or (str(status) if status >= 500 else None)
     try:
-        seconds = time.perf_counter() - request.started
-        status = request.status if request.status is not None else 500
-        # The matched APIRoute's template; "" when none matched (404) or for a
-        # plain Starlette route (HTTP conventions: no http.route rather than a raw path).
-        route = getattr(scope.get("route"), "path", None) or ""
         is_scrape = route == METRICS_PATH
         if not is_scrape:
-            # HTTP conventions: error.type is the exception's, else the status code for server errors.
-            error_type = request.error_type or (str(status) if status >= 500 else None)
             kit.metrics.observe_request(
                 method=request.method,
                 route=route,
@@ -361,6 +373,8 @@ def _end(kit: Instrumentation, request: _Request, scope: Scope) -> None:
         log("http request", method=request.method, path=request.path, status=status, latency_ms=round(seconds * 1000, 3))
     finally:
         reset_contextvars(**request.tokens)
+        if request.server is not None:
+            request.server.end(route, status, error_type)
 
 
 async def _error_response(scope: Scope, receive: Receive, exc: Exception, request_id: str) -> Response:

@@ -377,6 +377,18 @@ def test_a_service_the_kit_does_not_instrument_is_refused():
     assert kit_fastapi._active is None
 
 
+def test_fastapis_own_telemetry_is_off_while_the_kit_instruments_the_app(served):
+    """FastAPI 0.163 traces by itself once a global tracer provider exists
+    (fastapi/telemetry/_asgi.py): a second server span and three operation
+    spans per request, unmasked. Only the kit's span is exported."""
+    handle, call, spans = served
+    call("GET", "/items/1")
+
+    assert [(span.name, span.kind) for span in spans()] == [("GET /items/{item_id}", SpanKind.SERVER)]
+    handle.uninstrument()
+    assert handle.app._telemetry["tracing"] is True
+
+
 def test_llm_call_without_an_instrumented_app_says_so():
     async def outside():
         async with llm_call(provider="openai", model="gpt-4o"):
@@ -387,17 +399,22 @@ def test_llm_call_without_an_instrumented_app_says_so():
 
 
 def test_a_failed_instrument_app_leaves_the_process_as_it_was(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise RuntimeError("instrumentor refused")
+    """A failure half-way (after the middleware is added and FastAPI's own
+    telemetry switched off) undoes both."""
 
-    monkeypatch.setattr(kit_fastapi.FastAPIInstrumentor, "instrument_app", refuse)
+    def refuse(*args, **kwargs):
+        raise RuntimeError("route refused")
+
     app = make_app()
-    with pytest.raises(RuntimeError, match="instrumentor refused"):
+    native_before = dict(app._telemetry)
+    monkeypatch.setattr(app, "add_api_route", refuse)
+    with pytest.raises(RuntimeError, match="route refused"):
         instrument_app(app, service="unified-llm-api", environment="test", version="1")
     monkeypatch.undo()
 
     assert kit_fastapi._active is None and app.user_middleware == []
     assert "/metrics" not in {getattr(r, "path", None) for r in app.router.routes}
+    assert app._telemetry == native_before
     instrument_app(make_app(), service="unified-llm-api", environment="test", version="1", exporter=InMemorySpanExporter())
 
 
