@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -296,6 +297,21 @@ def test_ports_picked_together_are_distinct_and_free():
     for port in ports:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", port))  # still free
+
+
+def test_ports_picked_in_parallel_threads_are_never_shared_and_never_ephemeral():
+    """CI: a game-day incident found its picked port 34917 taken before its
+    service bound it. Ports from the kernel's ephemeral range can become any
+    outgoing connection's; ports picked by threads at once must differ."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    with ThreadPoolExecutor(8) as pool:
+        batches = list(pool.map(free_ports, [16] * 32))
+    picked = [port for batch in batches for port in batch]
+    assert len(set(picked)) == len(picked) == 16 * 32
+    assert max(picked) < first_ephemeral
+    assert min(picked) >= 10000
 
 
 def test_the_demo_refuses_two_services_on_one_port(tmp_path):

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -128,17 +130,48 @@ class Demo:
 
 
 def free_ports(count: int) -> list[int]:
-    """`count` distinct TCP ports free on 127.0.0.1 now. All are held open
-    while they are chosen: a port picked and released one at a time may be
-    handed out again by the next pick."""
-    sockets = [socket.socket() for _ in range(count)]
+    """`count` distinct TCP ports free on 127.0.0.1 now, each bound once to
+    check it. They lie below the kernel's ephemeral range
+    (/proc/sys/net/ipv4/ip_local_port_range, 32768-60999 by default), where
+    the local end of every outgoing connection is taken from: a port from
+    that range (what binding port 0 returns) can be an outgoing connection's
+    by the time its server binds it, and then the server cannot. No port is
+    handed out twice in one process, so callers in parallel threads never
+    share one. RuntimeError when `count` free ports cannot be found."""
+    low, high = _UNEPHEMERAL
+    with _PORTS_LOCK:
+        chosen: list[int] = []
+        for port in random.sample(range(low, high), high - low):
+            if len(chosen) == count:
+                break
+            if port in _PORTS_GIVEN:
+                continue
+            with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind
+                try:
+                    sock.bind((LOOPBACK, port))
+                except OSError:
+                    continue
+            chosen.append(port)
+        if len(chosen) < count:
+            raise RuntimeError(f"only {len(chosen)} of {count} free ports found in {low}-{high - 1} on {LOOPBACK}")
+        _PORTS_GIVEN.update(chosen)
+        return chosen
+
+
+def _unephemeral_ports() -> tuple[int, int]:
+    """[low, high): the ports below the kernel's ephemeral range, from 10000
+    (clear of the well-known and most registered ones) to its start."""
     try:
-        for sock in sockets:
-            sock.bind((LOOPBACK, 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+        first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first = 32768  # Linux's default; other kernels: a port there is only checked, not reserved
+    return 10000, max(first, 10001)
+
+
+_UNEPHEMERAL = _unephemeral_ports()
+_PORTS_LOCK = threading.Lock()
+_PORTS_GIVEN: set[int] = set()
 
 
 def serve(service: str, host: str, port: int) -> None:
