@@ -69,7 +69,7 @@ def log_fields_table() -> str:
 def _gate(rule) -> str:
     if isinstance(rule.trigger, tuple):
         return ", ".join(f"`{literal}`" for literal in rule.trigger)
-    return "a card or dashed phone number shape (the one regex pass)"
+    return "a card, phone, SSN, IBAN or NINO shape (one regex pass for all five)"
 
 
 def redaction_table() -> str:
