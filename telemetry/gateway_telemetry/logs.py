@@ -28,9 +28,12 @@ this module configures nothing.
 
 from __future__ import annotations
 
+import fcntl
 import logging
-import logging.handlers
+import os
+import stat
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -38,9 +41,11 @@ from typing import Any, BinaryIO, Literal, cast
 
 import orjson
 import structlog
+from concurrent_log_handler import ConcurrentRotatingFileHandler
 from opentelemetry import trace
 from opentelemetry.semconv.attributes.error_attributes import ErrorTypeValues
 
+from gateway_telemetry import workers
 from gateway_telemetry.errors import error_fields
 from gateway_telemetry.masking import MaskingProcessor, as_text
 
@@ -202,40 +207,106 @@ def _render_json_text(logger: Any, method_name: str, event_dict: dict) -> str:
 class _Output:
     """Where every rendered line goes: stdout and, when asked, a rotating
     file. structlog calls it as its logger (one method per level, all alike,
-    as structlog.BytesLogger); the root handler calls `msg` too. One lock, so
-    lines of concurrent threads never interleave."""
+    as structlog.BytesLogger); the root handler calls `msg` too.
+
+    Correct with several worker processes on one stdout and one file
+    (uvicorn --workers, gunicorn): each line is one write(2) of the whole
+    line. On a pipe (a container's stdout) POSIX makes that atomic only up
+    to PIPE_BUF bytes (pipe(7)): a longer line goes in pieces as the reader
+    drains the pipe, and another process's line, however short, can land
+    between them. So where several workers share the pipe
+    (workers.pre_fork_server, or PROMETHEUS_MULTIPROC_DIR set) every line is
+    written under an flock(2) that all of them share (a lock file named
+    after the pipe's device and inode), about 1.4 us a line; one process
+    takes no lock. The file is concurrent-log-handler's
+    ConcurrentRotatingFileHandler, which locks and rolls over across
+    processes (the standard RotatingFileHandler, one per process, renames
+    the file under the others and loses their lines). One thread lock, so
+    lines of concurrent threads never interleave either."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._stream: BinaryIO | None = None
+        self._fd: int | None = None
         self._text_stream: Any = None
-        self._file: logging.handlers.RotatingFileHandler | None = None
+        self._pipe_lock_path: str | None = None
+        self._pipe_lock_fd: int | None = None
+        self._file: logging.Handler | None = None
+        self._file_factory: Any = None
 
-    def open(self, stdout: Any, file: logging.handlers.RotatingFileHandler | None) -> None:
-        previous = self._file
+    def after_fork(self) -> None:
+        """In a forked child: a lock file descriptor and a file handler of
+        its own (see _fork_hook_registered), and a new thread lock: another
+        thread of the parent may have held it as the process forked."""
+        self._lock = threading.Lock()
+        self._pipe_lock_fd = None  # the parent's stays open for the parent
+        if self._file is not None and self._file_factory is not None:
+            self._file = self._file_factory()
+
+    def open(self, stdout: Any, file: logging.Handler | None, file_factory: Any = None) -> None:
+        previous, previous_lock = self._file, self._pipe_lock_fd
         with self._lock:
-            # A stdout without a binary layer (some test runners' stand-ins) gets text.
-            self._stream = getattr(stdout, "buffer", None)
-            self._text_stream = None if self._stream is not None else stdout
-            self._file = file
+            try:
+                stdout.flush()  # what was printed before comes first
+                self._fd, self._text_stream = stdout.fileno(), None
+            except (AttributeError, OSError, ValueError):
+                # A stdout without a file descriptor (some test runners' stand-ins) gets text.
+                self._fd, self._text_stream = None, stdout
+            shared = workers.pre_fork_server() is not None or workers.multiprocess_dir() is not None
+            self._pipe_lock_path = _pipe_lock_path(self._fd) if self._fd is not None and shared else None
+            self._pipe_lock_fd = None
+            self._file, self._file_factory = file, file_factory
         if previous is not None:
             previous.close()
+        if previous_lock is not None:
+            os.close(previous_lock)
 
     def msg(self, message: bytes | str) -> None:
         line = message if type(message) is bytes else message.encode()
+        data = line + b"\n"
         with self._lock:
-            if self._stream is not None:
-                self._stream.write(line + b"\n")
-                self._stream.flush()
+            if self._fd is not None:
+                if self._pipe_lock_path is not None:
+                    self._write_locked(data)
+                else:
+                    _write_all(self._fd, data)
             elif self._text_stream is not None:
-                self._text_stream.write(line.decode() + "\n")
+                self._text_stream.write(data.decode())
                 self._text_stream.flush()
             if self._file is not None:
                 # The handler's own formatter (%(message)s) writes the line as
                 # it is; it decides when to roll over.
                 self._file.handle(logging.makeLogRecord({"msg": line.decode()}))
 
+    def _write_locked(self, data: bytes) -> None:
+        if self._pipe_lock_fd is None:
+            self._pipe_lock_fd = os.open(self._pipe_lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._pipe_lock_fd, fcntl.LOCK_EX)
+        try:
+            _write_all(self._fd, data)
+        finally:
+            fcntl.flock(self._pipe_lock_fd, fcntl.LOCK_UN)
+
     debug = info = warning = warn = error = exception = critical = fatal = log = msg
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """write(2) until all of `data` is out (a pipe may take part of a long line)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _pipe_lock_path(fd: int) -> str | None:
+    """The lock file every process writing to the pipe `fd` shares (named
+    after the pipe's device and inode), or None when `fd` is not a pipe:
+    a file opened for appending and a terminal need no lock."""
+    try:
+        status = os.fstat(fd)
+    except OSError:
+        return None
+    if not stat.S_ISFIFO(status.st_mode):
+        return None
+    return os.path.join(tempfile.gettempdir(), f"gateway-telemetry-pipe-{status.st_dev}-{status.st_ino}.lock")
 
 
 class _NamedOutput:
@@ -311,11 +382,11 @@ def _check(name: str, value: Any, ok: bool, allowed: str) -> None:
         raise ValueError(f"configure_logging: {name}={value!r} is not allowed; {allowed}")
 
 
-def _file_handler(file: Path, max_bytes: int, backups: int) -> logging.handlers.RotatingFileHandler:
+def _file_handler(file: Path, max_bytes: int, backups: int) -> logging.Handler:
     path = Path(file)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        return ConcurrentRotatingFileHandler(str(path), maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     except OSError as error:
         raise ValueError(
             f"configure_logging: file={str(path)!r} cannot be written ({error.strerror}); give a writable path"
@@ -342,8 +413,10 @@ def configure_logging(
         (structlog's human-readable lines, for local development; coloured
         only on a terminal without `file`).
     file: also write every line to this file (its directory is created),
-        rotated at `file_max_bytes` bytes keeping `file_backups` old files
-        (logging.handlers.RotatingFileHandler).
+        rolled over once it reaches `file_max_bytes` bytes (it may pass
+        them by its last line) keeping `file_backups` old files;
+        several worker processes may share it (concurrent-log-handler's
+        ConcurrentRotatingFileHandler locks and rolls over across them).
 
     Takes over the root logger (its handlers are replaced by the kit's one,
     like logging.basicConfig(force=True)) and uvicorn's loggers (their
@@ -371,7 +444,8 @@ def configure_logging(
     else:
         render, render_text = render_json, _render_json_text
     line_fields, masking = LineFields(service, environment, version), MaskingProcessor()
-    _OUTPUT.open(stdout, _file_handler(file, file_max_bytes, file_backups) if file is not None else None)
+    file_factory = (lambda: _file_handler(file, file_max_bytes, file_backups)) if file is not None else None
+    _OUTPUT.open(stdout, file_factory() if file_factory is not None else None, file_factory)
     # Masking runs once every field that can hold text is there (the call's,
     # the request context, the formatted exception); the two steps after it
     # add only the kit's own fields, all in masking.NEVER_TEXT (tested), so
@@ -416,6 +490,32 @@ def configure_logging(
             old.close()
     root.addHandler(handler)
     root.setLevel(level.upper())
+    _take_uvicorn_loggers()
+    global _fork_hook_registered
+    if not _fork_hook_registered:
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _fork_hook_registered = True
+
+
+def _after_fork_in_child() -> None:
+    _OUTPUT.after_fork()
+    _take_uvicorn_loggers()
+
+
+# Under gunicorn --preload the app (and configure_logging) runs in the
+# arbiter, which builds each worker object before it forks: uvicorn-worker's
+# UvicornWorker.__init__ (0.4.0) then gives uvicorn's loggers gunicorn's
+# plain-text handlers, in the arbiter, and every forked worker inherits
+# them. Taking them back right after each fork, in the child, comes before
+# the worker's first line. The output's locks are reopened there too: an
+# flock belongs to an open file description, which a forked child shares
+# with its parent (flock(2)), so inherited ones would exclude nothing.
+_fork_hook_registered = False
+
+
+def _take_uvicorn_loggers() -> None:
+    """Route uvicorn's loggers through the kit (their handlers removed,
+    propagation on, the root's level)."""
     for name in UVICORN_LOGGERS:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()

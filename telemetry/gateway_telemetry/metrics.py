@@ -7,11 +7,17 @@ plus `contract.KIT_METRICS` (the OTel SDK's span pipeline, fed by
 collectors, no `_created` series. `exposition(accept)` answers a scrape in the
 Prometheus text format, or in OpenMetrics when the scraper asks for it; only
 OpenMetrics carries the trace-id exemplars the latency histograms record.
+
+Under several worker processes the metrics live in prometheus_client's
+multiprocess files and a scrape sums every worker's (workers.py says when
+and why); prometheus_client keeps no exemplars there.
 """
 
 from __future__ import annotations
 
+import atexit
 import re
+import threading
 from collections.abc import Callable, Iterable
 
 from opentelemetry import trace
@@ -19,8 +25,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics import MetricWrapperBase, disable_created_metrics
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from gateway_telemetry import workers
 from gateway_telemetry.masking import mask_text
 from gateway_telemetry.contract import (
     KIT_HISTOGRAM_BUCKETS,
@@ -55,7 +63,9 @@ class ServiceMetrics:
             the scrape (the contract lists none).
 
     Raises:
-        ValueError: the service is not one the kit instruments.
+        ValueError: the service is not one the kit instruments; or it runs
+            under several workers without PROMETHEUS_MULTIPROC_DIR
+            (workers.multiprocess_mode).
 
     Creating one calls prometheus_client's `disable_created_metrics()`, a
     process-wide switch: the contract has no `_created` series, and in the text
@@ -67,13 +77,27 @@ class ServiceMetrics:
         instrumented = [s.name for s in GATEWAY_SERVICES if s is not KONG]
         if contract is None or contract is KONG:
             raise ValueError(f"service: given {service!r}; the kit instruments {', '.join(instrumented)}")
+        self.multiprocess = workers.multiprocess_mode()
         disable_created_metrics()
         self.service = service
         self.registry = registry if registry is not None else CollectorRegistry()
         self._contract = {m.name: m for m in contract.metrics}
-        self._metrics: dict[str, MetricWrapperBase] = {m.name: _build(m, self.registry) for m in contract.metrics}
-        self._span_pipeline = _SpanPipelineCollector()
-        self.registry.register(self._span_pipeline)
+        # In multiprocess mode the values go to the shared files; a scrape
+        # reads those, never this registry.
+        own = None if self.multiprocess else self.registry
+        self._metrics: dict[str, MetricWrapperBase] = {m.name: _build(m, own) for m in contract.metrics}
+        self._span_pipeline: _SpanPipelineCollector | _SpanPipelineMirror
+        if self.multiprocess:
+            self._span_pipeline = _SpanPipelineMirror()
+            atexit.register(workers.mark_this_process_dead)
+        else:
+            self._span_pipeline = _SpanPipelineCollector()
+            self.registry.register(self._span_pipeline)
+        # The labelled children of the per-request series, by label values:
+        # prometheus_client's labels() validates and looks up on every call,
+        # a third of what recording a request costs.
+        self._request_children: dict[tuple, Histogram] = {}
+        self._active_children: dict[str, Gauge] = {}
 
     def observe_request(
         self,
@@ -91,19 +115,30 @@ class ServiceMetrics:
         cardinality stays bounded; `error_type` is None for a success. The
         exemplar's trace id defaults to the current OTel span's (see `exemplar`).
         """
-        self._histogram(_HTTP_DURATION).labels(
-            http_request_method=method.upper(),
-            http_route=route,
-            http_response_status_code=str(status_code),
-            error_type=error_type or "",
-        ).observe(seconds, exemplar=exemplar(trace_id))
+        key = (method, route, status_code, error_type)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self._histogram(_HTTP_DURATION).labels(
+                http_request_method=method.upper(),
+                http_route=route,
+                http_response_status_code=str(status_code),
+                error_type=error_type or "",
+            )
+            self._request_children[key] = child
+        child.observe(seconds, exemplar=exemplar(trace_id))
+
+    def _active(self, method: str) -> Gauge:
+        child = self._active_children.get(method)
+        if child is None:
+            child = self._active_children[method] = self._gauge(_HTTP_ACTIVE).labels(http_request_method=method.upper())
+        return child
 
     def request_started(self, method: str) -> None:
         """One more request in `http_server_active_requests` (until request_finished)."""
-        self._gauge(_HTTP_ACTIVE).labels(http_request_method=method.upper()).inc()
+        self._active(method).inc()
 
     def request_finished(self, method: str) -> None:
-        self._gauge(_HTTP_ACTIVE).labels(http_request_method=method.upper()).dec()
+        self._active(method).dec()
 
     def observe_llm_call(
         self,
@@ -176,6 +211,13 @@ class ServiceMetrics:
         """
         self._span_pipeline.source = source
 
+    def span_pipeline_changed(self) -> None:
+        """The span pipeline exported a batch: in multiprocess mode its counts
+        are copied into this worker's files now, so a scrape answered by any
+        worker sums every worker's (a no-op otherwise: a scrape reads them)."""
+        if isinstance(self._span_pipeline, _SpanPipelineMirror):
+            self._span_pipeline.mirror()
+
     def exposition(self, accept_header: str) -> tuple[bytes, str]:
         """Render a scrape: (body, content type) for the scraper's `Accept` header.
 
@@ -184,6 +226,11 @@ class ServiceMetrics:
         the negotiation is prometheus_client's `choose_encoder`.
         """
         encoder, content_type = choose_encoder(accept_header)
+        if isinstance(self._span_pipeline, _SpanPipelineMirror):
+            self._span_pipeline.mirror()
+            every_worker = CollectorRegistry()
+            MultiProcessCollector(every_worker)
+            return encoder(every_worker), content_type
         return encoder(self.registry), content_type
 
     def _histogram(self, name: str) -> Histogram:
@@ -225,7 +272,7 @@ def exemplar(trace_id: str | None) -> dict[str, str] | None:
     return {"trace_id": trace_id}
 
 
-def _build(metric: Metric, registry: CollectorRegistry) -> MetricWrapperBase:
+def _build(metric: Metric, registry: CollectorRegistry | None) -> MetricWrapperBase:
     # No `unit=`: prometheus_client would append it to the name (and the
     # contract's units, `s` or `tokens`, are not Prometheus suffixes), while the
     # contract's names are already what Prometheus stores.
@@ -235,7 +282,50 @@ def _build(metric: Metric, registry: CollectorRegistry) -> MetricWrapperBase:
     if metric.type == "histogram":
         buckets = KIT_HISTOGRAM_BUCKETS[metric.name]
         return Histogram(metric.name, metric.help, metric.labels, registry=registry, buckets=buckets)
-    return Gauge(metric.name, metric.help, metric.labels, registry=registry)
+    # Multiprocess mode: a gauge is the sum over live workers (active
+    # requests, queue sizes); ignored in one process.
+    return Gauge(metric.name, metric.help, metric.labels, registry=registry, multiprocess_mode="livesum")
+
+
+def _span_pipeline_values(source: Callable[[], Iterable[SpanPipelinePoint]]) -> dict[tuple[str, tuple[str, ...]], float]:
+    """The source's points by (contract name, label values). Attributes
+    beyond the contract's labels (the exporter's server.address,
+    server.port) are summed away, not exposed."""
+    labels_of = {m.name: m.labels for m in KIT_METRICS}
+    values: dict[tuple[str, tuple[str, ...]], float] = {}
+    for name, labels, value in source():
+        if name in labels_of:
+            key = (name, tuple(str(labels.get(label, "")) for label in labels_of[name]))
+            values[key] = values.get(key, 0.0) + value
+    return values
+
+
+class _SpanPipelineMirror:
+    """contract.KIT_METRICS in multiprocess mode: the SDK's cumulative counts
+    of this worker copied into prometheus_client metrics (a counter grows by
+    what the SDK's grew since the last copy; a gauge is set), whose files a
+    scrape sums over the workers."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Iterable[SpanPipelinePoint]] | None = None
+        self._metrics = {m.name: _build(m, None) for m in KIT_METRICS}
+        self._copied: dict[tuple[str, tuple[str, ...]], float] = {}
+        self._lock = threading.Lock()  # the exporter's thread and a scrape
+
+    def mirror(self) -> None:
+        source = self.source
+        if source is None:
+            return
+        with self._lock:
+            for (name, label_values), value in _span_pipeline_values(source).items():
+                metric = self._metrics[name].labels(*label_values)
+                if isinstance(metric, Counter):
+                    grown = value - self._copied.get((name, label_values), 0.0)
+                    if grown > 0:
+                        metric.inc(grown)
+                        self._copied[(name, label_values)] = value
+                else:
+                    metric.set(value)
 
 
 class _SpanPipelineCollector(Collector):
@@ -253,14 +343,6 @@ class _SpanPipelineCollector(Collector):
                 families[metric.name] = GaugeMetricFamily(metric.name, metric.help, labels=metric.labels)
         source = self.source
         if source is not None:
-            # Attributes beyond the contract's labels (the exporter's
-            # server.address, server.port) are summed away, not exposed.
-            labels_of = {m.name: m.labels for m in KIT_METRICS}
-            values: dict[tuple[str, tuple[str, ...]], float] = {}
-            for name, labels, value in source():
-                if name in families:
-                    key = (name, tuple(str(labels.get(label, "")) for label in labels_of[name]))
-                    values[key] = values.get(key, 0.0) + value
-            for (name, label_values), value in sorted(values.items()):
+            for (name, label_values), value in sorted(_span_pipeline_values(source).items()):
                 families[name].add_metric(list(label_values), value)
         return families.values()

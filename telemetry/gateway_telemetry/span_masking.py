@@ -16,7 +16,7 @@ few set lookups.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -76,13 +76,19 @@ def _masked_link(link: Link) -> Link:
 
 
 class MaskingSpanExporter(SpanExporter):
-    """A SpanExporter that masks every span (mask_span) before `exporter` sends it."""
+    """A SpanExporter that masks every span (mask_span) before `exporter`
+    sends it; `after_export` (no arguments) is called after each batch."""
 
-    def __init__(self, exporter: SpanExporter) -> None:
+    def __init__(self, exporter: SpanExporter, after_export: Callable[[], None] | None = None) -> None:
         self.exporter = exporter
+        self.after_export = after_export
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return self.exporter.export([mask_span(span) for span in spans])
+        try:
+            return self.exporter.export([mask_span(span) for span in spans])
+        finally:
+            if self.after_export is not None:
+                self.after_export()
 
     def shutdown(self) -> None:
         self.exporter.shutdown()

@@ -140,9 +140,10 @@ def configure_tracing(
     meter_provider = MeterProvider(metric_readers=[reader]) if reader is not None else None
     if exporter is None:
         exporter = _CountedOtlpExporter(meter_provider) if meter_provider is not None else OTLPSpanExporter()
+    after_export = metrics.span_pipeline_changed if metrics is not None else None
     with _sdk_self_metrics(enabled=metrics is not None):
         # Every span is masked before any exporter sees it (span_masking.py).
-        processor = BatchSpanProcessor(MaskingSpanExporter(exporter), meter_provider=meter_provider)
+        processor = BatchSpanProcessor(MaskingSpanExporter(exporter, after_export), meter_provider=meter_provider)
 
     resource = Resource.create({SERVICE_NAME: service, SERVICE_VERSION: version, DEPLOYMENT_ENVIRONMENT_NAME: environment})
     provider = TracerProvider(resource=resource)  # no sampler: the SDK reads OTEL_TRACES_SAMPLER itself
