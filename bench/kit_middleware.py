@@ -75,18 +75,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-# The apps each round serves: (instrumented, OTEL_TRACES_SAMPLER). "unsampled"
-# is the kit with no span recorded: what the spans themselves cost, by difference.
-APPS = {"plain": (False, "always_on"), "kit": (True, "always_on"), "unsampled": (True, "always_off")}
+# The apps each round serves: (instrumented, OTEL_TRACES_SAMPLER, its
+# argument). "kit 10%" samples a tenth of the traces it starts, as a
+# production service would; "unsampled" is the kit with no span recorded:
+# what the spans themselves cost, by difference.
+APPS = {
+    "plain": (False, "always_on", ""),
+    "kit": (True, "always_on", ""),
+    "kit 10%": (True, "parentbased_traceidratio", "0.1"),
+    "unsampled": (True, "always_off", ""),
+}
+# The issue's targets for the server CPU per request, kit / plain.
+TARGETS = {"kit": 1.4, "kit 10%": 1.25}
 
 
-def start_server(kit: bool, sampler: str, work: float, traces_endpoint: str) -> tuple[subprocess.Popen, int]:
+def start_server(kit: bool, sampler: str, ratio: str, work: float, traces_endpoint: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = {
         **os.environ,
         "BENCH_KIT": "1" if kit else "0",
         "BENCH_WORK_S": str(work),
         "OTEL_TRACES_SAMPLER": sampler,
+        "OTEL_TRACES_SAMPLER_ARG": ratio or "1",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": traces_endpoint,
     }
     command = [sys.executable, "-m", "uvicorn", "--factory", "kit_middleware:create_app", "--app-dir", str(BENCH),
@@ -104,6 +114,14 @@ def start_server(kit: bool, sampler: str, work: float, traces_endpoint: str) -> 
     process.kill()
     process.wait()
     raise RuntimeError(f"the {'kit' if kit else 'plain'} server did not start on 127.0.0.1:{port}")
+
+
+def resident_mib(pid: int) -> float:
+    """The process's resident set (proc(5): VmRSS in /proc/<pid>/status), MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -144,18 +162,28 @@ def measure(process: subprocess.Popen, port: int, requests: int, concurrency: in
 def run_scenario(name: str, work: float, args, receiver) -> dict[str, dict[str, float]]:
     servers = {}
     try:
-        for app, (kit, sampler) in APPS.items():
-            servers[app] = start_server(kit, sampler, work, receiver.traces_endpoint)
+        for app, (kit, sampler, ratio) in APPS.items():
+            servers[app] = start_server(kit, sampler, ratio, work, receiver.traces_endpoint)
         rounds: dict[str, list[dict]] = {app: [] for app in APPS}
         for app, (process, port) in servers.items():  # warm-up, not counted
             measure(process, port, min(args.requests, 500), args.concurrency)
         time.sleep(6)  # the warm-up's spans arrive within the batch processor's schedule delay (5 s)
         received_before = len(receiver.spans)
-        for _ in range(args.rounds):
+        for round_number in range(args.rounds):
             for app, (process, port) in servers.items():
                 rounds[app].append(measure(process, port, args.requests, args.concurrency))
+            print(f"  {name}: round {round_number + 1} of {args.rounds} done", file=sys.stderr, flush=True)
         time.sleep(6)  # the batch processor's schedule delay (5 s): let the last spans arrive
         received = len(receiver.spans) - received_before
+        memory = {}
+        if args.memory_requests and work == 0.0:
+            served = 500 + args.rounds * args.requests
+            for app, (process, port) in servers.items():
+                if served < args.memory_requests:
+                    print(f"  {name}: {app}: {args.memory_requests - served} more requests for the memory figure",
+                          file=sys.stderr, flush=True)
+                    asyncio.run(load(port, args.memory_requests - served, args.concurrency))
+                memory[app] = resident_mib(process.pid)
     finally:
         for process, _ in servers.values():
             process.terminate()
@@ -167,6 +195,8 @@ def run_scenario(name: str, work: float, args, receiver) -> dict[str, dict[str, 
     medians = {app: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for app, rs in rounds.items()}
     medians["kit"]["spans_sent"] = args.rounds * args.requests
     medians["kit"]["spans_received"] = received
+    for app, mib in memory.items():
+        medians[app]["rss_mib"] = mib
     return medians
 
 
@@ -175,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000, help="requests per round")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--memory-requests", type=int, default=100_000,
+                        help="requests each app of the trivial handler has served when its memory is read (0: skip)")
     args = parser.parse_args(argv)
+    estimate = len(APPS) * (args.rounds * args.requests + 500) * len(SCENARIOS) / 450 + len(APPS) * args.memory_requests / 450
+    print(f"about {estimate / 60:.0f} minutes (the load client sends ~450 requests/s on 2 cores)", file=sys.stderr, flush=True)
     from examples.gateway.otlp_receiver import OtlpReceiver
 
     print(f"{args.rounds} rounds x {args.requests} requests, concurrency {args.concurrency}, medians of the rounds")
@@ -187,10 +221,17 @@ def main(argv: list[str] | None = None) -> int:
             for app in APPS:
                 r = result[app]
                 print(f"{name:<9} {app:<10} {r['cpu_us']:>10.0f} {r['p50_ms']:>8.2f} {r['rps']:>8.0f}")
-            for app in ("kit", "unsampled"):
+            for app in APPS:
+                if app == "plain":
+                    continue
                 r = result[app]
                 ratios = (r["cpu_us"] / plain["cpu_us"], r["p50_ms"] / plain["p50_ms"], r["rps"] / plain["rps"])
-                print(f"{name:<9} {app + '/plain':<15} {ratios[0]:>5.2f} {ratios[1]:>8.2f} {ratios[2]:>8.2f}")
+                target = f"  (target <= {TARGETS[app]})" if app in TARGETS else ""
+                print(f"{name:<9} {app + '/plain':<15} {ratios[0]:>5.2f} {ratios[1]:>8.2f} {ratios[2]:>8.2f}{target}")
+            if "rss_mib" in plain:
+                served = max(args.memory_requests, 500 + args.rounds * args.requests)
+                print(f"{name:<9} resident MiB after {served:,} requests: "
+                      + ", ".join(f"{app} {result[app]['rss_mib']:.0f}" for app in APPS))
             kit = result["kit"]
             print(f"{name:<9} spans received {kit['spans_received']:.0f} of {kit['spans_sent']:.0f} sent (warm-up not counted)")
     return 0

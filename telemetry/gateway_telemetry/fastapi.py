@@ -33,7 +33,7 @@ import logging
 import os
 import re
 import time
-import uuid
+import random
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -318,7 +318,9 @@ def _begin(scope: Scope, kit: Instrumentation) -> _Request:
     # The kit repeats the id in every line, span and response: a client's
     # value that holds a secret (`sk-proj-...` is a sane token) is never kept.
     if request_id is None or holds_secret(request_id):
-        request_id = uuid.uuid4().hex
+        # 128 random bits as 32 hex digits, as uuid4().hex, without its
+        # urandom system call: an id, not a secret (random reseeds after fork).
+        request_id = f"{random.getrandbits(128):032x}"
     method = scope["method"] if scope["method"] in _KNOWN_METHODS else "_OTHER"
     # Scrapes are not traffic: a span every 15 s per service is noise in Jaeger.
     server = ServerSpan.start(kit.tracer, scope, method) if scope["path"] != METRICS_PATH else None
