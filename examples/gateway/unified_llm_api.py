@@ -73,11 +73,15 @@ async def provider_events(
     connection (raised from the httpx error: the kit classifies a timeout as one).
     """
     provider, model = decision["provider"], decision["model"]
-    async with llm_call(provider=provider, model=model, virtual_key_id=key_id) as call:
+    upstream = httpx.URL(peer_url("fake-provider"))
+    port = upstream.port or {"http": 80, "https": 443}.get(upstream.scheme)
+    async with llm_call(
+        provider=provider, model=model, virtual_key_id=key_id, server_address=upstream.host, server_port=port, stream=True
+    ) as call:
         payload = {"model": model, "messages": messages, "stream": True, "stream_options": {"include_usage": True}}
         last: dict = {}
         try:
-            async with http.stream("POST", f"{peer_url('fake-provider')}/v1/chat/completions", json=payload) as response:
+            async with http.stream("POST", f"{upstream}/v1/chat/completions", json=payload) as response:
                 if response.status_code != 200:
                     body = await response.aread()
                     error = (orjson.loads(body).get("error") or {}) if body.startswith(b"{") else {}
@@ -86,13 +90,15 @@ async def provider_events(
                     if not line.startswith("data: ") or line == "data: [DONE]":
                         continue
                     last = orjson.loads(line[len("data: "):])
+                    call.response_id = last.get("id", call.response_id)
                     if any(choice.get("delta", {}).get("content") for choice in last.get("choices", ())):
-                        call.first_token()
+                        call.first_chunk()
                     yield line, last
         except httpx.HTTPError as exc:  # timeouts, refused or broken connections
             raise ProviderError(provider=provider, error_type=type(exc).__name__) from exc
         usage = last.get("usage") or {}
         call.response_model = last.get("model", model)
+        call.finish_reasons = tuple(c["finish_reason"] for c in last.get("choices", ()) if c.get("finish_reason"))
         call.input_tokens, call.output_tokens = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
         call.cost_usd = cost_usd(model, call.input_tokens, call.output_tokens)
 

@@ -51,6 +51,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, get_contextvars, reset_contextvars
 
+from gateway_telemetry.contract import provider_name
 from gateway_telemetry.errors import error_fields
 from gateway_telemetry.logs import get_logger
 from gateway_telemetry.masking import holds_secret
@@ -370,6 +371,7 @@ def _end(kit: Instrumentation, request: _Request, scope: Scope) -> None:
                 error_type=error_type,
                 seconds=seconds,
                 trace_id=request.trace_id,
+                scheme=scope.get("scheme", "http"),
             )
         log = _access_log.debug if is_scrape else _access_log.info
         log("http request", method=request.method, path=request.path, status=status, latency_ms=round(seconds * 1000, 3))
@@ -400,6 +402,9 @@ class LLMCall:
 
     Attributes (None when unknown; unknown counts are not recorded):
         response_model: the model the provider says answered.
+        response_id: the provider's id of its answer (`chatcmpl-...`, `msg_...`).
+        finish_reasons: why the model stopped, one per choice (("stop",),
+            ("length",), ("tool_calls",)).
         input_tokens, output_tokens: token usage.
         cost_usd: the call's cost in US dollars.
     """
@@ -408,16 +413,22 @@ class LLMCall:
     model: str
     operation: str
     response_model: str | None = None
+    response_id: str | None = None
+    finish_reasons: tuple[str, ...] | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
     cost_usd: float | None = None
     started: float = field(default_factory=time.perf_counter)
     first_token_at: float | None = None
 
-    def first_token(self) -> None:
-        """Mark the first streamed token now (later calls are ignored): gives time to first token."""
+    def first_chunk(self) -> None:
+        """Mark the first chunk of a streamed answer now (later calls are
+        ignored): gives the time to first chunk (token). Call it on streamed
+        calls only: the conventions record the metric for those alone."""
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
+
+    first_token = first_chunk  # the name the kit's first release gave it
 
 
 @asynccontextmanager
@@ -427,21 +438,31 @@ async def llm_call(
     model: str,
     operation: str = "chat",
     virtual_key_id: str | None = None,
+    server_address: str | None = None,
+    server_port: int | None = None,
+    stream: bool | None = None,
 ) -> AsyncIterator[LLMCall]:
     """Trace and measure one LLM call:
 
-        async with llm_call(provider="openai", model="gpt-4o-mini", virtual_key_id=key_id) as call:
-            ...  # stream from the provider; call.first_token() on the first chunk
+        async with llm_call(provider="openai", model="gpt-4o-mini", virtual_key_id=key_id,
+                            server_address="api.openai.com", server_port=443, stream=True) as call:
+            ...  # stream from the provider; call.first_chunk() on the first chunk
             call.input_tokens, call.output_tokens, call.cost_usd = 12, 40, 0.0001
+            call.response_id, call.finish_reasons = "chatcmpl-123", ("stop",)
 
-    A client span `{operation} {model}` with the GenAI attributes (request and
-    response model, tokens) and `gateway.virtual_key.id` (the id, never the
-    key); on exit `gen_ai_client_operation_duration_seconds`,
+    `provider` becomes the GenAI conventions' well-known name where one
+    applies ("bedrock" -> "aws.bedrock"; contract.provider_name) in the span,
+    the metrics and the log line alike. A client span `{operation} {model}`
+    with the GenAI attributes (request and response model, tokens, response
+    id and finish reasons, `gen_ai.request.stream`, the provider's
+    `server.address` and `server.port`) and `gateway.virtual_key.id` (the
+    id, never the key); on exit `gen_ai_client_operation_duration_seconds`,
     `gen_ai_client_token_usage` (input and output), `gateway_llm_cost_usd_total`,
-    `gateway_llm_time_to_first_token_seconds` (when `first_token()` was
-    called) and `gateway_llm_time_per_output_token_seconds` (a successful
-    streamed call with more than one output token), and one log line on
-    `gateway.llm`. An exception is classified (`errors.classify`: error_type,
+    `gateway_llm_time_to_first_token_seconds` and
+    `gen_ai_client_operation_time_to_first_chunk_seconds` (when
+    `first_chunk()` was called) and `gateway_llm_time_per_output_token_seconds`
+    (a successful streamed call with more than one output token), and one
+    log line on `gateway.llm`. An exception is classified (`errors.classify`: error_type,
     error_source), recorded on the span, the duration histogram (error_type
     and error_source labels) and an error line with provider, model and
     upstream_status, then re-raised unchanged.
@@ -452,8 +473,9 @@ async def llm_call(
     kit = _active
     if kit is None:
         raise RuntimeError("llm_call: no app is instrumented in this process; call instrument_app first")
-    call = LLMCall(provider=provider, model=model, operation=operation)
-    attributes = _guarded(gen_ai_attributes, operation, provider, model, None, None, None, virtual_key_id) or {}
+    call = LLMCall(provider=provider_name(provider), model=model, operation=operation)
+    request = {"virtual_key_id": virtual_key_id, "server_address": server_address, "server_port": server_port, "stream": stream}
+    attributes = _guarded(_request_attributes, call, request) or {}
     with tracer(__name__).start_as_current_span(
         gen_ai_span_name(operation, model),
         kind=trace.SpanKind.CLIENT,
@@ -469,11 +491,31 @@ async def llm_call(
         _guarded(_llm_done, kit, call, span)
 
 
+def _request_attributes(call: LLMCall, request: dict) -> dict:
+    return gen_ai_attributes(call.operation, call.provider, call.model, **request)
+
+
+def _response_attributes(call: LLMCall) -> dict:
+    """What the provider answered, as far as the caller filled it in."""
+    return gen_ai_attributes(
+        call.operation,
+        call.provider,
+        call.model,
+        call.response_model,
+        call.input_tokens,
+        call.output_tokens,
+        response_id=call.response_id,
+        finish_reasons=call.finish_reasons,
+    )
+
+
+def _set_response_attributes(span: trace.Span, call: LLMCall) -> None:
+    span.set_attributes(_response_attributes(call))
+
+
 def _llm_done(kit: Instrumentation, call: LLMCall, span: trace.Span) -> None:
     seconds = time.perf_counter() - call.started
-    span.set_attributes(
-        gen_ai_attributes(call.operation, call.provider, call.model, call.response_model, call.input_tokens, call.output_tokens)
-    )
+    _set_response_attributes(span, call)
     _record_llm_call(kit, call, seconds, None, None)
     _llm_log.info(
         "llm call",
@@ -490,6 +532,8 @@ def _llm_failed(kit: Instrumentation, call: LLMCall, span: trace.Span, exc: Exce
     seconds = time.perf_counter() - call.started
     # error_type, error_source, and upstream_status when the provider answered.
     fields = {"provider": call.provider, **error_fields(exc)}
+    # Tokens, response id and finish reasons a stream had given before it broke.
+    _guarded(_set_response_attributes, span, call)
     span.record_exception(exc)
     span.set_attribute(ERROR_TYPE, fields["error_type"])
     span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")

@@ -36,6 +36,7 @@ from gateway_telemetry.contract import (
     KONG,
     GATEWAY_SERVICES,
     Metric,
+    provider_name,
     service_contract,
 )
 
@@ -47,8 +48,10 @@ _HTTP_ACTIVE = "http_server_active_requests"
 _LLM_DURATION = "gen_ai_client_operation_duration_seconds"
 _TOKEN_USAGE = "gen_ai_client_token_usage"
 _TTFT = "gateway_llm_time_to_first_token_seconds"
+_TTFC = "gen_ai_client_operation_time_to_first_chunk_seconds"
 _TPOT = "gateway_llm_time_per_output_token_seconds"
 _LLM_COST = "gateway_llm_cost_usd_total"
+_URL_SCHEMES = frozenset({"http", "https"})
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -108,18 +111,23 @@ class ServiceMetrics:
         error_type: str | None,
         seconds: float,
         trace_id: str | None = None,
+        scheme: str = "http",
     ) -> None:
         """Record one served HTTP request in `http_server_request_duration_seconds`.
 
         `route` is the route template (`/v1/chat/{id}`), never the raw path, so
         cardinality stays bounded; `error_type` is None for a success. The
         exemplar's trace id defaults to the current OTel span's (see `exemplar`).
+        `scheme` is the ASGI scope's, `url_scheme` on the series: "http" or
+        "https", anything else (a trusted proxy's X-Forwarded-Proto is copied
+        there as sent) "_OTHER", so the label stays bounded.
         """
-        key = (method, route, status_code, error_type)
+        key = (method, route, status_code, error_type, scheme)
         child = self._request_children.get(key)
         if child is None:
             child = self._histogram(_HTTP_DURATION).labels(
                 http_request_method=method.upper(),
+                url_scheme=scheme if scheme in _URL_SCHEMES else "_OTHER",
                 http_route=route,
                 http_response_status_code=str(status_code),
                 error_type=error_type or "",
@@ -157,9 +165,12 @@ class ServiceMetrics:
         trace_id: str | None = None,
     ) -> None:
         """Record one LLM call: duration, tokens (input and output), cost, time
-        to first token and time per output token. `provider` and `model` may
-        come from a client's request: they are masked (masking.mask_text)
-        before they become label values.
+        to first token (in the SLO's buckets and, as the conventions'
+        time_to_first_chunk, in theirs) and time per output token. `provider`
+        becomes the conventions' well-known name where one applies
+        (contract.provider_name). `provider` and `model` may come from a
+        client's request: they are masked (masking.mask_text) before they
+        become label values.
 
         Units: seconds, tokens, US dollars. Token counts, cost and the
         streaming times that are None (a failed call, a call not streamed) are
@@ -169,7 +180,7 @@ class ServiceMetrics:
         Raises:
             ValueError: the service's contract has no LLM metrics.
         """
-        provider, model = mask_text(provider), mask_text(model)
+        provider, model = mask_text(provider_name(provider)), mask_text(model)
         gen_ai = {"gen_ai_operation_name": operation, "gen_ai_provider_name": provider, "gen_ai_request_model": model}
         example = exemplar(trace_id)
         self._histogram(_LLM_DURATION).labels(**gen_ai, error_type=error_type or "", error_source=error_source or "").observe(
@@ -180,6 +191,7 @@ class ServiceMetrics:
                 self._histogram(_TOKEN_USAGE).labels(**gen_ai, gen_ai_token_type=token_type).observe(tokens)
         if time_to_first_token is not None:
             self._histogram(_TTFT).labels(**gen_ai).observe(time_to_first_token, exemplar=example)
+            self._histogram(_TTFC).labels(**gen_ai).observe(time_to_first_token, exemplar=example)
         if time_per_output_token is not None:
             self._histogram(_TPOT).labels(**gen_ai).observe(time_per_output_token, exemplar=example)
         if cost_usd is not None:
@@ -187,7 +199,9 @@ class ServiceMetrics:
 
     def count(self, metric_name: str, amount: float = 1, **labels: object) -> None:
         """Add `amount` (>= 0) to one of the service's counters, e.g. `gateway_router_decisions_total`.
-        Label values are masked (masking.mask_text) like every text the kit emits.
+        Label values are masked (masking.mask_text) like every text the kit
+        emits; a `gen_ai_provider_name` becomes the conventions' well-known
+        name where one applies (contract.provider_name).
 
         Raises:
             ValueError: the metric is not one of this service's counters, or the
@@ -201,6 +215,8 @@ class ServiceMetrics:
             )
         if amount < 0:
             raise ValueError(f"{metric_name} amount: given {amount}; a counter only grows, must be >= 0")
+        if "gen_ai_provider_name" in labels:
+            labels["gen_ai_provider_name"] = provider_name(str(labels["gen_ai_provider_name"]))
         counter.labels(**{k: mask_text(str(v)) for k, v in labels.items()}).inc(amount)
 
     def read_span_pipeline_from(self, source: Callable[[], Iterable[SpanPipelinePoint]] | None) -> None:

@@ -44,6 +44,9 @@ from opentelemetry.semconv._incubating.attributes.gen_ai_attributes import (
     GEN_AI_OPERATION_NAME,
     GEN_AI_PROVIDER_NAME,
     GEN_AI_REQUEST_MODEL,
+    GEN_AI_REQUEST_STREAM,
+    GEN_AI_RESPONSE_FINISH_REASONS,
+    GEN_AI_RESPONSE_ID,
     GEN_AI_RESPONSE_MODEL,
     GEN_AI_USAGE_INPUT_TOKENS,
     GEN_AI_USAGE_OUTPUT_TOKENS,
@@ -55,6 +58,7 @@ from opentelemetry.semconv._incubating.attributes.otel_attributes import (
 )
 from opentelemetry.semconv._incubating.metrics.otel_metrics import create_otel_sdk_exporter_span_exported
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE, ErrorTypeValues
+from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME, SERVICE_VERSION
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -199,19 +203,30 @@ def gen_ai_attributes(
     input_tokens: int | None = None,
     output_tokens: int | None = None,
     virtual_key_id: str | None = None,
-) -> dict[str, str | int]:
+    *,
+    server_address: str | None = None,
+    server_port: int | None = None,
+    stream: bool | None = None,
+    response_id: str | None = None,
+    finish_reasons: Sequence[str] | None = None,
+) -> dict[str, str | int | bool | tuple[str, ...]]:
     """Span attributes of one LLM call, named by the GenAI semantic-convention constants.
 
     Returns `{gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model}`
-    plus `gen_ai.response.model`, `gen_ai.usage.input_tokens`,
-    `gen_ai.usage.output_tokens` and `gateway.virtual_key.id` for the arguments
-    that are not None (an attribute is absent rather than empty when unknown).
-    `virtual_key_id` is the key's id, never the key.
+    plus, for the arguments that are not None (an attribute is absent rather
+    than empty when unknown): `gen_ai.response.model`,
+    `gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens`,
+    `gateway.virtual_key.id`, `server.address` and `server.port` (the
+    provider's host and port; the port only with the address, as the
+    conventions make it conditional on it), `gen_ai.request.stream`,
+    `gen_ai.response.id` and `gen_ai.response.finish_reasons` (a tuple of
+    strings, such as ("stop",)). `virtual_key_id` is the key's id, never the key.
 
     Raises:
-        ValueError: a token count that is not a non-negative integer.
+        ValueError: a token count that is not a non-negative integer, a port
+            outside 1-65535, or finish reasons that are not strings.
     """
-    attributes: dict[str, str | int] = {
+    attributes: dict[str, str | int | bool | tuple[str, ...]] = {
         GEN_AI_OPERATION_NAME: operation,
         GEN_AI_PROVIDER_NAME: provider,
         GEN_AI_REQUEST_MODEL: request_model,
@@ -225,6 +240,20 @@ def gen_ai_attributes(
         attributes[GEN_AI_RESPONSE_MODEL] = response_model
     if virtual_key_id is not None:
         attributes[VIRTUAL_KEY_ID] = virtual_key_id
+    if server_address is not None:
+        attributes[SERVER_ADDRESS] = server_address
+        if server_port is not None:
+            if isinstance(server_port, bool) or not isinstance(server_port, int) or not 1 <= server_port <= 65535:
+                raise ValueError(f"{SERVER_PORT}: given {server_port!r}; must be a port number, 1-65535")
+            attributes[SERVER_PORT] = server_port
+    if stream is not None:
+        attributes[GEN_AI_REQUEST_STREAM] = bool(stream)
+    if response_id is not None:
+        attributes[GEN_AI_RESPONSE_ID] = response_id
+    if finish_reasons is not None:
+        if isinstance(finish_reasons, str) or not all(isinstance(reason, str) for reason in finish_reasons):
+            raise ValueError(f"{GEN_AI_RESPONSE_FINISH_REASONS}: given {finish_reasons!r}; must be a sequence of strings")
+        attributes[GEN_AI_RESPONSE_FINISH_REASONS] = tuple(finish_reasons)
     return attributes
 
 

@@ -90,6 +90,22 @@ def make_app() -> FastAPI:
             raise HTTPException(502, "provider failed") from None
         return {"ok": True}
 
+    @app.post("/llm-stream")
+    async def llm_stream(broken: bool = False) -> dict:
+        try:
+            async with llm_call(
+                provider="AWS Bedrock", model="anthropic.claude-3-5", server_address="bedrock-runtime.eu-west-1.amazonaws.com",
+                server_port=443, stream=True,
+            ) as call:
+                call.first_chunk()
+                call.response_id, call.output_tokens = "msg_01XFDUDYJgAACzvnptvVoYEL", 7
+                if broken:
+                    raise ProviderError(provider="aws.bedrock", status=500, error_type="stream_interrupted")
+                call.finish_reasons, call.input_tokens = ("stop",), 3
+        except ProviderError:
+            raise HTTPException(502, "provider failed") from None
+        return {"ok": True}
+
     return app
 
 
@@ -200,6 +216,7 @@ def test_metrics_label_the_route_template_never_the_raw_path(served):
     assert count.value == 3
     assert count.labels == {
         "http_request_method": "GET",
+        "url_scheme": "http",
         "http_route": "/items/{item_id}",
         "http_response_status_code": "200",
         "error_type": "",
@@ -535,3 +552,51 @@ def test_a_streamed_call_records_the_time_per_output_token_after_the_first(log_f
     (ttft,) = samples(families, "gateway_llm_time_to_first_token_seconds_sum")
     # 2 s after the first token, for the 4 tokens after it; 0.5 s to the first.
     assert tpot.value == pytest.approx(0.5, abs=0.01) and ttft.value == pytest.approx(0.5)
+
+
+def test_a_streamed_llm_call_carries_the_genai_and_server_attributes_of_the_conventions(served, log_file):
+    _, call, spans = served
+    assert call("POST", "/llm-stream").status_code == 200
+
+    client = next(s for s in spans() if s.kind is SpanKind.CLIENT)
+    assert dict(client.attributes) == {
+        GEN_AI_OPERATION_NAME: "chat",
+        GEN_AI_PROVIDER_NAME: "aws.bedrock",  # the conventions' well-known name for "AWS Bedrock"
+        GEN_AI_REQUEST_MODEL: "anthropic.claude-3-5",
+        "gen_ai.request.stream": True,
+        "server.address": "bedrock-runtime.eu-west-1.amazonaws.com",
+        "server.port": 443,
+        "gen_ai.response.id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+        "gen_ai.response.finish_reasons": ("stop",),
+        GEN_AI_USAGE_INPUT_TOKENS: 3,
+        GEN_AI_USAGE_OUTPUT_TOKENS: 7,
+    }
+    families = scrape(call)
+    (first_chunk,) = samples(families, "gen_ai_client_operation_time_to_first_chunk_seconds_count")
+    assert first_chunk.labels["gen_ai_provider_name"] == "aws.bedrock" and first_chunk.value == 1
+    (line,) = [line for line in read_logs(log_file) if line["message"] == "llm call"]
+    assert line["provider"] == "aws.bedrock"
+
+
+def test_a_stream_that_breaks_keeps_what_it_had_received_on_its_span(served):
+    _, call, spans = served
+    assert call("POST", "/llm-stream", params={"broken": "true"}).status_code == 502
+
+    client = next(s for s in spans() if s.kind is SpanKind.CLIENT)
+    assert client.status.status_code is StatusCode.ERROR
+    assert client.attributes["gen_ai.response.id"] == "msg_01XFDUDYJgAACzvnptvVoYEL"
+    assert client.attributes[GEN_AI_USAGE_OUTPUT_TOKENS] == 7
+    assert "gen_ai.response.finish_reasons" not in client.attributes
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"server_address": "api.openai.com", "server_port": 0}, r"server.port: given 0; must be a port number, 1-65535"),
+        ({"server_address": "api.openai.com", "server_port": "443"}, r"server.port: given '443'"),
+        ({"finish_reasons": "stop"}, r"gen_ai.response.finish_reasons: given 'stop'; must be a sequence of strings"),
+    ],
+)
+def test_gen_ai_attributes_name_a_bad_argument(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        tracing.gen_ai_attributes("chat", "openai", "gpt-4o", **arguments)

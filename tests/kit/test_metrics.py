@@ -27,6 +27,7 @@ LATENCY_HISTOGRAMS = (
     "http_server_request_duration_seconds",
     "gen_ai_client_operation_duration_seconds",
     "gateway_llm_time_to_first_token_seconds",
+    "gen_ai_client_operation_time_to_first_chunk_seconds",
 )
 
 
@@ -248,3 +249,55 @@ def test_requests_in_flight_go_up_and_back_down():
     metrics.request_finished("post")
     metrics.request_finished("post")
     assert in_flight() == 0
+
+
+@pytest.mark.parametrize("scheme, label", [("http", "http"), ("https", "https"), ("HTTPS, http", "_OTHER"), ("ws", "_OTHER")])
+def test_the_url_scheme_label_is_http_https_or_other(scheme, label):
+    """A trusted proxy's X-Forwarded-Proto reaches the ASGI scope as sent (uvicorn's proxy headers)."""
+    metrics = ServiceMetrics("intelligent-router")
+    metrics.observe_request(method="get", route="/r", status_code=200, error_type=None, seconds=0.1, scheme=scheme)
+    (count,) = [s for s in scraped(*metrics.exposition(OPENMETRICS))["http_server_request_duration_seconds"]["samples"]
+                if s.name.endswith("_count")]
+    assert count.labels["url_scheme"] == label
+
+
+@pytest.mark.parametrize(
+    "given, name",
+    [
+        ("openai", "openai"), ("OpenAI", "openai"), ("Anthropic", "anthropic"), ("bedrock", "aws.bedrock"),
+        ("AWS Bedrock", "aws.bedrock"), ("azure-openai", "azure.ai.openai"), ("gemini", "gcp.gemini"),
+        ("vertex-ai", "gcp.vertex_ai"), ("google", "gcp.gen_ai"), ("Mistral", "mistral_ai"), ("xAI", "x_ai"),
+        ("grok", "x_ai"), ("watsonx", "ibm.watsonx.ai"), ("Moonshot", "moonshot_ai"), ("Groq", "groq"),
+        # Not one of the conventions' providers: kept as given (a custom value).
+        ("openrouter", "openrouter"), ("Together AI", "Together AI"),
+    ],
+)
+def test_providers_are_named_as_the_genai_conventions_name_them(given, name):
+    metrics = ServiceMetrics("unified-llm-api")
+    metrics.observe_llm_call(
+        operation="chat", provider=given, model="m", seconds=1, input_tokens=1, output_tokens=1, cost_usd=0.1,
+    )
+    metrics.count("gateway_llm_fallback_exhausted_total", gen_ai_provider_name=given, error_source="provider")
+    families = scraped(*metrics.exposition(OPENMETRICS))
+    for family in ("gen_ai_client_operation_duration_seconds", "gateway_llm_cost_usd_total", "gateway_llm_fallback_exhausted_total"):
+        assert {s.labels["gen_ai_provider_name"] for s in families[family]["samples"]} == {name}
+
+
+def test_time_to_first_chunk_is_in_the_conventions_buckets_and_the_slo_metric_in_its_own():
+    metrics = ServiceMetrics("unified-llm-api")
+    metrics.observe_llm_call(
+        operation="chat", provider="openai", model="m", seconds=3, input_tokens=1, output_tokens=9, cost_usd=None,
+        time_to_first_token=0.7,
+    )
+    families = scraped(*metrics.exposition(OPENMETRICS))
+    # gen_ai.client.operation.time_to_first_chunk's ExplicitBucketBoundaries
+    # (semantic-conventions-genai, docs/gen-ai/gen-ai-metrics.md), +Inf added.
+    assert families["gen_ai_client_operation_time_to_first_chunk_seconds"]["buckets"] == (
+        0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92, float("inf"),
+    )
+    # The SLO's metric has 0.5, 1.0 and 2.5 s bounds, where thresholds are set.
+    assert {0.5, 1.0, 2.5} <= set(families["gateway_llm_time_to_first_token_seconds"]["buckets"])
+    for family in ("gen_ai_client_operation_time_to_first_chunk_seconds", "gateway_llm_time_to_first_token_seconds"):
+        (count,) = [s for s in families[family]["samples"] if s.name.endswith("_count")]
+        (total,) = [s for s in families[family]["samples"] if s.name.endswith("_sum")]
+        assert (count.value, total.value) == (1, 0.7)
