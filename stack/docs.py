@@ -73,13 +73,22 @@ def _gate(rule) -> str:
 
 
 def redaction_table() -> str:
-    rows: dict[tuple[str, str], list[str]] = {}
+    """One row per kind of secret: its mask, what it takes, the gate that
+    lets its rule run, and where its pattern came from (a secret scanner's
+    catalogue at a pinned release, with file and line; "project" for the
+    project's own rules)."""
+    rows: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
     for rule in REDACTIONS:
-        gates = rows.setdefault((rule.replacement, rule.what), [])
+        gates, sources = rows.setdefault((rule.replacement, rule.what), ([], []))
         if _gate(rule) not in gates:
             gates.append(_gate(rule))
-    lines = ["| replaced by | what | runs when the line contains |", "|---|---|---|"]
-    lines += [f"| `{mask}` | {what} | {'; or '.join(gates)} |" for (mask, what), gates in rows.items()]
+        if rule.source and rule.source not in sources:
+            sources.append(rule.source)
+    lines = ["| replaced by | what | runs when the line contains | from |", "|---|---|---|---|"]
+    lines += [
+        f"| `{mask}` | {what} | {'; or '.join(gates)} | {'; '.join(sources) or 'project'} |"
+        for (mask, what), (gates, sources) in rows.items()
+    ]
     return "\n".join(lines)
 
 

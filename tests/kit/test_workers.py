@@ -107,15 +107,25 @@ def start(model: str, work: Path, env: dict[str, str]) -> Server:
     pytest.fail(f"{model} did not answer within 60 s:\n{server.output()}")
 
 
-def requests_counted(url: str) -> float:
-    """The /work requests in http_server_request_duration_seconds_count, summed."""
+def scraped_sum(url: str, series: str, **labels: str) -> float:
+    """One scrape of /metrics: the samples of `series` with `labels`, summed."""
     text = httpx.get(f"{url}/metrics", timeout=10).text
     total = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name == f"{DURATION_COUNT}_count" and sample.labels.get("http_route") == "/work":
+            if sample.name == series and all(sample.labels.get(k) == v for k, v in labels.items()):
                 total += sample.value
     return total
+
+
+def requests_counted(url: str) -> float:
+    """The /work requests in http_server_request_duration_seconds_count, summed."""
+    return scraped_sum(url, f"{DURATION_COUNT}_count", http_route="/work")
+
+
+def spans_processed(url: str) -> float:
+    """Spans the workers' batch processors took, summed (the SDK's own counts, mirrored)."""
+    return scraped_sum(url, "otel_sdk_processor_span_processed_total")
 
 
 @dataclass
@@ -127,6 +137,8 @@ class Observed:
     stderr: list[bytes]
     file_lines: list[str]
     counted_at_start: float
+    spans_processed: float
+    spans_served: float
 
 
 def play(model: str, work: Path) -> Observed:
@@ -138,6 +150,7 @@ def play(model: str, work: Path) -> Observed:
         "WORKER_LOG_FILE": str(log_file),
         "WORKER_LOG_FILE_BYTES": str(FILE_BYTES),
         "WORKER_LONG_BYTES": str(LONG_BYTES),
+        "OTEL_BSP_SCHEDULE_DELAY": "100",  # ms: spans exported while the test waits
     }
     server = start(model, work, env)
     try:
@@ -160,6 +173,10 @@ def play(model: str, work: Path) -> Observed:
         scraper.join()
         assert all(a.status_code == 200 for a in answers + longs)
         scrapes.append(requests_counted(server.url))
+        served = REQUESTS + LONG_LINES + counted_at_start
+        deadline = time.monotonic() + 15
+        while (processed := spans_processed(server.url)) < served and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         server.stop()
     files = sorted(log_file.parent.glob("service.log*"))
@@ -171,6 +188,8 @@ def play(model: str, work: Path) -> Observed:
         stderr=server.stderr,
         file_lines=[line for f in files for line in f.read_text().splitlines()],
         counted_at_start=counted_at_start,
+        spans_processed=processed,
+        spans_served=served,
     )
 
 
@@ -185,6 +204,12 @@ def test_every_scrape_during_load_counts_every_worker_and_never_goes_back(observ
     assert not went_back, f"{observed.model}: the count went back between scrapes: {went_back[:5]}"
     assert len(observed.scrapes) > 10, f"{observed.model}: too few scrapes during the load to tell"
     assert observed.scrapes[-1] == REQUESTS
+
+
+def test_the_span_pipelines_counts_are_every_workers(observed):
+    """One span per request served (the /metrics scrapes make none): the
+    workers' counts, copied into the shared files after each export."""
+    assert observed.spans_processed == observed.spans_served
 
 
 def test_every_stdout_line_is_one_json_object_however_long(observed):
