@@ -91,14 +91,18 @@ async def provider_events(
                         continue
                     last = orjson.loads(line[len("data: "):])
                     call.response_id = last.get("id", call.response_id)
-                    if any(choice.get("delta", {}).get("content") for choice in last.get("choices", ())):
+                    choices = last.get("choices", ())
+                    if any(choice.get("delta", {}).get("content") for choice in choices):
                         call.first_chunk()
+                    # The reason comes with a choice's last chunk; with
+                    # include_usage the final chunk has no choices at all.
+                    finished = tuple(c["finish_reason"] for c in choices if c.get("finish_reason"))
+                    call.finish_reasons = finished or call.finish_reasons
                     yield line, last
         except httpx.HTTPError as exc:  # timeouts, refused or broken connections
             raise ProviderError(provider=provider, error_type=type(exc).__name__) from exc
         usage = last.get("usage") or {}
         call.response_model = last.get("model", model)
-        call.finish_reasons = tuple(c["finish_reason"] for c in last.get("choices", ()) if c.get("finish_reason"))
         call.input_tokens, call.output_tokens = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
         call.cost_usd = cost_usd(model, call.input_tokens, call.output_tokens)
 

@@ -432,6 +432,7 @@ def provider_name(provider: str) -> str:
     conventions' well-known value where one applies ("Bedrock" ->
     "aws.bedrock", "OpenAI" -> "openai"), else `provider` unchanged (a
     custom value, such as "openrouter")."""
+    provider = provider if isinstance(provider, str) else str(provider)
     key = provider.strip().lower().replace("-", "_").replace(" ", "_")
     if key in WELL_KNOWN_PROVIDERS:
         return key

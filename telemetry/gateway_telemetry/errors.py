@@ -16,7 +16,10 @@ a service logging without FastAPI does not pay for importing it.
 
 from __future__ import annotations
 
+import re
 import sys
+
+from gateway_telemetry.contract import provider_name
 
 # A provider's 4xx that the caller's request caused (too long, refused
 # content, malformed): the client's error, not the provider's. 401, 403 and
@@ -28,12 +31,17 @@ CLIENT_CAUSED_PROVIDER_STATUSES = frozenset({400, 413, 422})
 class ProviderError(Exception):
     """An LLM provider call failed.
 
-    provider: the provider as `gen_ai.provider.name` spells it ("openai").
+    provider: the provider; kept as `gen_ai.provider.name` spells it
+        (contract.provider_name: "bedrock" becomes "aws.bedrock").
     status: the HTTP status the provider answered, None when it never
         answered (connection refused, reset).
     error_type: the provider's own error code when it sent one
         ("rate_limit_exceeded", "overloaded_error"); else the status as a
         string ("503", OTel's `error.type` for HTTP), else "ProviderError".
+        It becomes a metric label and a log field, so a code that is not
+        one (free text, more than 64 characters) or that holds a secret is
+        replaced the same way: what an upstream sends never widens a
+        label or carries a secret.
 
     Raise it `from` the original exception, so a timeout behind it is
     classified as one.
@@ -41,9 +49,20 @@ class ProviderError(Exception):
 
     def __init__(self, message: str = "", *, provider: str, status: int | None = None, error_type: str | None = None):
         super().__init__(message or f"{provider} call failed" + (f" with HTTP {status}" if status is not None else ""))
-        self.provider = provider
+        self.provider = provider_name(provider)
         self.status = status
-        self.error_type = error_type or (str(status) if status is not None else type(self).__name__)
+        self.error_type = error_type if _is_error_code(error_type) else (str(status) if status is not None else type(self).__name__)
+
+
+_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+
+
+def _is_error_code(text: str | None) -> bool:
+    if not isinstance(text, str) or not _ERROR_CODE.fullmatch(text):
+        return False
+    from gateway_telemetry.masking import holds_secret  # the runtime kit's; this module loads without it
+
+    return not holds_secret(text)
 
 
 def _classes(module: str, *names: str) -> tuple[type, ...]:

@@ -31,9 +31,9 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import random
 import re
 import time
-import random
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -71,6 +71,11 @@ METRICS_PATH = "/metrics"
 # secret: it goes into every log line and response, so no control
 # characters, no unbounded length.
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+# The kit's own generator of request ids: seeded from os.urandom, its own
+# state (a service's random.seed(0) must not make every worker repeat the
+# same ids), seeded again in each forked worker.
+_REQUEST_IDS = random.Random()
+os.register_at_fork(after_in_child=_REQUEST_IDS.seed)
 # HTTP semantic conventions: a method outside the well-known set is "_OTHER"
 # on metrics, so a client cannot mint label values.
 _KNOWN_METHODS = frozenset(m.value for m in HttpRequestMethodValues) - {"_OTHER"}
@@ -320,8 +325,8 @@ def _begin(scope: Scope, kit: Instrumentation) -> _Request:
     # value that holds a secret (`sk-proj-...` is a sane token) is never kept.
     if request_id is None or holds_secret(request_id):
         # 128 random bits as 32 hex digits, as uuid4().hex, without its
-        # urandom system call: an id, not a secret (random reseeds after fork).
-        request_id = f"{random.getrandbits(128):032x}"
+        # urandom system call: an id, not a secret.
+        request_id = f"{_REQUEST_IDS.getrandbits(128):032x}"
     method = scope["method"] if scope["method"] in _KNOWN_METHODS else "_OTHER"
     # Scrapes are not traffic: a span every 15 s per service is noise in Jaeger.
     server = ServerSpan.start(kit.tracer, scope, method) if scope["path"] != METRICS_PATH else None
@@ -473,7 +478,7 @@ async def llm_call(
     kit = _active
     if kit is None:
         raise RuntimeError("llm_call: no app is instrumented in this process; call instrument_app first")
-    call = LLMCall(provider=provider_name(provider), model=model, operation=operation)
+    call = LLMCall(provider=_guarded(provider_name, provider) or str(provider), model=model, operation=operation)
     request = {"virtual_key_id": virtual_key_id, "server_address": server_address, "server_port": server_port, "stream": stream}
     attributes = _guarded(_request_attributes, call, request) or {}
     with tracer(__name__).start_as_current_span(
@@ -515,7 +520,9 @@ def _set_response_attributes(span: trace.Span, call: LLMCall) -> None:
 
 def _llm_done(kit: Instrumentation, call: LLMCall, span: trace.Span) -> None:
     seconds = time.perf_counter() - call.started
-    _set_response_attributes(span, call)
+    # A response field the caller filled in wrongly costs its attributes
+    # (logged as a kit failure), never the call's metrics and line.
+    _guarded(_set_response_attributes, span, call)
     _record_llm_call(kit, call, seconds, None, None)
     _llm_log.info(
         "llm call",

@@ -217,8 +217,11 @@ class _Output:
     between them. So where several workers share the pipe
     (workers.pre_fork_server, or PROMETHEUS_MULTIPROC_DIR set) every line is
     written under an flock(2) that all of them share (a lock file named
-    after the pipe's device and inode), about 1.4 us a line; one process
-    takes no lock. The file is concurrent-log-handler's
+    after the pipe's device and inode, in PROMETHEUS_MULTIPROC_DIR, which
+    every worker must be able to write, else in the temporary directory),
+    about 1.4 us a line; one process takes no lock. A lock that cannot be
+    opened or taken never fails a log call: the line is written unlocked.
+    The file is concurrent-log-handler's
     ConcurrentRotatingFileHandler, which locks and rolls over across
     processes (the standard RotatingFileHandler, one per process, renames
     the file under the others and loses their lines). One thread lock, so
@@ -238,7 +241,11 @@ class _Output:
         its own (see _fork_hook_registered), and a new thread lock: another
         thread of the parent may have held it as the process forked."""
         self._lock = threading.Lock()
-        self._pipe_lock_fd = None  # the parent's stays open for the parent
+        if self._pipe_lock_fd is not None:
+            # The parent's lock stays held while the parent's own descriptor
+            # is open (flock(2)): closing the child's copy releases nothing.
+            os.close(self._pipe_lock_fd)
+        self._pipe_lock_fd = None
         if self._file is not None and self._file_factory is not None:
             self._file = self._file_factory()
 
@@ -278,9 +285,16 @@ class _Output:
                 self._file.handle(logging.makeLogRecord({"msg": line.decode()}))
 
     def _write_locked(self, data: bytes) -> None:
-        if self._pipe_lock_fd is None:
-            self._pipe_lock_fd = os.open(self._pipe_lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._pipe_lock_fd, fcntl.LOCK_EX)
+        try:
+            if self._pipe_lock_fd is None:
+                # 0o666 less the umask: workers that run as another user than
+                # the process that made the file (gunicorn --user) open it too.
+                self._pipe_lock_fd = os.open(self._pipe_lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+            fcntl.flock(self._pipe_lock_fd, fcntl.LOCK_EX)
+        except OSError:
+            self._pipe_lock_path = None  # unlocked from now on, rather than a failing log call
+            _write_all(self._fd, data)
+            return
         try:
             _write_all(self._fd, data)
         finally:
@@ -306,7 +320,9 @@ def _pipe_lock_path(fd: int) -> str | None:
         return None
     if not stat.S_ISFIFO(status.st_mode):
         return None
-    return os.path.join(tempfile.gettempdir(), f"gateway-telemetry-pipe-{status.st_dev}-{status.st_ino}.lock")
+    # Not a *.db file: prometheus_client's MultiProcessCollector reads only those.
+    folder = workers.multiprocess_dir() or tempfile.gettempdir()
+    return os.path.join(folder, f"gateway-telemetry-pipe-{status.st_dev}-{status.st_ino}.lock")
 
 
 class _NamedOutput:

@@ -16,6 +16,7 @@ and why); prometheus_client keeps no exemplars there.
 from __future__ import annotations
 
 import atexit
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable
@@ -119,15 +120,17 @@ class ServiceMetrics:
         cardinality stays bounded; `error_type` is None for a success. The
         exemplar's trace id defaults to the current OTel span's (see `exemplar`).
         `scheme` is the ASGI scope's, `url_scheme` on the series: "http" or
-        "https", anything else (a trusted proxy's X-Forwarded-Proto is copied
-        there as sent) "_OTHER", so the label stays bounded.
+        "https", anything else "_OTHER" (a server may copy a proxy's
+        X-Forwarded-Proto there; uvicorn 0.54 takes only http, https, ws and
+        wss), so the label stays bounded.
         """
+        scheme = scheme if scheme in _URL_SCHEMES else "_OTHER"
         key = (method, route, status_code, error_type, scheme)
         child = self._request_children.get(key)
         if child is None:
             child = self._histogram(_HTTP_DURATION).labels(
                 http_request_method=method.upper(),
-                url_scheme=scheme if scheme in _URL_SCHEMES else "_OTHER",
+                url_scheme=scheme,
                 http_route=route,
                 http_response_status_code=str(status_code),
                 error_type=error_type or "",
@@ -327,6 +330,12 @@ class _SpanPipelineMirror:
         self._metrics = {m.name: _build(m, None) for m in KIT_METRICS}
         self._copied: dict[tuple[str, tuple[str, ...]], float] = {}
         self._lock = threading.Lock()  # the exporter's thread and a scrape
+        # A worker forked while the parent's exporter thread held the lock
+        # (gunicorn --preload) would wait for it for ever.
+        os.register_at_fork(after_in_child=self._new_lock)
+
+    def _new_lock(self) -> None:
+        self._lock = threading.Lock()
 
     def mirror(self) -> None:
         source = self.source

@@ -74,7 +74,11 @@ class ServerSpan:
         parent = propagate.extract(carrier) if carrier else None
         span = tracer.start_span(method if method != _OTHER else "HTTP", context=parent, kind=trace.SpanKind.SERVER)
         if span.is_recording():
-            span.set_attributes(_request_attributes(scope, method, user_agent, host))
+            try:
+                span.set_attributes(_request_attributes(scope, method, user_agent, host))
+            except Exception:
+                span.end()  # never left open: the caller serves the request without it
+                raise
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         return cls(span, method, token)
 
@@ -127,7 +131,7 @@ def _request_attributes(scope: Scope, method: str, user_agent: bytes | None, hos
         if not address or "]" in port:  # no port, or a bare IPv6 address
             address, port = host.decode("latin-1"), ""
         attributes[SERVER_ADDRESS] = address.strip("[]")
-        if port.isdigit():
+        if port.isascii() and port.isdigit():  # "²".isdigit() is True, int("²") fails
             attributes[SERVER_PORT] = int(port)
         elif scheme in _DEFAULT_PORTS:
             attributes[SERVER_PORT] = _DEFAULT_PORTS[scheme]

@@ -29,7 +29,11 @@ def mask_span(span: ReadableSpan) -> ReadableSpan:
     """`span`, or a copy of it with every text masked (the same span when
     nothing needed masking). Ids, times, kind, resource and scope are kept."""
     name = mask_text(span.name)
-    attributes = mask_attributes(span.attributes)
+    # ReadableSpan.attributes makes a new read-only view on every access
+    # (opentelemetry-sdk 1.45, sdk/trace/__init__.py): read it once, so
+    # "unchanged" can be told by identity.
+    original = span.attributes
+    attributes = mask_attributes(original)
     events = tuple(_masked_event(event) for event in span.events)
     links = tuple(_masked_link(link) for link in span.links)
     status = span.status
@@ -39,7 +43,7 @@ def mask_span(span: ReadableSpan) -> ReadableSpan:
             status = Status(status.status_code, description)
     unchanged = (
         name == span.name
-        and attributes is span.attributes
+        and attributes is original
         and status is span.status
         and all(new is old for new, old in zip(events, span.events))
         and all(new is old for new, old in zip(links, span.links))

@@ -11,10 +11,15 @@ uses prometheus_client's multiprocess mode: every worker writes its values
 to files in PROMETHEUS_MULTIPROC_DIR and a scrape sums the files of all
 workers, dead ones included for counters and histograms (so totals never go
 back), live ones only for gauges (`livesum`). The directory must exist,
-be empty when the server starts and be set in the environment before the
-server starts (prometheus_client chooses its value store when it is first
-imported: values.get_value_class, prometheus_client 0.26). Where the kit
-can tell it runs under several workers without it, instrument_app refuses.
+be emptied of the last run's files when the server starts (gunicorn: the
+`on_starting` hook here; otherwise the container's command) and be set in
+the environment before the server starts (prometheus_client chooses its
+value store when it is first imported: values.get_value_class,
+prometheus_client 0.26). Where the kit can tell it runs under several
+workers without it, instrument_app refuses: under gunicorn (any worker
+count: it forks and restarts its workers) and under uvicorn's --workers N
+or WEB_CONCURRENCY. `uvicorn.run(app, workers=N)` called from a service's
+own code leaves no trace the kit can read: set the directory there.
 
 Source: prometheus_client 0.26, prometheus_client/values.py (the value
 class, and no exemplars in multiprocess mode: MultiProcessValue's
@@ -100,6 +105,21 @@ def multiprocess_mode() -> bool:
             "environment the server starts with"
         )
     return True
+
+
+def on_starting(server: Any) -> None:
+    """gunicorn's on_starting hook (in gunicorn.conf.py, beside child_exit):
+    removes the previous run's metric files (`*.db`) from the directory
+    before any worker starts. A directory that outlives the server (a
+    Kubernetes emptyDir survives a container's restart) would otherwise add
+    the old run's counters to the new one's, and workers of a fresh PID
+    namespace reuse the old process ids, so old gauges would count as live."""
+    directory = multiprocess_dir()
+    if directory is None or not os.path.isdir(directory):
+        return
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.remove(os.path.join(directory, name))
 
 
 def child_exit(server: Any, worker: Any) -> None:

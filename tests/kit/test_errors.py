@@ -91,3 +91,28 @@ def test_classifying_imports_neither_httpx_nor_fastapi():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "code, error_type",
+    [
+        ("rate_limit_exceeded", "rate_limit_exceeded"),
+        ("overloaded_error", "overloaded_error"),
+        ("invalid_request_error.context_length", "invalid_request_error.context_length"),
+        # Not a code: free text, too long, or a secret an upstream echoed.
+        ("Incorrect API key provided: sk-proj-abc", "401"),
+        ("x" * 65, "401"),
+        ("sk-ant-api03-" + "A" * 40, "401"),
+        ("", "401"),
+        (None, "401"),
+    ],
+)
+def test_a_providers_error_code_becomes_error_type_only_when_it_is_a_code(code, error_type):
+    """error_type is a metric label and a log field the kit does not mask:
+    what an upstream sends must neither widen the label nor carry a secret."""
+    assert ProviderError(provider="openai", status=401, error_type=code).error_type == error_type
+
+
+def test_a_provider_error_names_the_provider_as_the_conventions_do():
+    assert error_fields(ProviderError(provider="AWS Bedrock", status=500))["provider"] == "aws.bedrock"
+    assert error_fields(ProviderError(provider="openrouter", status=500))["provider"] == "openrouter"

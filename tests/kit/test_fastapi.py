@@ -90,6 +90,13 @@ def make_app() -> FastAPI:
             raise HTTPException(502, "provider failed") from None
         return {"ok": True}
 
+    @app.post("/llm-wrong-reasons")
+    async def llm_wrong_reasons() -> dict:
+        async with llm_call(provider="openai", model="gpt-4o") as call:
+            call.input_tokens, call.output_tokens = 5, 6
+            call.finish_reasons = "stop"  # a string, not a sequence of them: the caller's mistake
+        return {"ok": True}
+
     @app.post("/llm-stream")
     async def llm_stream(broken: bool = False) -> dict:
         try:
@@ -600,3 +607,30 @@ def test_a_stream_that_breaks_keeps_what_it_had_received_on_its_span(served):
 def test_gen_ai_attributes_name_a_bad_argument(arguments, message):
     with pytest.raises(ValueError, match=message):
         tracing.gen_ai_attributes("chat", "openai", "gpt-4o", **arguments)
+
+
+def test_a_response_field_filled_in_wrongly_costs_its_attributes_never_the_calls_metrics(served, log_file):
+    _, call, spans = served
+    assert call("POST", "/llm-wrong-reasons").status_code == 200
+
+    (duration,) = samples(scrape(call), "gen_ai_client_operation_duration_seconds_count")
+    assert duration.value == 1
+    lines = read_logs(log_file)
+    assert [line["message"] for line in lines if line["logger"] == "gateway.llm"] == ["llm call"]
+    (failure,) = [line for line in lines if line["message"] == "telemetry kit failure"]
+    assert failure["step"] == "_set_response_attributes"
+
+
+def test_a_host_header_with_a_non_ascii_digit_is_still_served_with_its_telemetry(served, log_file):
+    """'²'.isdigit() is True and int('²') raises: such a port once took the
+    request out of every signal (no span, metric, access line or request id)."""
+    _, call, spans = served
+    sampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    response = call("GET", "/items/5", headers={"host": "api:\u00b2".encode("latin-1"), "traceparent": sampled})
+
+    assert response.status_code == 200 and response.headers["x-request-id"]
+    (server,) = spans()
+    assert server.name == "GET /items/{item_id}" and server.attributes["server.address"] == "api"
+    (count,) = samples(scrape(call), "http_server_request_duration_seconds_count", http_route="/items/{item_id}")
+    assert count.value == 1
+    assert not [line for line in read_logs(log_file) if line["message"] == "telemetry kit failure"]

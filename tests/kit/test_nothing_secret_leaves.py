@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from gateway_telemetry import fastapi as kit_fastapi
 from gateway_telemetry import tracing
+from gateway_telemetry.errors import ProviderError
 from gateway_telemetry.fastapi import instrument_app, llm_call
 from gateway_telemetry.logs import configure_logging
 from kit.test_fastapi import OPENMETRICS, caller
@@ -68,6 +69,12 @@ def make_app() -> FastAPI:
                 raise ValueError(body["message"])
             call.input_tokens, call.output_tokens = 3, 4
         return {"ok": True}
+
+    @app.post("/provider-error")
+    async def provider_error(request: Request) -> dict:
+        body = await request.json()
+        async with llm_call(provider="openai", model="gpt-4o"):
+            raise ProviderError(provider="openai", status=401, error_type=body["code"])
 
     @app.get("/items/{item_id}")
     async def item(item_id: str) -> dict:
@@ -163,3 +170,22 @@ def test_look_alikes_pass_every_channel_unchanged(emitted):
 
     out = everything()
     assert [text for text in look_alikes if text not in out] == []
+
+
+def test_an_error_code_a_provider_answers_never_carries_a_secret_into_labels_or_lines(emitted):
+    """A provider's error code is repeated as the error_type label and field."""
+    _, call, everything = emitted
+    for token in TOKENS:
+        call("POST", "/provider-error", json={"code": token})
+    assert not _leaked(everything(), TOKENS)
+
+
+def test_a_span_with_nothing_to_mask_is_exported_as_it_is():
+    """Not rebuilt (its dropped-attribute counts kept, no copy per span)."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from gateway_telemetry.span_masking import mask_span
+
+    span = TracerProvider().get_tracer("test").start_span("GET /items/{id}", attributes={"url.path": "/items/1", "http.response.status_code": 200})
+    span.end()
+    assert mask_span(span) is span

@@ -39,7 +39,8 @@ LONG_LINES = 60
 LONG_BYTES = 100_000  # well over PIPE_BUF (4096 on Linux) and a pipe's 64 KiB
 FILE_BYTES = 40_000  # small: the workers roll the file over many times
 DURATION_COUNT = "http_server_request_duration_seconds"
-GUNICORN_CONF = "from gateway_telemetry.workers import child_exit  # noqa: F401\n"
+GUNICORN_CONF = "from gateway_telemetry.workers import child_exit, on_starting  # noqa: F401\n"
+STALE_REQUESTS = 1000  # a previous run's, left in the directory: gunicorn's on_starting removes them
 
 MODELS = {
     "uvicorn --workers 2": ["-m", "uvicorn", "worker_app:app", "--workers", "2", "--host", "127.0.0.1", "--port", "{port}"],
@@ -141,9 +142,27 @@ class Observed:
     spans_served: float
 
 
+def leave_a_previous_runs_files(directory: Path) -> None:
+    """What a server that ran before left in the directory (an emptyDir
+    outlives a container's restart): STALE_REQUESTS requests to /work."""
+    from gateway_telemetry import contract
+
+    labels = ("http_request_method", "url_scheme", "http_route", "http_response_status_code", "error_type")
+    script = (
+        "from prometheus_client import Histogram\n"
+        f"h = Histogram({DURATION_COUNT!r}, 'x', {labels!r}, buckets={contract.HTTP_SERVER_DURATION_BUCKETS!r})\n"
+        f"for _ in range({STALE_REQUESTS}): h.labels('GET', 'http', '/work', '200', '').observe(0.1)\n"
+    )
+    env = {**os.environ, workers.MULTIPROCESS_DIR: str(directory)}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60)
+    assert list(directory.glob("histogram_*.db"))
+
+
 def play(model: str, work: Path) -> Observed:
     multiproc = work / "multiproc"
     multiproc.mkdir()
+    if model.startswith("gunicorn"):
+        leave_a_previous_runs_files(multiproc)
     log_file = work / "logs" / "service.log"
     env = {
         workers.MULTIPROCESS_DIR: str(multiproc),
@@ -172,11 +191,13 @@ def play(model: str, work: Path) -> Observed:
         done.set()
         scraper.join()
         assert all(a.status_code == 200 for a in answers + longs)
+        # Exports every 100 ms: a second later every worker has exported
+        # and copied its counts (after_export); one scrape then reaches one
+        # worker, so the others' counts can only have come from their exports.
+        time.sleep(1.5)
+        processed = spans_processed(server.url)
         scrapes.append(requests_counted(server.url))
         served = REQUESTS + LONG_LINES + counted_at_start
-        deadline = time.monotonic() + 15
-        while (processed := spans_processed(server.url)) < served and time.monotonic() < deadline:
-            time.sleep(0.2)
     finally:
         server.stop()
     files = sorted(log_file.parent.glob("service.log*"))
@@ -223,6 +244,7 @@ def test_every_stdout_line_is_one_json_object_however_long(observed):
     assert not bad, f"{observed.model}: {len(bad)} stdout lines are not JSON, e.g. {bad[:3]}"
     long_lines = [r for r in records if r.get("message") == "long line"]
     assert len(long_lines) == LONG_LINES
+    assert len({r["pid"] for r in long_lines}) >= 2, f"{observed.model}: one worker wrote every long line"
     # One worker's filler, whole: a line mixed from two shows two letters.
     assert all(len(set(r["filler"])) == 1 and len(r["filler"]) == LONG_BYTES for r in long_lines)
 
