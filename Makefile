@@ -49,7 +49,7 @@ test: $(STAMP) tools ## install what the tests need and run them (what CI runs)
 gameday: $(STAMP) tools ## play the incidents of tests/gameday on 127.0.0.1 and print who got paged, how soon
 	$(PYTHON) -m pytest tests/gameday -p no:cacheprovider -q -s
 
-tools: ## install the real checkers (promtool, amtool, the LogQL grammar) when missing
+tools: ## fetch the real checkers into the project (.tools/, tests/logql): promtool, amtool, Prometheus, Alertmanager, the LogQL grammar
 	@bash scripts/install-tools.sh
 
 BENCH_STAMP := $(VENV)/.bench-installed
@@ -68,5 +68,5 @@ bench: $(BENCH_STAMP) ## measure: redaction in Promtail (PROMTAIL=<binary> for t
 	$(PYTHON) bench/kit_middleware.py
 	$(PYTHON) bench/offline_commands.py
 
-clean: ## remove the virtualenv, rendered/ and pytest's cache
-	rm -rf $(VENV) rendered .pytest_cache
+clean: ## remove the virtualenv, rendered/, the checkers in .tools/ and pytest's cache
+	rm -rf $(VENV) rendered .tools .pytest_cache

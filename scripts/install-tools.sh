@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Installs the real checkers the tests run: promtool, amtool, Prometheus and
-# Alertmanager (Debian's prometheus and prometheus-alertmanager) and Grafana's
-# LogQL grammar (@grafana/lezer-logql, pinned in tests/logql/package-lock.json).
-# Does nothing for what is already present.
+# Gets the real checkers the tests run, into the project, leaving the machine
+# alone:
+#   - promtool, amtool, Prometheus and Alertmanager: Debian's prometheus and
+#     prometheus-alertmanager packages, downloaded with apt into .tools/ and
+#     unpacked there (dpkg-deb -x). Not installed: a package's install
+#     scripts would start system services on :9090 and :9093 (on a machine
+#     with systemd), the ports `make up` publishes. apt reads its package
+#     lists into .tools/apt, not the system's; no root needed.
+#   - Grafana's LogQL grammar (@grafana/lezer-logql, pinned in
+#     tests/logql/package-lock.json), with npm into tests/logql/node_modules.
+# tests/conftest.py's require_tool looks in .tools/ first. Does nothing for
+# what is already there; `make clean` removes .tools/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,20 +23,31 @@ if [ ! -f "$logql/node_modules/.package-lock.json" ] || [ "$logql/package-lock.j
   fi
 fi
 
+tools="$PWD/.tools"
+bin="$tools/root/usr/bin"
 packages=()
-command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
-{ command -v amtool >/dev/null 2>&1 && command -v prometheus-alertmanager >/dev/null 2>&1; } \
-  || packages+=(prometheus-alertmanager)
+[ -x "$bin/promtool" ] && [ -x "$bin/prometheus" ] || packages+=(prometheus)
+[ -x "$bin/amtool" ] && [ -x "$bin/prometheus-alertmanager" ] || packages+=(prometheus-alertmanager)
 [ ${#packages[@]} -eq 0 ] && exit 0
 
-if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
-  echo "install-tools: missing ${packages[*]}; install them with apt-get (tests that need them will skip, or fail with REQUIRE_TOOLS=1)" >&2
+if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1; then
+  echo "install-tools: no apt-get/dpkg-deb here; put promtool, prometheus, amtool and prometheus-alertmanager" \
+       "on PATH yourself (tests that need them will skip, or fail with REQUIRE_TOOLS=1)" >&2
   exit 0
 fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install-tools: no apt-get here; install ${packages[*]} (promtool, amtool) yourself" >&2
-  exit 0
-fi
-echo "install-tools: installing ${packages[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+echo "install-tools: downloading ${packages[*]} into .tools/ (unpacked, not installed: no service is started)"
+mkdir -p "$tools/apt/state/lists/partial" "$tools/apt/cache/archives/partial" "$tools/debs" "$tools/root"
+apt=(
+  -o "Dir::State=$tools/apt/state" -o "Dir::Cache=$tools/apt/cache"
+  -o "Dir::State::status=/var/lib/dpkg/status" -o "Debug::NoLocking=1"
+  -o "APT::Sandbox::User=$(id -un)"
+)
+apt-get "${apt[@]}" update -qq
+rm -f "$tools/debs/"*.deb
+(cd "$tools/debs" && apt-get "${apt[@]}" download -qq "${packages[@]}")
+for deb in "$tools/debs/"*.deb; do
+  dpkg-deb -x "$deb" "$tools/root"
+done
+for tool in promtool prometheus amtool prometheus-alertmanager; do
+  [ -x "$bin/$tool" ] || { echo "install-tools: $tool missing from the downloaded packages" >&2; exit 1; }
+done

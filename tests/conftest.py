@@ -24,9 +24,14 @@ def tool_missing(message: str):
     pytest.skip(message)
 
 
+# Where scripts/install-tools.sh unpacks Debian's prometheus and
+# prometheus-alertmanager (downloaded, never installed: no service started).
+PROJECT_TOOLS = ROOT / ".tools" / "root" / "usr" / "bin"
+
+
 def require_tool(name: str) -> str:
-    """The path of a real checker."""
-    path = shutil.which(name)
+    """The path of a real checker: the project's own (.tools/), else PATH's."""
+    path = shutil.which(name, path=f"{PROJECT_TOOLS}{os.pathsep}{os.environ.get('PATH', '')}")
     if not path:
         tool_missing(f"{name} is not installed (run `make tools`)")
     return path

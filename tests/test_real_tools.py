@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
-from conftest import require_tool
+import pytest
+from conftest import require_tool, tool_missing
 
 
 def run(*command: str) -> subprocess.CompletedProcess:
@@ -31,3 +33,19 @@ def test_promtool_rejects_a_broken_config(tmp_path):
     broken.write_text("global:\n  scrape_intervall: 15s\n")
     result = run(require_tool("promtool"), "check", "config", str(broken))
     assert result.returncode != 0
+
+
+@pytest.mark.parametrize("tool", ["promtool", "prometheus", "amtool", "prometheus-alertmanager"])
+def test_the_checkers_are_the_projects_own_unpacked_copies(tool):
+    """`make test` unpacks Debian's packages into .tools/ rather than
+    installing them: their install scripts would start Prometheus and
+    Alertmanager as services on :9090 and :9093, the ports `make up`
+    publishes. The copy there runs."""
+    from conftest import PROJECT_TOOLS
+
+    if not (PROJECT_TOOLS / tool).exists():
+        tool_missing(f"{tool} is not in {PROJECT_TOOLS} (run `make tools`)")
+    path = Path(require_tool(tool))
+    assert path.parent == PROJECT_TOOLS
+    result = run(str(path), "--version")
+    assert result.returncode == 0, result.stderr
