@@ -185,3 +185,13 @@ def test_a_secret_problem_says_how_to_set_it_on_the_projects_backend():
         "(`pulumi config set --secret --path 'receiverSecrets.chat'` on the project's local backend)",
     ]
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("key", ["metrics", "logs", "traces"])
+def test_every_retention_is_at_least_a_day_as_the_settings_reference_says(key):
+    """The reference says "at least 24h" for each of the three keys; a field
+    report found the promise tested for logs alone."""
+    for short in ("1s", "23h"):
+        with pytest.raises(SettingsError, match=rf"retention\.{key}: given '{short}'; expected a duration at least 1d"):
+            parse_settings({"target": "docker", "retention": {key: short}}, "dev", "test")
+    assert getattr(parse_settings({"target": "docker", "retention": {key: "24h"}}, "dev", "test").retention, key).seconds == 86400

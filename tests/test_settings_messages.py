@@ -274,7 +274,7 @@ def test_keys_are_read_in_camel_case_only():
     with pytest.raises(SettingsError) as caught:
         parse_settings({"target": "docker", "scrape_interval": "30s", "retention": {"metrics": "8d"}}, "dev", "t")
     assert caught.value.problems == [
-        f"{PROJECT}:scrape_interval: unknown key (given '30s'); allowed keys: alerting, bindAddress, cluster, demo, environment, "
+        f"{PROJECT}:scrape_interval: unknown key (given '30s'); did you mean scrapeInterval? allowed keys: alerting, bindAddress, cluster, demo, environment, "
         "evaluationInterval, gatewayNetwork, gatewayServices, images, kubernetes, logs, namePrefix, publicUrls, remoteWrite, resources, retention, "
         "scrapeInterval, scrapeTimeout, target, traces"
     ]
@@ -296,3 +296,21 @@ def test_keys_that_are_not_text_are_named_as_written():
         f"{PROJECT}:images.null: key not allowed; expected one of 'prometheus', 'alertmanager', 'loki', 'promtail', 'jaeger', 'grafana'",
         f"{PROJECT}:retention.1: unknown key; allowed keys: logs, metrics, traces",
     ]
+
+
+@pytest.mark.parametrize(
+    "config, problem",
+    [
+        # Field report (issue 19): a value of the wrong type for a ranged number omitted the range.
+        ({"resources": {"loki": {"cpus": "two"}}}, "resources.loki.cpus: given 'two'; expected a number between 0.05 and 16"),
+        ({"alerting": {"thresholds": {"hourlyBudgetUsd": "lots"}}},
+         "alerting.thresholds.hourlyBudgetUsd: given 'lots'; expected a number above 0"),
+        # ...and an unknown key had no "did you mean".
+        ({"retention": {"metric": "3d"}}, "retention.metric: unknown key (given '3d'); did you mean metrics? allowed keys: logs, metrics, traces"),
+        ({"retention": {"spans": "3d"}}, "retention.spans: unknown key (given '3d'); allowed keys: logs, metrics, traces"),
+    ],
+)
+def test_a_message_says_the_range_and_the_closest_key(config, problem):
+    with pytest.raises(SettingsError) as caught:
+        parse_settings({"target": "docker", **config}, "dev", "t")
+    assert caught.value.problems == [f"{PROJECT}:{problem}"]

@@ -5,6 +5,7 @@ Pulumi.<env>.yaml: no regular expressions, no Python or pydantic type names."""
 from __future__ import annotations
 
 import datetime
+import difflib
 import math
 import types
 import typing
@@ -195,6 +196,48 @@ def _type_at(root: type[BaseModel], location: tuple) -> Any:
     return unwrap_annotation(current)
 
 
+def _bounds_at(root: type[BaseModel], location: tuple) -> dict[str, Any]:
+    """The numeric bounds (ge, gt, le, lt) the field at `location` declares,
+    in its Field(...) or its Annotated type; {} when it has none."""
+    parent = unwrap_annotation(_type_at(root, location[:-1])) if location else None
+    if not (isinstance(parent, type) and issubclass(parent, BaseModel)):
+        return {}
+    field = _field_by_key(parent, location[-1])
+    if field is None:
+        return {}
+    metadata = list(field.metadata)
+    annotation = field.annotation
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation, *more = typing.get_args(annotation)
+        metadata += more
+    bounds: dict[str, Any] = {}
+    for item in metadata:
+        for name in ("ge", "gt", "le", "lt"):
+            value = getattr(item, name, None)
+            if value is not None:
+                bounds.setdefault(name, value)
+    return bounds
+
+
+def _range_words(bounds: Mapping[str, Any]) -> str:
+    """ " between 0.05 and 16", " of at least 1", ...: what a number's range
+    adds to "expected a number"."""
+    low = ("ge", bounds["ge"]) if "ge" in bounds else ("gt", bounds["gt"]) if "gt" in bounds else None
+    high = ("le", bounds["le"]) if "le" in bounds else ("lt", bounds["lt"]) if "lt" in bounds else None
+    if low and high and low[0] == "ge" and high[0] == "le":
+        return f" between {_bound(bounds, 'ge')} and {_bound(bounds, 'le')}"
+    words = []
+    if low:
+        words.append(f"{'of at least' if low[0] == 'ge' else 'above'} {_bound(bounds, low[0])}")
+    if high:
+        words.append(f"{'at most' if high[0] == 'le' else 'below'} {_bound(bounds, high[0])}")
+    return (" " + " and ".join(words)) if words else ""
+
+
+# A value of the wrong type for a number that has a range: the message says the range too.
+_NUMBER_TYPE_ERRORS = frozenset({"float_type", "float_parsing", "int_type", "int_parsing", "int_from_float"})
+
+
 def _allowed_keys(root: type[BaseModel], location: tuple) -> list[str]:
     """The keys the mapping at `location` accepts, sorted."""
     model = _type_at(root, location)
@@ -278,16 +321,22 @@ def describe(root: type[BaseModel], error: Mapping[str, Any]) -> str:
         location = location[:-1] + (given,)
     key = _error_key(root, location)
     if error["type"] in ("extra_forbidden", "invalid_key"):
-        allowed = ", ".join(_allowed_keys(root, location[:-1])) or "none"
+        keys = _allowed_keys(root, location[:-1])
+        allowed = ", ".join(keys) or "none"
         value = f" (given {show(given)})" if error["type"] == "extra_forbidden" else ""
-        return f"{key}: unknown key{value}; allowed keys: {allowed}"
+        close = difflib.get_close_matches(str(location[-1]), keys, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ";"
+        return f"{key}: unknown key{value}{hint} allowed keys: {allowed}"
     if error["type"] == "missing":
         return f"{key}: required but not set"
     if not location:  # checks of the whole model name their own keys
         return f"{PROJECT}: {_expected(error)}"
     if isinstance(given, Mapping) and error["type"] in ("value_error", "assertion_error"):
         return f"{key}: {_expected(error)}"  # a section's own check names its values
-    return f"{key}: given {show(given)}; {_expected(error)}"
+    expected = _expected(error)
+    if error["type"] in _NUMBER_TYPE_ERRORS:
+        expected += _range_words(_bounds_at(root, location))
+    return f"{key}: given {show(given)}; {expected}"
 
 
 def describe_stack_name(root: type[BaseModel], error: Mapping[str, Any], stack: str) -> str:

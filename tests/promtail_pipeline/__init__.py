@@ -1,4 +1,4 @@
-"""Runs log lines through the Promtail pipeline this stack renders, the way
+r"""Runs log lines through the Promtail pipeline this stack renders, the way
 Promtail 3.6.15 would.
 
 Promtail cannot run here (no package), so this interprets the stage types and
