@@ -338,7 +338,7 @@ def alert_list(title: str, description: str, *, labels: str = "") -> dashboard.P
         "stateFilter": {"firing": True, "pending": True, "recovering": True, "error": True, "noData": False, "normal": False},
     }
     link = dashboard.DashboardLink("Alertmanager: alert groups, silences, inhibitions").url(ALERTMANAGER_GROUPS_URL)
-    # Unit "none": the list shows no numbers, yet every panel states its unit (stack/docs.py's tables read it).
+    # Unit "none": the list shows no numbers, yet every panel states its unit (stack/readme_tables.py's tables read it).
     panel = dashboard.Panel().type(ALERT_LIST).title(title).description(description).unit("none")
     return panel.options(options).links([link])
 

@@ -147,8 +147,8 @@ def _verify(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from None
 
 
-def _docs(args: argparse.Namespace) -> None:
-    from stack.docs import all_tables
+def _tables(args: argparse.Namespace) -> None:
+    from stack.readme_tables import all_tables
 
     print("\n\n".join(all_tables()))
 
@@ -158,7 +158,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int | None], bool]
     "render": ("write every generated file of an environment to a folder", _render, True),
     "plan": ("what `pulumi up` would create, with what each container gets", _plan, True),
     "rules": ("rewrite the reference rule files in alerts/", _rules, False),
-    "docs": ("print the README's contract and alert tables", _docs, False),
+    "tables": ("print the tables the README holds (contract, alerts, panels, redaction)", _tables, False),
     "verify": ("ask the deployed stack whether it really works (after `make up`)", _verify, True),
 }
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from stack.document import render_yaml
+from stack.generated_yaml import render_yaml
 from stack.plan import PlannedResource, plan_stack, unwrap_secrets
 
 # The order `helm template` (and kubectl apply) puts kinds in: what an object

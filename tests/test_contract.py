@@ -188,8 +188,8 @@ def test_an_objective_for_an_sli_the_service_has_not_is_refused_with_the_keys_it
 def test_readme_tables_are_generated_from_the_code():
     from conftest import ROOT
 
-    from stack.docs import all_tables
+    from stack.readme_tables import all_tables
 
     readme = (ROOT / "README.md").read_text()
     for table in all_tables():
-        assert table in readme, "README table is stale: paste `python -m stack docs` output"
+        assert table in readme, "README table is stale: paste `python -m stack tables` output"

@@ -22,7 +22,7 @@ from conftest import ROOT
 from promtail_pipeline import GoSyntaxError, GoTemplate, JmesPath, Pipeline, Selector
 
 from stack.components.promtail import render_promtail_config
-from stack.document import render_yaml
+from stack.generated_yaml import render_yaml
 from stack.settings import load_from_stack_file, parse_settings
 
 # Settings that change what Promtail reads: the target, the gateway's

@@ -15,7 +15,7 @@ from stack.alerting.recording import recording_groups
 from stack.alerting.rule import with_pending_periods
 from stack.alerting.slo import slo_groups
 from stack.alerting.stack_health import DOWN_SEVERITY, stack_alert_groups  # noqa: F401
-from stack.document import render_yaml
+from stack.generated_yaml import render_yaml
 from stack.settings import Settings, parse_settings
 
 # Committed copies of the rules for the production defaults live here, so a

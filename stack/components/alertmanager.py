@@ -11,7 +11,7 @@ from __future__ import annotations
 from stack import alerting, topology
 from stack.settings.alerting import SEVERITIES, Receiver, Routing, SeverityRoutes, TeamRoute
 from stack.components.service import replicas, service_spec
-from stack.document import render_yaml
+from stack.generated_yaml import render_yaml
 from stack.settings import Settings, receiver_secret
 from stack.spec import DataVolume, HttpProbe, Port, SecretFile, ServiceSpec
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from stack import topology
 from stack.components.kong import kong_status_port, render_kong_declarative, render_kong_env
-from stack.document import render_yaml
+from stack.generated_yaml import render_yaml
 from stack.settings import GatewayService, Settings
 from stack.spec import HttpProbe, ImageBuild, Port, ServiceSpec
 from stack.versions import DEMO_KONG_IMAGE

@@ -13,7 +13,7 @@ from dashboards.runbooks import render_runbook_dashboards
 from stack import topology
 from stack.runbooks import GRAFANA_FOLDER, served_by_grafana
 from stack.components.service import replicas, service_spec
-from stack.document import render_yaml
+from stack.generated_yaml import render_yaml
 from stack.settings import Settings
 from stack.settings.secrets import GRAFANA_DATABASE_URL
 from stack.spec import DataVolume, HttpProbe, Port, SecretFile, ServiceSpec

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from stack import topology
 from stack.components.service import service_spec
-from stack.document import render_yaml
+from stack.generated_yaml import render_yaml
 from stack.settings import Settings
 from stack.spec import DataVolume, HttpProbe, Port, ScheduledJob, SecretFile, ServiceSpec
 from stack.versions import JAEGER_INDEX_CLEANER_IMAGE

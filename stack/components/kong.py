@@ -17,7 +17,7 @@ names read there and checks every rendered key against them.
 from __future__ import annotations
 
 from stack import topology
-from stack.document import render_yaml
+from stack.generated_yaml import render_yaml
 from stack.settings import Settings
 
 # The oldest Kong the rendered files work on. The prometheus plugin's

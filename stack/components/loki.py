@@ -15,7 +15,7 @@ from stack.alerting import loki_rule_files
 from stack.alerting.rule import number
 from stack.components.alertmanager import alertmanager_addresses
 from stack.components.service import replicas, service_spec
-from stack.document import render_yaml
+from stack.generated_yaml import render_yaml
 from stack.settings import Settings
 from stack.spec import DataVolume, HttpProbe, Port, SecretFile, ServiceSpec
 

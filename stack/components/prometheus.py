@@ -12,7 +12,7 @@ from gateway_telemetry.redaction import re2_literal
 from stack.components.alertmanager import alertmanager_addresses
 from stack.components.cluster_metrics import cluster_api_access, cluster_jobs, cluster_outside_ports
 from stack.components.service import replicas, service_spec
-from stack.document import render_yaml
+from stack.generated_yaml import render_yaml
 from stack.settings import GatewayService, Settings
 from stack.settings.secrets import REMOTE_WRITE_CREDENTIAL
 from stack.spec import ApiAccess, DataVolume, HttpProbe, Port, SecretFile, ServiceSpec

@@ -15,7 +15,7 @@ from stack.components.kong import LOG_TRACE_ID_FORMATS as KONG_TRACE_ID_FORMATS
 from stack.components.loki import PUSH_PATH as LOKI_PUSH_PATH
 from stack.components.prometheus import NAME_LABEL, gateway_pod_relabels, gateway_pod_sd_config, pod_label_meta
 from stack.components.service import service_spec
-from stack.document import render_yaml
+from stack.generated_yaml import render_yaml
 from stack.log_shipping import LOKI_OUT_OF_ORDER_WINDOW, OLDER_THAN_LOKI_ACCEPTS
 from gateway_telemetry.redaction import re2_literal, redaction_stages
 from stack.settings import Settings

@@ -1,5 +1,5 @@
 """README tables generated from the code they describe, so they cannot drift:
-`python -m stack docs` prints them and a test checks the README holds them."""
+`python -m stack tables` prints them and a test checks the README holds them."""
 
 from __future__ import annotations
 
