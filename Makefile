@@ -62,11 +62,16 @@ demo: $(STAMP) ## run the demo gateway on 127.0.0.1 (Ctrl-C stops it)
 	$(PYTHON) -m examples.gateway.run
 
 bench: $(BENCH_STAMP) ## measure: redaction in Promtail (PROMTAIL=<binary> for the real one), the kit's logs, metrics and middleware, plan/render
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PYTHON) bench/log_redaction.py $(if $(PROMTAIL),--promtail $(PROMTAIL))
-	$(PYTHON) bench/kit_logging.py
-	$(PYTHON) bench/kit_metrics.py
-	$(PYTHON) bench/kit_middleware.py
-	$(PYTHON) bench/offline_commands.py
+	@echo "make bench 1/5: redaction in Promtail's pipeline ($(if $(PROMTAIL),the real Promtail: about 21 minutes,the Go model, built first))"
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PYTHON) bench/log_redaction.py $(if $(PROMTAIL),--promtail $(PROMTAIL))
+	@echo "make bench 2/5: the kit's logging (about half a minute)"
+	@$(PYTHON) bench/kit_logging.py
+	@echo "make bench 3/5: one /metrics scrape (about a minute)"
+	@$(PYTHON) bench/kit_metrics.py
+	@echo "make bench 4/5: the kit's middleware under uvicorn (it prints its own estimate)"
+	@$(PYTHON) bench/kit_middleware.py
+	@echo "make bench 5/5: the offline commands (about 15 seconds)"
+	@$(PYTHON) bench/offline_commands.py
 
 clean: ## remove the virtualenv, rendered/, the checkers in .tools/ and pytest's cache
 	rm -rf $(VENV) rendered .tools .pytest_cache

@@ -163,11 +163,17 @@ def measure_real(promtail: str, lines: list[str]) -> dict[str, float]:
         scratch = Path(scratch)
         startup = {name: _promtail_cpu_seconds(promtail, stages, b"", scratch) for name, stages in pipelines().items()}
         rounds: dict[str, list[float]] = {name: [] for name in startup}
-        for _ in range(REAL_ROUNDS):
+        for number in range(REAL_ROUNDS):
             for name, stages in pipelines().items():
                 seconds = _promtail_cpu_seconds(promtail, stages, data, scratch) - startup[name]
                 rounds[name].append(len(lines) / seconds)
+                progress(f"round {number + 1} of {REAL_ROUNDS}: {name} done ({len(lines) / seconds:,.0f} lines/s)")
     return {name: statistics.median(rates) for name, rates in rounds.items()}
+
+
+def progress(text: str) -> None:
+    """A line on stderr while a long measurement runs."""
+    print(f"  {text}", file=sys.stderr, flush=True)
 
 
 def report(title: str, results: dict[str, dict[str, float]]) -> None:
@@ -186,16 +192,25 @@ def main() -> None:
     parser.add_argument("--promtail", help="path to a real Promtail 3.6.15 binary (else: the Go model)")
     args = parser.parse_args()
     if args.promtail:
-        results = {name: measure_real(args.promtail, lines) for name, lines in line_sets(REAL_LINES).items()}
+        # Measured on a 2-core machine: about 21 minutes, most of it the ungated pipeline.
+        progress(f"about 21 minutes: {len(line_sets(REAL_LINES))} line sets x {REAL_ROUNDS} rounds x 3 pipelines in the real Promtail")
+        results = {}
+        for name, lines in line_sets(REAL_LINES).items():
+            progress(f"line set {name!r}")
+            results[name] = measure_real(args.promtail, lines)
         report(f"Real Promtail ({args.promtail}), one core, {REAL_LINES} lines of ~440 bytes, CPU per line, median of {REAL_ROUNDS} rounds", results)
         return
     with tempfile.TemporaryDirectory() as build:
+        progress("building the Go model of Promtail's pipeline")
         binary = Path(build) / "promtail_pipeline"
         subprocess.run(
             [go_binary(), "build", "-o", str(binary), "."], cwd=ROOT / "bench/promtail_pipeline", check=True,
             env={**os.environ, "GOFLAGS": "-mod=mod", "GOPATH": str(Path(build) / "gopath"), "GOCACHE": str(Path(build) / "gocache")},
         )
-        results = {name: measure(binary, lines) for name, lines in line_sets().items()}
+        results = {}
+        for name, lines in line_sets().items():
+            progress(f"line set {name!r}: {ROUNDS} rounds x 3 pipelines")
+            results[name] = measure(binary, lines)
     report(f"MODEL of Promtail's pipeline (not the real program), Go regexp, one core, {LINES} lines of ~440 bytes, median of {ROUNDS} rounds", results)
 
 

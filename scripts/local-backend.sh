@@ -10,10 +10,16 @@
 # from the repository root.
 
 fail() { echo "$caller: $*" >&2; exit 1; }
+# A tool `make up` needs is missing: what works without it, offline.
+fail_offline() {
+  echo "$caller: $*" >&2
+  echo "$caller: meanwhile, without it: make plan ENV=${stack:-dev} (what pulumi up would create), make render ENV=${stack:-dev} (every generated file, in rendered/), make demo (the demo gateway on 127.0.0.1)" >&2
+  exit 1
+}
 
 require_pulumi() {
   command -v pulumi >/dev/null 2>&1 \
-    || fail "the Pulumi CLI is not installed; install it from https://www.pulumi.com/docs/iac/download-install/ and run $caller again."
+    || fail_offline "the Pulumi CLI is not installed; install it from https://www.pulumi.com/docs/iac/download-install/ and run $caller again."
 }
 
 # Exports the backend and passphrase for every later pulumi command, creating

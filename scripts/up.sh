@@ -22,12 +22,12 @@ if [ "$target" = kubernetes ]; then
   # Pulumi's Kubernetes provider reads the kubeconfig itself (context: kubernetes.context, else the current one).
   kubeconfig="${KUBECONFIG:-$HOME/.kube/config}"
   [ -f "${kubeconfig%%:*}" ] \
-    || fail "no kubeconfig at ${kubeconfig%%:*}; set KUBECONFIG to the cluster's kubeconfig and run $caller ENV=$stack again."
+    || fail_offline "no kubeconfig at ${kubeconfig%%:*}; set KUBECONFIG to the cluster's kubeconfig and run $caller ENV=$stack again."
 else
   command -v docker >/dev/null 2>&1 \
-    || fail "Docker is not installed; install Docker Engine or Docker Desktop and run $caller again."
+    || fail_offline "Docker is not installed; install Docker Engine or Docker Desktop and run $caller again."
   docker info >/dev/null 2>&1 \
-    || fail "no Docker engine answers ('docker info' failed); start Docker and run $caller again."
+    || fail_offline "no Docker engine answers ('docker info' failed); start Docker and run $caller again."
 fi
 
 use_local_backend
