@@ -189,10 +189,13 @@ def test_a_secret_the_file_lacks_is_a_placeholder_and_a_note_naming_the_stack(tm
         assert "obs-alertmanager" in result.stdout and "resources would be created" in result.stdout
 
 
-def test_a_missing_secret_among_other_problems_is_listed_with_them(tmp_path):
+def test_a_missing_secret_among_other_problems_is_a_note_as_it_is_alone(tmp_path):
+    """Issue 19: a missing secret was a problem next to others and a note on
+    its own. For render and plan it is always a note, said after the problems."""
     stack_file = missing_secret_stack(tmp_path, **{"gateway-observability:scrapeInterval": "fast"})
     result = stack_cli("render", str(stack_file), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
-    assert "gateway-observability:scrapeInterval: given 'fast'" in result.stderr
-    assert "gateway-observability:receiverSecrets.pager: required" in result.stderr
-    assert "Note:" not in result.stderr
+    problems, _, note = result.stderr.partition("Note: `pulumi up` also refuses")
+    assert "(1 problem)" in problems and "gateway-observability:scrapeInterval: given 'fast'" in problems
+    assert "receiverSecrets.pager" not in problems
+    assert "gateway-observability:receiverSecrets.pager: required" in note

@@ -9,7 +9,7 @@ import difflib
 import math
 import types
 import typing
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import yaml
 from pydantic import BaseModel
@@ -25,14 +25,21 @@ class SettingsError(Exception):
 
     `problems` holds the lines (each naming its config key); `source` names
     where the settings came from (a file name or "the config of stack 'dev'").
+    `missing_secrets` (the offline previews only, `render` and `plan`) are
+    secrets not set yet: never counted as problems there, said after them.
     """
 
-    def __init__(self, problems: list[str], source: str):
+    def __init__(self, problems: list[str], source: str, missing_secrets: Sequence[str] = ()):
         self.problems = problems
         self.source = source
+        self.missing_secrets = list(missing_secrets)
         count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"Invalid configuration in {source} ({count}):\n{lines}")
+        message = f"Invalid configuration in {source} ({count}):\n{lines}"
+        if self.missing_secrets:
+            noted = "\n".join(f"  - {m}" for m in self.missing_secrets)
+            message += f"\nNote: `pulumi up` also refuses {source} until these secrets are set:\n{noted}"
+        super().__init__(message)
 
 
 def clean_location(location: tuple) -> tuple:

@@ -69,8 +69,9 @@ def validate_config(
     `problems` are any found while reading the config, reported with the rest.
     Raises SettingsError listing every problem: settings, secrets and those.
     With `allow_missing_secrets` (the offline previews), secrets the settings
-    need but were not given are not a problem on their own (see
-    secrets.missing_secrets); among other problems they are still listed."""
+    need but were not given are never a problem (see secrets.missing_secrets):
+    alongside other problems they are said as a note after them, as they are
+    on their own; for `pulumi up` they are problems."""
     plain, given, secret_given_plainly = split_secrets(raw, is_secret, stack)
     settings, failed, found = _settings_and_problems(plain, stack)
     found = [*problems, *found, *secret_given_plainly]
@@ -78,6 +79,9 @@ def validate_config(
     if settings is not None:
         found += receiver_secret_problems(settings, given.get(RECEIVER_SECRETS), failed)
         missing = list(missing_secrets(settings, given, stack).values())
-    if found or settings is None or (missing and not allow_missing_secrets):
+    if allow_missing_secrets:
+        if found or settings is None:
+            raise SettingsError(found, source, missing_secrets=missing)
+    elif found or settings is None or missing:
         raise SettingsError(found + missing, source)
     return settings, given
