@@ -2,8 +2,10 @@
 # Gets the real checkers the tests run, into the project, leaving the machine
 # alone:
 #   - promtool, amtool, Prometheus and Alertmanager: Debian's prometheus and
-#     prometheus-alertmanager packages, downloaded with apt into .tools/ and
-#     unpacked there (dpkg-deb -x). Not installed: a package's install
+#     prometheus-alertmanager packages, downloaded with apt into .tools/,
+#     unpacked there (dpkg-deb -x) and their four programs kept in
+#     .tools/bin (the rest, web assets and symlinks into /usr/share/javascript
+#     that only an installed system has, is removed). Not installed: a package's install
 #     scripts would start system services on :9090 and :9093 (on a machine
 #     with systemd), the ports `make up` publishes. apt reads its package
 #     lists into .tools/apt, not the system's; no root needed.
@@ -24,7 +26,7 @@ if [ ! -f "$logql/node_modules/.package-lock.json" ] || [ "$logql/package-lock.j
 fi
 
 tools="$PWD/.tools"
-bin="$tools/root/usr/bin"
+bin="$tools/bin"
 packages=()
 [ -x "$bin/promtool" ] && [ -x "$bin/prometheus" ] || packages+=(prometheus)
 [ -x "$bin/amtool" ] && [ -x "$bin/prometheus-alertmanager" ] || packages+=(prometheus-alertmanager)
@@ -36,7 +38,7 @@ if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-deb >/dev/null 2>&1
   exit 0
 fi
 echo "install-tools: downloading ${packages[*]} into .tools/ (unpacked, not installed: no service is started)"
-mkdir -p "$tools/apt/state/lists/partial" "$tools/apt/cache/archives/partial" "$tools/debs" "$tools/root"
+mkdir -p "$tools/apt/state/lists/partial" "$tools/apt/cache/archives/partial" "$tools/debs" "$bin"
 apt=(
   -o "Dir::State=$tools/apt/state" -o "Dir::Cache=$tools/apt/cache"
   -o "Dir::State::status=/var/lib/dpkg/status" -o "Debug::NoLocking=1"
@@ -45,9 +47,13 @@ apt=(
 apt-get "${apt[@]}" update -qq
 rm -f "$tools/debs/"*.deb
 (cd "$tools/debs" && apt-get "${apt[@]}" download -qq "${packages[@]}")
+unpacked="$tools/unpacked"
+rm -rf "$unpacked"
 for deb in "$tools/debs/"*.deb; do
-  dpkg-deb -x "$deb" "$tools/root"
+  dpkg-deb -x "$deb" "$unpacked"
 done
 for tool in promtool prometheus amtool prometheus-alertmanager; do
-  [ -x "$bin/$tool" ] || { echo "install-tools: $tool missing from the downloaded packages" >&2; exit 1; }
+  [ -x "$unpacked/usr/bin/$tool" ] || { echo "install-tools: $tool missing from the downloaded packages" >&2; exit 1; }
+  mv -f "$unpacked/usr/bin/$tool" "$bin/$tool"
 done
+rm -rf "$unpacked"

@@ -26,7 +26,7 @@ def tool_missing(message: str):
 
 # Where scripts/install-tools.sh unpacks Debian's prometheus and
 # prometheus-alertmanager (downloaded, never installed: no service started).
-PROJECT_TOOLS = ROOT / ".tools" / "root" / "usr" / "bin"
+PROJECT_TOOLS = ROOT / ".tools" / "bin"
 
 
 def require_tool(name: str) -> str:

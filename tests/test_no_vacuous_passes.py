@@ -22,7 +22,7 @@ BREAKAGES = {
 
 def _broken_copy(tmp_path, original: str, replacement: str):
     copy = tmp_path / "repo"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "node_modules", "rendered", ".pulumi-state"))
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "node_modules", "rendered", ".pulumi-state", ".tools"))
     target = copy / "stack/targets/docker.py"
     source = target.read_text()
     assert original in source, "the breakage no longer applies: update this test"
