@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,8 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 UPSTREAM_SECONDS = 0.02
 SCENARIOS = {"trivial": 0.0, "upstream": UPSTREAM_SECONDS}
+
+from examples.gateway.run import free_ports  # noqa: E402  (needs ROOT on the path)
 
 
 def create_app():
@@ -69,12 +70,6 @@ def create_app():
     return app
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # The apps each round serves: (instrumented, OTEL_TRACES_SAMPLER, its
 # argument). "kit 10%" samples a tenth of the traces it starts, as a
 # production service would; "unsampled" is the kit with no span recorded:
@@ -90,7 +85,7 @@ TARGETS = {"kit": 1.4, "kit 10%": 1.25}
 
 
 def start_server(kit: bool, sampler: str, ratio: str, work: float, traces_endpoint: str) -> tuple[subprocess.Popen, int]:
-    port = free_port()
+    (port,) = free_ports(1)  # below the ephemeral range: no outgoing connection takes it first
     env = {
         **os.environ,
         "BENCH_KIT": "1" if kit else "0",

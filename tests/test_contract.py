@@ -3,7 +3,6 @@ gateway and the stack expose, and no label can explode in cardinality."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import promql_parser

@@ -14,8 +14,6 @@ it refuses.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 from conftest import ROOT

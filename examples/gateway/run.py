@@ -160,13 +160,16 @@ def free_ports(count: int) -> list[int]:
 
 
 def _unephemeral_ports() -> tuple[int, int]:
-    """[low, high): the ports below the kernel's ephemeral range, from 10000
-    (clear of the well-known and most registered ones) to its start."""
+    """[low, high): ports outside the kernel's ephemeral range: below it,
+    from 10000 (clear of the well-known and most registered ones), or above
+    it when a range that starts low leaves too few below."""
     try:
-        first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        first = 32768  # Linux's default; other kernels: a port there is only checked, not reserved
-    return 10000, max(first, 10001)
+        first, last = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[:2])
+    except (OSError, ValueError):
+        first, last = 32768, 60999  # Linux's default; other kernels: a port there is only checked, not reserved
+    if first - 10000 >= 1000:
+        return 10000, first
+    return last + 1, 65536
 
 
 _UNEPHEMERAL = _unephemeral_ports()

@@ -83,13 +83,20 @@ class Server:
             reader.join(timeout=10)
 
 
-def start(model: str, work: Path, env: dict[str, str]) -> Server:
+def command(model: str, work: Path, env: dict[str, str]) -> tuple[list[str], dict[str, str], int]:
+    """(argv, environment, port) of a server of `model` serving worker_app:
+    this process's environment without any OTel, multiprocess or worker-count
+    setting of its own, then `env`."""
     (port,) = free_ports(1)
     conf = work / "gunicorn.conf.py"
     conf.write_text(GUNICORN_CONF)
     argv = [sys.executable, *(a.format(port=port, conf=conf) for a in MODELS[model])]
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PROMETHEUS_MULTIPROC", "WEB_CONCURRENCY"))}
-    full_env = {**clean, "PYTHONPATH": f"{ROOT / 'telemetry'}:{HERE}:{ROOT}", "OTEL_TRACES_SAMPLER": "always_on", **env}
+    return argv, {**clean, "PYTHONPATH": f"{ROOT / 'telemetry'}:{HERE}:{ROOT}", **env}, port
+
+
+def start(model: str, work: Path, env: dict[str, str]) -> Server:
+    argv, full_env, port = command(model, work, {"OTEL_TRACES_SAMPLER": "always_on", **env})
     process = subprocess.Popen(argv, cwd=work, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     server = Server(process, f"http://127.0.0.1:{port}")
     server.read()
@@ -266,12 +273,7 @@ def test_workers_sharing_one_rotating_file_lose_no_line(observed):
 
 
 def test_several_workers_without_a_multiprocess_directory_refuse_at_start(tmp_path):
-    (port,) = free_ports(1)
-    conf = tmp_path / "gunicorn.conf.py"
-    conf.write_text(GUNICORN_CONF)
-    argv = [sys.executable, *(a.format(port=port, conf=conf) for a in MODELS["gunicorn -w 2 --preload"])]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PROMETHEUS_MULTIPROC"))}
-    env["PYTHONPATH"] = f"{ROOT / 'telemetry'}:{HERE}:{ROOT}"
+    argv, env, _ = command("gunicorn -w 2 --preload", tmp_path, {})
     result = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "PROMETHEUS_MULTIPROC_DIR: not set, and this service runs under gunicorn" in result.stderr
