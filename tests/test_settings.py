@@ -128,19 +128,6 @@ def test_durations_render_for_each_reader(text, seconds, prometheus, go):
     assert (duration.seconds, duration.prometheus(), duration.go()) == (seconds, prometheus, go)
 
 
-def test_every_setting_and_secret_is_in_the_readme_settings_table():
-    from conftest import ROOT
-
-    from stack.settings import SECRET_KEYS, Settings
-
-    readme = (ROOT / "README.md").read_text()
-    table = readme[readme.index("## Settings"):readme.index("### Adding a gateway service")]
-    for field in Settings.model_fields.values():
-        assert f"| `{field.alias}" in table, field.alias
-    for key in SECRET_KEYS:
-        assert f"`{key}" in table, key
-
-
 def test_a_problem_keeps_the_list_index_the_operator_wrote():
     # The first team fails and is taken out before the routes are checked; the
     # second one's unknown receiver is still reported at teams[1], where it is written.
@@ -195,3 +182,32 @@ def test_every_retention_is_at_least_a_day_as_the_settings_reference_says(key):
         with pytest.raises(SettingsError, match=rf"retention\.{key}: given '{short}'; expected a duration at least 1d"):
             parse_settings({"target": "docker", "retention": {key: short}}, "dev", "test")
     assert getattr(parse_settings({"target": "docker", "retention": {key: "24h"}}, "dev", "test").retention, key).seconds == 86400
+
+
+# --- a partial entry keeps the rest of the component's defaults -------------------
+
+
+def test_a_partial_resources_entry_keeps_the_components_own_other_limit():
+    # Setting Prometheus' memory alone once dropped its CPU limit from 1 to the generic 0.5.
+    settings = parse_settings({"target": "docker", "resources": {"prometheus": {"memory": "4Gi"}}}, "dev", "test")
+    assert (settings.resources_for("prometheus").memory, settings.resources_for("prometheus").cpus) == (4 * 2**30, 1.0)
+    assert settings.resources_for("promtail").cpus == 0.25
+
+
+def test_a_partial_placement_entry_keeps_promtails_toleration_of_every_taint():
+    config = {"target": "kubernetes", "kubernetes": {"placement": {"promtail": {"priorityClassName": "node-agents"}}}}
+    placement = parse_settings(config, "staging", "test").kubernetes.placement_of("promtail")
+    assert placement.priority_class_name == "node-agents"
+    assert [(t.operator, t.key) for t in placement.tolerations] == [("Exists", None)]
+
+
+def test_a_placement_entry_that_sets_tolerations_replaces_promtails():
+    config = {"target": "kubernetes", "kubernetes": {"placement": {"promtail": {"tolerations": [{"key": "gpu", "operator": "Exists"}]}}}}
+    placement = parse_settings(config, "staging", "test").kubernetes.placement_of("promtail")
+    assert [(t.operator, t.key) for t in placement.tolerations] == [("Exists", "gpu")]
+
+
+def test_the_grafana_database_port_refuses_a_switch():
+    with pytest.raises(SettingsError) as raised:
+        parse_settings({"target": "kubernetes", "kubernetes": {"grafanaDatabasePort": True}}, "staging", "test")
+    assert "kubernetes.grafanaDatabasePort: given true; expected a number, not true or false" in str(raised.value)

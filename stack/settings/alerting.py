@@ -14,6 +14,7 @@ from stack.alert_names import ALERT_NAMES, WATCHDOG
 from stack.settings.errors import config_key
 from stack.settings.partial import Failed
 from stack.settings.values import (
+    Accepts,
     DnsLabel,
     Duration,
     DurationField,
@@ -22,6 +23,7 @@ from stack.settings.values import (
     StrictModel,
     Switch,
     WholeNumber,
+    accepts,
     at_least,
     matching,
     repeated,
@@ -31,44 +33,80 @@ SEVERITIES = ("critical", "warning", "info")
 
 Ratio = Annotated[Number, Field(gt=0, le=1)]
 Seconds = Annotated[Number, Field(gt=0, le=3600)]
+# Checked against the service's histogram in stack/settings/model.py (_slo_problems).
+SloThreshold = Annotated[
+    Seconds,
+    Accepts("a number of seconds that is one of the bounds of the SLI's histogram (telemetry contract: histogram buckets)"),
+]
 
 
 class Thresholds(StrictModel):
-    """Alert thresholds; the README's tuning table is generated from these defaults."""
+    """Alert thresholds; per-environment defaults in ALERTING_DEFAULTS, printed
+    by the settings reference (docs/reference/settings.md)."""
 
-    # Every ratio alert (SLO burn rates included) needs at least this many
-    # events per second (requests, LLM calls) over its window: below it, a
-    # few failures are a large ratio and no evidence. 0.1/s is 6 a minute.
     min_requests_per_second: Annotated[Number, Field(ge=0)] = 0.1
+    """Traffic floor of every ratio alert, SLO burn rates included: below this
+    many events per second (requests, LLM calls) over its window, a few
+    failures are a large ratio and no evidence, so it does not fire (0.1/s is
+    6 a minute). Also the traffic `GatewayRouterStalled` needs to fire."""
     kong_server_error_ratio: Ratio = 0.05
+    """Share of a Kong service's requests answered with a 5xx over 5 minutes
+    above which `KongHighServerErrorRate` warns."""
     service_latency_p95_seconds: Seconds = 5.0
+    """p95 request latency above which `GatewayServiceHighLatency` warns; only
+    services with short requests (those with a latency SLI, so not Kong or the
+    Unified LLM API)."""
     provider_latency_p95_seconds: Seconds = 30.0
+    """p95 duration of calls to an LLM provider above which
+    `GatewayProviderHighLatency` warns."""
     time_to_first_token_p95_seconds: Seconds = 5.0
-    # p95 time to first token this many times the same hour last week is a regression.
+    """p95 time to first token of streamed LLM calls, per provider and model,
+    above which `GatewayTimeToFirstTokenHigh` warns."""
     time_to_first_token_regression_factor: Annotated[Number, Field(ge=1.1, le=100)] = 2.0
+    """p95 time to first token this many times the same hour last week is a
+    regression (`GatewayTimeToFirstTokenRegression`)."""
     provider_error_ratio: Ratio = 0.1
-    # Share of a provider's calls refused with 429 (quota or rate limit).
+    """Share of calls to a provider and model failing over 5 minutes (callers'
+    own bad requests not counted) above which `GatewayProviderHighErrorRate` warns."""
     provider_rate_limited_ratio: Ratio = 0.05
+    """Share of a provider's calls refused with 429 (quota or rate limit) over
+    5 minutes above which `GatewayProviderRateLimited` warns."""
     fallback_ratio: Ratio = 0.2
-    # Share of LLM requests for which every provider of the chain failed.
+    """Share of routing decisions that fell back to another provider over 5
+    minutes above which `GatewayRouterFallbackStorm` warns."""
     fallback_exhausted_ratio: Ratio = 0.01
-    # The cache hit ratio below this share of what it was a day earlier has collapsed.
+    """Share of LLM requests for which every provider of the fallback chain
+    failed above which `GatewayFallbackChainsFailing` warns."""
     cache_hit_collapse_factor: Ratio = 0.5
-    # Token usage this many times the same hour last week is a spike...
+    """The optimization cache's hit ratio below this share of what it was a
+    day earlier has collapsed (`GatewayCacheHitRatioCollapse`)."""
     token_spike_factor: Annotated[Number, Field(ge=1.1, le=100)] = 3.0
-    # ...once usage is above this floor (tokens/s), so quiet hours do not page.
+    """A service's token usage this many times the same hour last week is a
+    spike (`GatewayTokenUsageSpike`), once above `tokenSpikeMinRate`."""
     token_spike_min_rate: Annotated[Number, Field(ge=0)] = 50.0
+    """Token usage (tokens per second) below which no spike is reported, so
+    quiet hours do not alert."""
     hourly_budget_usd: Annotated[Number, Field(gt=0)] = 100.0
-    # Spend per day; the run-rate alert warns when the last hour's pace would pass it.
+    """A service's LLM spend over the last hour, in USD, above which
+    `GatewayLLMSpendOverBudget` warns."""
     daily_budget_usd: Annotated[Number, Field(gt=0)] = 1000.0
-    # LogQL alerts on the gateway's logs.
+    """LLM spend per day, in USD: `GatewayLLMSpendProjectedOverBudget` warns
+    when the last hour's pace would pass it."""
     error_logs_per_second: Annotated[Number, Field(gt=0)] = 1.0
+    """A service's error and critical log lines per second (over 5 minutes)
+    above which the LogQL alert `GatewayErrorLogRateHigh` warns."""
     provider_error_logs_per_5m: Annotated[WholeNumber, Field(ge=1)] = 20
+    """Error log lines about one LLM provider in 5 minutes above which the
+    LogQL alert `GatewayRepeatedProviderErrors` warns."""
 
 
+_OBJECTIVE_WORDS = "an objective of at least 0.9 and below 1 (0.995 is 99.5%)"
+
+
+@accepts(_OBJECTIVE_WORDS)
 def _objective(value: float) -> float:
     if not 0.9 <= value < 1:
-        raise ValueError("expected an objective between 0.9 and 0.9999 (e.g. 0.995 for 99.5%)")
+        raise ValueError(f"expected {_OBJECTIVE_WORDS}")
     return value
 
 
@@ -80,17 +118,32 @@ class ServiceSlo(StrictModel):
     service has); the burn-rate alerts are generated from them."""
 
     availability: Objective = 0.995
-    # Share of requests that must be faster than latencyThresholdSeconds.
+    """Share of the service's requests that must not fail (for Kong: not a
+    5xx), the objective of `GatewayAvailabilityErrorBudgetBurn`. Every service
+    has this SLI."""
     latency: Objective = 0.99
-    latency_threshold_seconds: Seconds = 30.0
-    # Streamed LLM calls: share whose first token comes within the threshold...
-    # (99%, not 95%: with a 5% budget even every call slow is a 20x burn,
-    # which the 14.4x pair needs three quarters of an hour to see.)
+    """Share of requests that must be answered within `latencyThresholdSeconds`
+    (`GatewayLatencyErrorBudgetBurn`). Only services with short requests have
+    this SLI: not Kong or the Unified LLM API, where setting it is refused."""
+    latency_threshold_seconds: SloThreshold = 30.0
+    """The latency SLI's threshold; must be one of the service's request
+    duration histogram buckets, so the ratio is exact."""
+    # 99%, not 95%: with a 5% budget even every call slow is a 20x burn,
+    # which the 14.4x pair needs three quarters of an hour to see.
     time_to_first_token: Objective = 0.99
-    time_to_first_token_threshold_seconds: Seconds = 2.5
-    # ...and share whose later tokens come at most the threshold apart on average.
+    """Share of streamed LLM calls whose first token must come within
+    `timeToFirstTokenThresholdSeconds` (`GatewayTimeToFirstTokenErrorBudgetBurn`).
+    Only services exporting the streaming metrics (the Unified LLM API) have this SLI."""
+    time_to_first_token_threshold_seconds: SloThreshold = 2.5
+    """The time-to-first-token SLI's threshold; must be one of that histogram's
+    buckets, so the ratio is exact."""
     time_per_output_token: Objective = 0.99
-    time_per_output_token_threshold_seconds: Seconds = 0.1
+    """Share of successful streamed LLM calls whose tokens after the first must
+    come at most `timePerOutputTokenThresholdSeconds` apart on average
+    (`GatewayTimePerOutputTokenErrorBudgetBurn`); same services as `timeToFirstToken`."""
+    time_per_output_token_threshold_seconds: SloThreshold = 0.1
+    """The time-per-output-token SLI's threshold; must be one of that
+    histogram's buckets, so the ratio is exact."""
 
     def objective(self, sli: str) -> float:
         """The objective of an SLI (a name of stack.slis.SLI_NAMES), a ratio below 1."""
@@ -101,12 +154,14 @@ class ServiceSlo(StrictModel):
         return getattr(self, f"{sli}_threshold_seconds", None)
 
 
+@accepts("an http(s) URL")
 def _check_url(value: str) -> str:
     if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/\S*)?", value):
         raise ValueError("expected an http(s) URL such as 'https://hooks.example.com/alerts'")
     return value
 
 
+@accepts("an http(s) URL without query, fragment or {alertname}")
 def _check_runbook_base_url(value: str) -> str:
     # The alert's name becomes the URL's last path segment (stack/runbooks.py
     # runbook_url): a query, a fragment or a placeholder would end up before it.
@@ -142,27 +197,43 @@ SlackChannel = Annotated[
 
 
 class SlackReceiver(StrictModel):
+    """A Slack receiver; its incoming-webhook URL is the secret
+    `receiverSecrets.<receiver>`."""
+
     channel: SlackChannel
+    """Channel or user the notifications are posted to (Alertmanager's `channel`)."""
 
 
 class PagerDutyReceiver(StrictModel):
-    pass
+    """A PagerDuty receiver (`pagerduty: {}`): no keys of its own; its Events v2
+    routing key is the secret `receiverSecrets.<receiver>`."""
 
 
 class EmailReceiver(StrictModel):
+    """An e-mail receiver, sent through an SMTP server."""
+
     to: Email
+    """Address the notifications are sent to."""
     from_: Annotated[Email, Field(alias="from")]
+    """Sender address of the notifications."""
     smarthost: HostPort
-    # With a username, the password is the receiver's secret.
+    """The SMTP server Alertmanager sends through."""
     auth_username: Optional[str] = None
+    """SMTP user to log in as; with it, the password is the secret
+    `receiverSecrets.<receiver>`. Unset, Alertmanager does not authenticate."""
     require_tls: Switch = True
+    """Alertmanager's `require_tls`: the SMTP server must offer STARTTLS."""
 
 
 class WebhookReceiver(StrictModel):
-    # The URL is not secret (Alertmanager 0.25, our checker, has no url_file);
-    # a secret bearer token is sent when `bearerToken` is true.
+    """A webhook receiver: Alertmanager POSTs its JSON to `url`."""
+
+    # Not a secret: Alertmanager 0.25, our checker, has no url_file.
     url: Url
+    """Where notifications are POSTed; written in the clear in Alertmanager's
+    config, so it must not carry a credential."""
     bearer_token: Switch = False
+    """Sends the secret `receiverSecrets.<receiver>` as a bearer token."""
 
 
 RECEIVER_KINDS = ("slack", "pagerduty", "email", "webhook")
@@ -172,10 +243,17 @@ class Receiver(StrictModel):
     """One Alertmanager receiver: a name and exactly one kind."""
 
     name: DnsLabel
+    """The name routes (`critical`, `warning`, `info`, `heartbeat`, `teams`)
+    refer to; its credential, when it needs one, is the secret
+    `receiverSecrets.<name>`."""
     slack: Optional[SlackReceiver] = None
+    """A Slack receiver (needs its webhook URL as secret)."""
     pagerduty: Optional[PagerDutyReceiver] = None
+    """A PagerDuty receiver (needs its routing key as secret)."""
     email: Optional[EmailReceiver] = None
+    """An e-mail receiver (needs the SMTP password as secret with `authUsername`)."""
     webhook: Optional[WebhookReceiver] = None
+    """A webhook receiver (needs its bearer token as secret with `bearerToken`)."""
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> "Receiver":
@@ -205,8 +283,18 @@ class SeverityRoutes(StrictModel):
     """Receivers per severity; an empty list sends that severity nowhere."""
 
     critical: list[DnsLabel] = []
+    """Receivers of `critical` alerts (pages; typically PagerDuty and Slack).
+    Under `alerting.routing`, empty sends them nowhere (`prod` warns); in a
+    `teams` entry, empty uses `alerting.routing.critical`."""
     warning: list[DnsLabel] = []
+    """Receivers of `warning` alerts (typically Slack). Under
+    `alerting.routing`, empty sends them nowhere, and the first (else
+    `critical`'s first) also gets alerts of no known severity; in a `teams`
+    entry, empty uses `alerting.routing.warning`."""
     info: list[DnsLabel] = []
+    """Receivers of `info` alerts (tickets, typically e-mail), delivered only
+    within `businessHours`. Under `alerting.routing`, empty sends them nowhere;
+    in a `teams` entry, empty uses `alerting.routing.info`."""
 
 
 class TeamRoute(SeverityRoutes):
@@ -214,13 +302,17 @@ class TeamRoute(SeverityRoutes):
     team's receivers; a severity the team leaves empty uses the defaults."""
 
     team: DnsLabel
+    """Alerts labelled `team=<team>` go to this team's receivers."""
     services: list[DnsLabel] = []
+    """Gateway services (`gatewayServices` names) whose alerts go to this
+    team's receivers too, by their `service` label."""
 
 
 # In the order Alertmanager reads a range of them: its week starts on Sunday.
 WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 
 
+@accepts("a weekday or a range of them such as 'monday:friday' (lower case, English; the week starts on sunday)")
 def _weekdays(value: str) -> str:
     # Alertmanager's time_intervals take a day or an inclusive range of days,
     # the week starting on Sunday: "start day cannot be before end day" for
@@ -246,9 +338,13 @@ class BusinessHours(StrictModel):
             "expected a time zone name such as 'UTC', 'Local' or 'Europe/Berlin'",
         ),
     ] = "UTC"
+    """Time zone `weekdays`, `start` and `end` are read in (Alertmanager's `location`)."""
     weekdays: Annotated[str, AfterValidator(_weekdays)] = "monday:friday"
+    """Days `info` alerts are delivered on."""
     start: Annotated[str, matching(r"([01][0-9]|2[0-3]):[0-5][0-9]", "expected a time of day from 00:00 to 23:59")] = "09:00"
+    """Time of day delivery of `info` alerts starts; before `end`."""
     end: Annotated[str, matching(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00", "expected a time of day from 00:00 to 24:00")] = "17:00"
+    """Time of day delivery of `info` alerts stops; after `start`."""
 
     @model_validator(mode="after")
     def _start_before_end(self) -> "BusinessHours":
@@ -262,15 +358,25 @@ class Routing(SeverityRoutes):
     """Receivers, and which of them each severity and team goes to."""
 
     receivers: list[Receiver] = []
-    # Where the always-firing Watchdog goes (a dead man's switch service)...
+    """Alertmanager's receivers, each a `name` and exactly one of `slack`,
+    `pagerduty`, `email` or `webhook`; the routes name them. Most need a
+    credential, the secret `receiverSecrets.<name>`."""
     heartbeat: Optional[DnsLabel] = None
-    # ...and how often it is sent there: shorter than the switch's own period.
+    """Receiver of the always-firing `Watchdog`, typically a webhook of a dead
+    man's switch service, which alerts when the heartbeat stops; it gets no
+    resolved notifications. Unset, the Watchdog goes nowhere (`prod` warns)."""
     heartbeat_interval: Annotated[DurationField, at_least("10s", "1h")] = Duration.parse("5m")
-    # How long Alertmanager gathers a new group's alerts before its first
-    # notification: part of every alert's time to notify.
+    """How often the Watchdog is sent to `heartbeat`; shorter than the dead
+    man's switch's own period."""
     group_wait: Annotated[DurationField, at_least("0s", "5m")] = Duration.parse("30s")
+    """How long Alertmanager gathers a new group's alerts before its first
+    notification (`group_wait`): part of every alert's time to notify."""
     teams: list[TeamRoute] = []
+    """Routes per team, checked before the severity routes: alerts labelled
+    `team=<team>` or about one of its `services` go to the team's receivers;
+    a severity the team leaves empty uses `alerting.routing`'s."""
     business_hours: BusinessHours = BusinessHours()
+    """When `info` alerts (tickets) are delivered."""
 
     def receiver(self, name: str) -> Receiver:
         return next(r for r in self.receivers if r.name == name)
@@ -282,6 +388,7 @@ class Routing(SeverityRoutes):
 PENDING_ALERTS = tuple(name for name in ALERT_NAMES if name != WATCHDOG)
 
 
+@accepts("the name of an alert the stack generates, but Watchdog")
 def _pending_alert(value: str) -> str:
     if value == WATCHDOG:
         raise ValueError(
@@ -301,18 +408,27 @@ PendingPeriod = Annotated[DurationField, at_least("0s", "1h")]
 
 
 class Alerting(StrictModel):
-    # Where every alert's runbook_url points (stack/runbooks.py): unset, the
-    # stack's own Grafana serves docs/runbooks as dashboards; set, the URL of
-    # each runbook is '<base>/<AlertName>' ('.md' added for a base ending in
-    # /docs/runbooks: this repository's folder on a git host).
+    """What the generated alerts fire on, and where their notifications go.
+    Defaults differ per environment (ALERTING_DEFAULTS); a stack's config
+    overrides them key by key."""
+
     runbook_base_url: Optional[Annotated[str, AfterValidator(_check_runbook_base_url)]] = None
+    """Where every alert's `runbook_url` points: `<base>/<AlertName>`, plus
+    `.md` when the base ends in `/docs/runbooks` (this repository's folder on a
+    git host). Unset, the stack's Grafana serves the runbooks as dashboards."""
     thresholds: Thresholds = Thresholds()
-    # Per gateway service; services not named here get ServiceSlo defaults.
+    """Alert thresholds; `dev` and `staging` default to looser ones."""
     slos: dict[DnsLabel, ServiceSlo] = {}
+    """Per gateway service (a `gatewayServices` name), the SLO objectives its
+    burn-rate alerts are generated from. Keys given override that service's
+    defaults one by one; services not named keep theirs."""
     routing: Routing = Routing()
-    # Alert name -> its `for:` in place of the generated one (every rule of
-    # that name, Prometheus or Loki); alerts not named keep their own.
+    """Alertmanager's receivers, and which of them each severity and team goes to."""
     for_durations: dict[PendingAlert, PendingPeriod] = {}
+    """The pending period (`for:`) of a generated Prometheus or Loki alert, in
+    place of its own: every rule of that name takes it (all four windows of an
+    SLO burn-rate alert), and descriptions stating the wait state the new one.
+    `0s` fires on the first evaluation that matches."""
 
 
 ROUTING = ("alerting", "routing")

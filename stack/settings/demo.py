@@ -19,6 +19,13 @@ class Demo(StrictModel):
     with Kong in front, on the gateway network (stack/components/demo.py)."""
 
     enabled: Switch = False
+    """Builds the demo gateway's image from this repository
+    (`examples/gateway/Dockerfile`, never pushed) and runs Kong 3.9 (DB-less)
+    in front of the Unified LLM API, Intelligent Router, Optimization Service
+    and a fake LLM provider, plus a container sending a request a second
+    through Kong, on `gatewayNetwork` or else the stack's own network. The
+    containers take the hosts and ports of their `gatewayServices` entries,
+    so those entries must stay."""
 
 
 def demo_problems(demo: Demo, service_names: list[str], services_failed: bool) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field, model_validator
 
-from stack.settings.values import StrictModel, Switch, matching
+from stack.settings.values import StrictModel, Switch, WholeNumber, accepts, matching, overridden
 from stack.versions import COMPONENTS
 
 # RFC 1123 labels and subdomains, as Kubernetes checks names.
@@ -31,6 +31,7 @@ Hostname = Annotated[
 ]
 
 
+@accepts("a volume size such as '10Gi' (a whole number of Mi, Gi or Ti)")
 def _check_quantity(value: str) -> str:
     if not re.fullmatch(r"[1-9][0-9]*(Mi|Gi|Ti)", value):
         raise ValueError("expected a volume size such as '10Gi' (a whole number of Mi, Gi or Ti)")
@@ -42,6 +43,7 @@ _LABEL_KEY = r"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/
 _LABEL_VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?"
 
 
+@accepts("Kubernetes labels, at least one")
 def _check_selector(labels: dict[str, str]) -> dict[str, str]:
     if not labels:
         raise ValueError("expected at least one label, such as {app.kubernetes.io/part-of: ai-gateway}")
@@ -51,6 +53,7 @@ def _check_selector(labels: dict[str, str]) -> dict[str, str]:
     return labels
 
 
+@accepts("Kubernetes annotations")
 def _check_annotations(annotations: dict[str, str]) -> dict[str, str]:
     for key in annotations:
         if not re.fullmatch(_LABEL_KEY, key):
@@ -65,9 +68,15 @@ class Ingress(StrictModel):
     """An Ingress in front of Grafana; the TLS certificate is a Secret already in the namespace."""
 
     enabled: Switch = False
+    """Creates an Ingress in front of Grafana; its host then is Grafana's
+    public URL, unless `publicUrls.grafana` is set."""
     class_name: Optional[DnsLabel63] = None
+    """IngressClass of the Ingress; unset, the cluster's default class."""
     host: Optional[Hostname] = None
+    """The name Grafana answers to; required when `enabled`."""
     tls_secret: Optional[DnsLabel63] = None
+    """A TLS Secret already in the stack's namespace, serving `host`; without
+    it the Ingress has no TLS and the public URL it gives Grafana is http."""
 
     @model_validator(mode="after")
     def _enabled_needs_a_host(self) -> "Ingress":
@@ -82,12 +91,16 @@ class GatewayPods(StrictModel):
     `app.kubernetes.io/name` label names its gatewayServices entry."""
 
     namespace: DnsLabel63 = "ai-gateway"
-    # Create this namespace with the stack (kept on `pulumi destroy`), for a
-    # first deploy before the gateway exists: the discovery Roles live there.
+    """Namespace of the gateway's pods; the stack's pod discovery Roles live there."""
     create_namespace: Switch = False
+    """Creates `namespace` with the stack (and keeps it on `pulumi destroy`),
+    for a first deploy before the gateway's: the discovery Roles need it."""
     selector: Annotated[dict[str, str], AfterValidator(_check_selector)] = {"app.kubernetes.io/part-of": "ai-gateway"}
+    """Labels every gateway pod carries; each such pod's `app.kubernetes.io/name`
+    label then names its `gatewayServices` entry."""
 
 
+@accepts("a CIDR block such as '169.254.20.10/32' or 'fd00::/8'")
 def _check_cidr(value: str) -> str:
     try:
         ipaddress.ip_network(value, strict=True)
@@ -99,6 +112,7 @@ def _check_cidr(value: str) -> str:
 Cidr = Annotated[str, AfterValidator(_check_cidr)]
 
 
+@accepts("Kubernetes labels")
 def _check_labels(labels: dict[str, str]) -> dict[str, str]:
     return _check_selector(labels) if labels else labels
 
@@ -111,8 +125,12 @@ class Dns(StrictModel):
     the host network, on by default on some managed clusters."""
 
     namespace: DnsLabel63 = "kube-system"
+    """Namespace of the cluster's DNS pods."""
     pod_selector: Annotated[dict[str, str], AfterValidator(_check_labels)] = {}
+    """Labels of the DNS pods in `namespace`; empty, any pod there."""
     cidrs: list[Cidr] = []
+    """Resolver addresses outside the pod network, such as NodeLocal
+    DNSCache's `169.254.20.10/32` on the host network."""
 
 
 # The stack's components (stack/versions.py), as the keys of per-component maps.
@@ -126,9 +144,14 @@ class Toleration(StrictModel):
     """A Kubernetes toleration (core/v1 Toleration)."""
 
     key: Optional[Annotated[str, matching(_LABEL_KEY, "expected a taint key such as 'dedicated' or 'nvidia.com/gpu'")]] = None
+    """Taint key tolerated; required with `operator: Equal`. Unset with
+    `operator: Exists`, every taint is tolerated."""
     operator: Literal["Exists", "Equal"] = "Equal"
+    """`Equal` tolerates the taint with `value`; `Exists` any value of `key`."""
     value: Optional[Annotated[str, matching(_LABEL_VALUE, "expected a taint value: letters, digits, '-', '_' and '.'")]] = None
+    """Taint value tolerated, with `operator: Equal`."""
     effect: Optional[Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]] = None
+    """Taint effect tolerated; unset, every effect."""
 
     @model_validator(mode="after")
     def _equal_needs_a_key(self) -> "Toleration":
@@ -143,8 +166,11 @@ class Placement(StrictModel):
     PriorityClass (already in the cluster)."""
 
     node_selector: Annotated[dict[str, str], AfterValidator(_check_labels)] = {}
+    """Node labels the component's pods need (`nodeSelector`)."""
     tolerations: list[Toleration] = []
+    """Taints the component's pods tolerate."""
     priority_class_name: Optional[DnsLabel63] = None
+    """PriorityClass of the component's pods; it must already exist in the cluster."""
 
 
 # The node agent goes wherever the gateway's pods may: every node, tainted
@@ -156,31 +182,49 @@ DEFAULT_PLACEMENT = {"promtail": Placement(tolerations=[Toleration(operator="Exi
 class Kubernetes(StrictModel):
     """The kubernetes target's settings (staging and prod)."""
 
-    # The kubeconfig context to deploy with; the current context when unset.
     context: Optional[Annotated[str, matching(r"\S{1,253}", "expected a kubeconfig context name")]] = None
+    """The kubeconfig context to deploy with; unset, the kubeconfig's current context."""
     namespace: DnsLabel63 = "observability"
-    # The cluster's default StorageClass when unset.
+    """Namespace of the stack, created with the Pod Security `restricted`
+    labels; Promtail's DaemonSet runs in `<namespace>-node`, at the
+    `privileged` level its host log volumes need."""
     storage_class: Optional[DnsLabel63] = None
-    # The size of each stateful component's claim; `volumeSizes` overrides
-    # it per component (SMALL_VOLUMES are small whatever this says).
+    """StorageClass of every persistent volume claim; unset, the cluster's default."""
     volume_size: Quantity = "10Gi"
+    """Size of each stateful component's volume claim but Alertmanager's (1Gi)
+    and Grafana's (2Gi), whose state is small; `volumeSizes` overrides it per
+    component. Prometheus deletes its oldest blocks once they fill 80% of its
+    claim, whatever `retention.metrics` says."""
     volume_sizes: dict[Component, Quantity] = {}
-    # Per component: node selector, tolerations, priority class (DEFAULT_PLACEMENT otherwise).
+    """Per component, its volume claim's size, in place of `volumeSize` (or of
+    Alertmanager's and Grafana's small ones)."""
     placement: dict[Component, Placement] = {}
+    """Per component, where its pods may run: node selector, tolerations,
+    PriorityClass. A key an entry leaves out keeps that component's default:
+    Promtail tolerates every taint unless its entry sets `tolerations` (it must
+    run on every node the gateway's pods may)."""
     ingress: Ingress = Ingress()
+    """An Ingress in front of Grafana."""
     gateway: GatewayPods = GatewayPods()
-    # `scalable` runs the components that have an HA mode of their own as
-    # several replicas (stack/components/service.py SCALABLE_REPLICAS).
+    """Where the gateway's pods run and the labels they carry: Prometheus
+    scrapes and Promtail reads those pods."""
     profile: Literal["single", "scalable"] = "single"
+    """`scalable` runs the components that have an HA mode as several replicas:
+    two Prometheus, three Alertmanagers, three Loki (object storage only), two
+    Grafana (with the `grafanaDatabaseUrl` secret only). `single` runs one of
+    each, which `prod` warns about."""
     dns: Dns = Dns()
-    # The TCP port of the database the secret grafanaDatabaseUrl names (its
-    # host is secret, its port is not): Grafana's egress to it. 5432 is
-    # PostgreSQL's; a MySQL database is 3306.
-    grafana_database_port: Annotated[int, Field(ge=1, le=65535)] = 5432
+    """Where pods resolve names: the NetworkPolicies' DNS egress rule (UDP and
+    TCP 53) allows these pods and addresses."""
+    grafana_database_port: Annotated[WholeNumber, Field(ge=1, le=65535)] = 5432
+    """TCP port of the database the `grafanaDatabaseUrl` secret names (its host
+    is secret, its port is not), for Grafana's egress NetworkPolicy: 5432 is
+    PostgreSQL's, 3306 MySQL's. Read only with that secret."""
 
     def volume_size_of(self, component: str) -> str:
         """The claim size of `component`'s volume (a Kubernetes quantity)."""
         return self.volume_sizes.get(component) or SMALL_VOLUMES.get(component) or self.volume_size
 
     def placement_of(self, component: str) -> Placement:
-        return self.placement.get(component) or DEFAULT_PLACEMENT.get(component) or Placement()
+        """The component's default placement, overridden by the keys its entry sets."""
+        return overridden(DEFAULT_PLACEMENT.get(component, Placement()), self.placement.get(component))

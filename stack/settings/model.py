@@ -26,8 +26,10 @@ from stack.settings.values import (
     MemoryBytes,
     Number,
     StrictModel,
+    accepts,
     at_least,
     matching,
+    overridden,
     repeated,
 )
 from stack.slis import service_slis, threshold_buckets
@@ -41,8 +43,17 @@ class Retention(StrictModel):
     """How long each signal is kept; below a day nothing useful survives a weekend."""
 
     metrics: Annotated[DurationField, at_least("24h")] = Duration.parse("15d")
+    """Prometheus TSDB retention (`--storage.tsdb.retention.time`). On Kubernetes
+    Prometheus also deletes its oldest blocks once they fill 80% of its volume
+    (`kubernetes.volumeSize`), whichever comes first; the SLO board reports over
+    30 days, or over this when shorter."""
     logs: Annotated[DurationField, at_least("24h")] = Duration.parse("7d")
+    """How long Loki keeps log lines, applied by its compactor (`retention_period`);
+    `logs.streamRetention` sets other periods for chosen streams."""
     traces: Annotated[DurationField, at_least("24h")] = Duration.parse("3d")
+    """How long spans are kept: Badger's span TTL. With Elasticsearch or OpenSearch
+    (`traces.storage`) a daily `jaeger-es-index-cleaner` job deletes the daily
+    indices older than this, in whole days rounded up (Kubernetes target only)."""
 
 
 class PublicUrls(StrictModel):
@@ -54,15 +65,26 @@ class PublicUrls(StrictModel):
     the in-cluster Service URL (which `prod` warns about)."""
 
     grafana: Optional[Url] = None
+    """Where people open Grafana: its root URL (share and redirect links), the
+    Explore links of LogQL alerts, and the runbook links while Grafana serves
+    the runbooks (`alerting.runbookBaseUrl` unset)."""
     prometheus: Optional[Url] = None
+    """Where people open Prometheus (`--web.external-url`): the Source link of
+    every alert notification starts here."""
     alertmanager: Optional[Url] = None
+    """Where people open Alertmanager (`--web.external-url`): the silence links
+    and links back in every notification start here."""
 
 
 class Resources(StrictModel):
     """A container's limits: memory in bytes (given as '512Mi'), CPUs as a fraction of cores."""
 
     memory: MemoryBytes = 512 * 2**20
+    """Memory limit of the component's containers (on Kubernetes also their
+    request); a container that goes above it is OOM-killed."""
     cpus: Annotated[Number, Field(ge=0.05, le=16)] = 0.5
+    """CPU limit of the component's containers in cores (on Kubernetes also
+    their request)."""
 
 
 DEFAULT_RESOURCES = {
@@ -79,10 +101,18 @@ class GatewayService(StrictModel):
     """One gateway service Prometheus scrapes and Promtail tails."""
 
     name: DnsLabel
+    """The service's job name and the `service` label of its metrics, log
+    streams and alerts; `alerting.slos` and team routes refer to it. On
+    Kubernetes, the `app.kubernetes.io/name` label its pods carry."""
     address: HostPort
+    """On Docker, what Prometheus scrapes; its host is also the container (or
+    compose service) name whose logs Promtail keeps. On Kubernetes only the
+    port counts: each matching pod is scraped on its IP at that port."""
     metrics_path: Annotated[
         str, matching(r"/[A-Za-z0-9._~/-]*", "expected a URL path starting with '/' (letters, digits and . _ ~ / -)")
     ] = "/metrics"
+    """Path Prometheus scrapes the service's metrics on; request log lines for
+    it are dropped as scrape noise."""
 
     @property
     def host(self) -> str:
@@ -108,12 +138,14 @@ DEFAULT_SLOS = {
 TARGETS = ("docker", "kubernetes")
 
 
+@accepts("docker or kubernetes")
 def _check_target(value: Any) -> str:
     if value not in TARGETS:
         raise ValueError("expected 'docker' (one host, for dev) or 'kubernetes' (a cluster, for staging and prod)")
     return value
 
 
+@accepts("at least one")
 def _at_least_one(services: tuple) -> tuple:
     if not services:
         raise ValueError("expected at least one gateway service")
@@ -124,16 +156,33 @@ class Settings(StrictModel):
     """Everything a stack is configured with, except its secrets (see stack.settings.secrets)."""
 
     target: Annotated[str, BeforeValidator(_check_target)]
+    """Where the stack runs: `docker` (one host, for dev) or `kubernetes` (a
+    cluster, for staging and prod). A key only the other target reads
+    (`gatewayNetwork`, `bindAddress`, `demo` on Kubernetes; `kubernetes` and
+    `logs.storage.workloadIdentity` on Docker) is refused, not ignored."""
     environment: DnsLabel
+    """The `environment` label on every metric, log stream and alert; the
+    stack's name when unset. It picks the alerting defaults (`dev` and
+    `staging` are looser, any other gets prod's), and `prod` warns about
+    settings unsafe in production."""
     cluster: DnsLabel = "local"
-    # Prefix of every container, volume and network name, and so of the
-    # hostnames components use to reach each other.
+    """The `cluster` label on every metric and alert."""
     name_prefix: Annotated[
         str,
         matching(r"[a-z][a-z0-9-]{0,19}", "expected lower-case letters, digits and '-', starting with a letter, at most 20 characters"),
     ] = "obs"
+    """Prefix of every container, volume and network name, and so of the
+    hostnames components use to reach each other (`obs-loki`); with
+    `environment`, the `app.kubernetes.io/instance` label (`obs-prod`) that
+    tells two stacks in one namespace apart."""
     bind_address: IpAddress = "127.0.0.1"
+    """Docker only: the host address the published ports listen on; `0.0.0.0`
+    exposes the stack to the network."""
     public_urls: PublicUrls = PublicUrls()
+    """Where people open each UI; every link in notifications, Grafana's share
+    links and LogQL alerts' Explore links start here. Unset, the published
+    address on Docker; on Kubernetes Grafana's Ingress host, else the
+    in-cluster Service URL, which `prod` warns about."""
     gateway_network: Optional[
         Annotated[
             str,
@@ -144,21 +193,48 @@ class Settings(StrictModel):
             ),
         ]
     ] = None
+    """Docker only: the gateway's Docker network (`docker network ls`), which
+    every container of the stack joins (it is not created), so Prometheus
+    reaches the services by name. The demo gateway runs on it when set."""
     gateway_services: Annotated[tuple[GatewayService, ...], AfterValidator(_at_least_one)] = DEFAULT_GATEWAY_SERVICES
+    """The gateway's services Prometheus scrapes and Promtail tails, one
+    scrape job each; their availability and SLO alerts are generated per
+    entry. With `demo.enabled` the demo's four services must keep their entries."""
     images: dict[ComponentName, ImageTag] = {}
+    """Overrides one component's pinned image tag (`stack/versions.py`); the
+    image repository stays the pinned one."""
     retention: Retention = Retention()
-    # At most 1m: the rules' 5m rate windows need several samples each.
+    """How long each signal is kept."""
     scrape_interval: Annotated[DurationField, at_least("5s", "1m")] = Duration.parse("15s")
+    """How often Prometheus scrapes every target (`global.scrape_interval`), and
+    Grafana's minimum step for Prometheus queries. At most a minute: the rules'
+    5m rate windows need several samples each."""
     scrape_timeout: Annotated[DurationField, at_least("1s", "1m")] = Duration.parse("10s")
+    """How long one scrape may take (`global.scrape_timeout`); not above
+    `scrapeInterval`."""
     evaluation_interval: Annotated[DurationField, at_least("5s", "1m")] = Duration.parse("15s")
+    """How often Prometheus and Loki's ruler evaluate their recording and alert
+    rules (`evaluation_interval`)."""
     resources: dict[ComponentName, Resources] = {}
+    """Per component, its containers' memory and CPU limits (on Kubernetes
+    requests equal limits). A key an entry leaves out keeps that component's
+    default."""
     alerting: Alerting = Alerting()
+    """Alert thresholds, SLO objectives, pending periods, runbook links, and
+    where notifications go; the defaults differ per `environment`."""
     logs: Logs = Logs()
+    """Where Loki keeps logs, per-stream retention, and Loki's ingestion and
+    query limits."""
     traces: Traces = Traces()
+    """Where Jaeger keeps spans."""
     demo: Demo = Demo()
+    """Docker only: the instrumented demo gateway beside the stack."""
     kubernetes: Kubernetes = Kubernetes()
-    # Off unless given: a long-term metrics store Prometheus also writes to.
+    """Kubernetes only: where the stack goes on the cluster, its volumes,
+    placement, Grafana's Ingress, and where the gateway's pods run."""
     remote_write: Optional[RemoteWrite] = None
+    """Off unless given: Prometheus also writes every sample to a long-term
+    store (Mimir, Thanos Receive, any remote-write endpoint)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -171,17 +247,15 @@ class Settings(StrictModel):
 
     def slo_for(self, service: str) -> ServiceSlo:
         """The service's defaults, overridden by whatever the stack set explicitly."""
-        default = DEFAULT_SLOS.get(service, ServiceSlo())
-        given = self.alerting.slos.get(service)
-        if given is None:
-            return default
-        return default.model_copy(update={f: getattr(given, f) for f in given.model_fields_set})
+        return overridden(DEFAULT_SLOS.get(service, ServiceSlo()), self.alerting.slos.get(service))
 
     def image_tag(self, component: str) -> str:
         return self.images.get(component, DEFAULT_IMAGE_TAGS[component])
 
     def resources_for(self, component: str) -> Resources:
-        return self.resources.get(component, DEFAULT_RESOURCES[component])
+        """The component's defaults, overridden by the keys the stack set for it
+        (`resources.prometheus.memory` alone keeps Prometheus' own CPU limit)."""
+        return overridden(DEFAULT_RESOURCES[component], self.resources.get(component))
 
 
 # Stand in for required keys that failed, so the rest can still be checked.

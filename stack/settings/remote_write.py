@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field
 
 from stack.settings.errors import config_key, show
 from stack.settings.partial import Failed
-from stack.settings.values import StrictModel, WholeNumber, matching
+from stack.settings.values import StrictModel, WholeNumber, accepts, matching
 
 # Headers Prometheus sets on every remote-write request and refuses to take
 # from `headers` (config.reservedHeaders in prometheus/config/config.go);
@@ -45,6 +45,7 @@ _SECRET_WORDS = ("auth", "token", "secret", "password", "passwd", "key", "creden
 _URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s?#@]*)?")
 
 
+@accepts("an http(s) URL")
 def _check_url(value: str) -> str:
     if not _URL.fullmatch(value):
         raise ValueError(
@@ -54,6 +55,7 @@ def _check_url(value: str) -> str:
     return value
 
 
+@accepts("a header name of letters, digits, '-' and '_' (no credential header, none Prometheus sets)")
 def _check_header_name(name: str) -> str:
     lowered = name.lower()
     if lowered == "authorization" or any(word in lowered for word in _SECRET_WORDS):
@@ -87,19 +89,31 @@ class RemoteWriteQueue(StrictModel):
     own defaults (capacity 10000, max_samples_per_send 2000)."""
 
     capacity: Optional[Annotated[WholeNumber, Field(ge=1, le=1_000_000)]] = None
+    """Samples each shard buffers before Prometheus stops reading more from its
+    WAL (`capacity`); unset, Prometheus' own default (10000)."""
     max_samples_per_send: Optional[Annotated[WholeNumber, Field(ge=1, le=100_000)]] = None
+    """Most samples in one request (`max_samples_per_send`); unset, Prometheus'
+    own default (2000)."""
 
 
 class RemoteWrite(StrictModel):
     """Where Prometheus also writes its samples, and how it authenticates there."""
 
     url: Annotated[str, AfterValidator(_check_url)]
+    """The remote-write endpoint, such as `https://mimir.example.com/api/v1/push`;
+    no credential in it: that is `auth`'s."""
     auth: Literal["none", "bearer", "basic"] = "none"
-    # With auth basic; the password is the remoteWriteCredential secret.
+    """How Prometheus authenticates: `bearer` and `basic` need the
+    `remoteWriteCredential` secret (the token, or the password of `username`),
+    mounted as a file, never in `prometheus.yml`."""
     username: Optional[Username] = None
-    # Plain values only, e.g. Mimir's tenant (X-Scope-OrgID) or THANOS-TENANT.
+    """The basic-auth user: required with `auth: basic`, refused with any other."""
     headers: dict[HeaderName, HeaderValue] = {}
+    """Headers sent with every request, plain values only, such as Mimir's
+    tenant `X-Scope-OrgID` or `THANOS-TENANT`; they stand in plain text in
+    `prometheus.yml`, so credential headers are refused."""
     queue: RemoteWriteQueue = RemoteWriteQueue()
+    """Prometheus' per-shard queue (`queue_config`); unset fields keep its defaults."""
 
     @property
     def needs_credential(self) -> bool:

@@ -56,7 +56,7 @@ def unsafe_for_prod(settings: Settings) -> list[str]:
         warnings.append(
             f"{config_key(('alerting', 'routing', 'heartbeat'))} is not set: the Watchdog, which always fires, goes "
             "to a null receiver, so nothing notices when alerting itself stops; name a webhook receiver of your "
-            "dead man's switch service (README: Routing)"
+            "dead man's switch service (docs/alerts-and-routing.md)"
         )
     if not routing.critical:
         warnings.append(f"{config_key(('alerting', 'routing', 'critical'))} is empty: critical alerts page nobody")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Callable, Optional, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -19,6 +19,22 @@ from pydantic import (
     WrapValidator,
 )
 from pydantic.alias_generators import to_camel
+
+Check = TypeVar("Check", bound=Callable[..., Any])
+
+
+def accepts(words: str) -> Callable[[Check], Check]:
+    """Decorator for a settings validator: what it accepts, in the operator's
+    words ("host:port, e.g. 'unified-llm-api:8000' (port 1-65535)"). The
+    settings reference (stack/reference_pages.py) reads it as the key's
+    allowed values, and refuses to document a validator without it."""
+
+    def mark(check: Check) -> Check:
+        check.accepts = words  # type: ignore[attr-defined]
+        return check
+
+    return mark
+
 
 # Digit runs are bounded: int() refuses strings above 4300 digits, and no
 # setting needs more than a dozen.
@@ -38,6 +54,7 @@ class Duration:
     seconds: int
 
     @classmethod
+    @accepts("a duration such as '30s', '5m', '24h' or '15d'")
     def parse(cls, value: Any) -> "Duration":
         if isinstance(value, Duration):
             return value
@@ -68,14 +85,25 @@ class Duration:
         return self.prometheus()
 
 
+@dataclass(frozen=True)
+class Accepts:
+    """Annotated metadata for a key whose allowed values a check across keys
+    decides (an SLO threshold must be one of its service's histogram bounds):
+    the words the settings reference shows instead of the type's own. It
+    checks nothing itself."""
+
+    words: str
+
+
 def at_least(minimum: str, maximum: Optional[str] = None) -> AfterValidator:
     """A check that a Duration lies in [minimum, maximum] (durations as text, e.g. '24h')."""
     low, high = Duration.parse(minimum), Duration.parse(maximum) if maximum else None
+    words = f"a duration between {low} and {high}" if high else f"a duration of at least {low}"
 
+    @accepts(words)
     def check(value: Duration) -> Duration:
         if value < low or (high and value > high):
-            bound = f"between {low} and {high}" if high else f"at least {low}"
-            raise ValueError(f"expected a duration {bound}")
+            raise ValueError(f"expected {words.replace(' of at least', ' at least')}")
         return value
 
     return AfterValidator(check)
@@ -87,6 +115,7 @@ _QUANTITY_RE = re.compile(r"([0-9]{1,6})(Ki|Mi|Gi|K|M|G)")
 _QUANTITY_FACTORS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "K": 10**3, "M": 10**6, "G": 10**9}
 
 
+@accepts("a memory size such as '512Mi' or '2Gi', between 64Mi and 64Gi")
 def _parse_memory(value: Any) -> int:
     match = _QUANTITY_RE.fullmatch(value) if isinstance(value, str) else None
     if not match:
@@ -107,6 +136,7 @@ def _format_memory(size: int) -> str:
 MemoryBytes = Annotated[int, BeforeValidator(_parse_memory), PlainSerializer(_format_memory)]
 
 
+@accepts("")  # refuses true and false; the number type says the rest
 def _not_true_or_false(value: Any, as_number: ValidatorFunctionWrapHandler) -> Any:
     # pydantic would read true as 1: a switch where a number belongs is a mistake.
     # Numbers as text stay accepted: `pulumi config set --path` stores 0.5 as '0.5'.
@@ -119,6 +149,7 @@ Number = Annotated[float, WrapValidator(_not_true_or_false)]
 WholeNumber = Annotated[int, WrapValidator(_not_true_or_false)]
 
 
+@accepts("true or false")
 def _true_or_false(value: Any) -> bool:
     # pydantic alone would read 'yes', 'on', 'y', 1 and 0 as a switch too: in a
     # switch each is more likely a typo than a decision. 'true' and 'false' as
@@ -138,6 +169,7 @@ def matching(pattern: str, words: str) -> AfterValidator:
     (what is expected, starting with 'expected'), never the pattern."""
     compiled = re.compile(pattern)
 
+    @accepts(words.removeprefix("expected "))
     def check(value: str) -> str:
         if not compiled.fullmatch(value):
             raise ValueError(words)
@@ -160,6 +192,7 @@ DnsLabel = Annotated[
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 
+@accepts("host:port such as 'unified-llm-api:8000' or 'smtp.example.com:587' (port 1-65535)")
 def _host_port(value: str) -> str:
     host, _, port = value.rpartition(":")
     if not _HOST.fullmatch(host) or not re.fullmatch("[0-9]{1,5}", port) or not 1 <= int(port) <= 65535:
@@ -170,6 +203,7 @@ def _host_port(value: str) -> str:
 HostPort = Annotated[str, AfterValidator(_host_port)]
 
 
+@accepts("an exact image tag such as 'v3.13.0' (never 'latest')")
 def _image_tag(value: str) -> str:
     if value == "latest" or not re.fullmatch("[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", value):
         raise ValueError("expected an exact image tag such as 'v3.13.0' (never 'latest')")
@@ -179,6 +213,7 @@ def _image_tag(value: str) -> str:
 ImageTag = Annotated[str, AfterValidator(_image_tag)]
 
 
+@accepts("an IP address such as '127.0.0.1' or '0.0.0.0'")
 def _ip_address(value: Any) -> str:
     # Only text: ipaddress would also turn a number (or true) into an address.
     try:
@@ -188,6 +223,18 @@ def _ip_address(value: Any) -> str:
 
 
 IpAddress = Annotated[str, BeforeValidator(_ip_address)]
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def overridden(default: Model, given: Optional[BaseModel]) -> Model:
+    """`default` with the fields `given` set explicitly in their place: an
+    entry such as `resources.prometheus: {memory: 4Gi}` keeps Prometheus' own
+    CPU limit."""
+    if given is None:
+        return default
+    return default.model_copy(update={name: getattr(given, name) for name in given.model_fields_set})
 
 
 def repeated(names: list[str]) -> list[str]:
@@ -207,4 +254,6 @@ class StrictModel(BaseModel):
         validate_by_name=True,
         validate_by_alias=True,
         allow_inf_nan=False,
+        # A field's docstring is its description: the settings reference prints it.
+        use_attribute_docstrings=True,
     )
