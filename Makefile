@@ -8,11 +8,11 @@ STAMP   := $(VENV)/.installed
 ENV     ?= dev
 
 .DEFAULT_GOAL := help
-.PHONY: help up down secret config plan render rules test tools bench clean verify demo gameday
+.PHONY: help up down secret config plan render rules references test tools bench clean verify demo gameday
 
 help: ## list the targets (ENV=<stack> picks the stack; default dev)
 	@echo "make <target> [ENV=<stack>]"
-	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / { printf "  make %-7s %s\n", $$1, $$2 }' $(firstword $(MAKEFILE_LIST))
+	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / { printf "  make %-10s %s\n", $$1, $$2 }' $(firstword $(MAKEFILE_LIST))
 
 $(STAMP): requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -22,7 +22,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 up: $(STAMP) ## deploy the stack: local Docker for dev, the kubeconfig's cluster for ENV=staging|prod (pulumi up)
 	@bash scripts/up.sh $(ENV)
 
-down: $(STAMP) ## remove the deployed stack (pulumi destroy)
+down: $(STAMP) ## remove the deployed stack, its volumes and their data (pulumi destroy)
 	@bash scripts/up.sh $(ENV) --destroy
 
 secret: ## store a secret: make secret KEY=grafanaAdminPassword (value from stdin or a prompt)
@@ -37,11 +37,14 @@ plan: $(STAMP) ## what pulumi up would create, and a digest of what each contain
 render: $(STAMP) ## write every generated file into rendered/<env>/ (offline)
 	$(PYTHON) -m stack render $(ENV)
 
-verify: $(STAMP) ## check the deployed stack really works (after make up)
-	$(PYTHON) -m stack verify $(ENV)
+verify: $(STAMP) ## check the deployed stack really works (after make up); URL="prometheus=https://... loki=..." where a component answers elsewhere
+	$(PYTHON) -m stack verify $(ENV) $(foreach url,$(URL),--url $(url))
 
 rules: $(STAMP) ## rewrite the reference rule files in alerts/ from the generator
 	$(PYTHON) -m stack rules
+
+references: $(STAMP) ## rewrite the generated pages of docs/reference/ (settings, alerts, contract, redaction, boards)
+	$(PYTHON) -m stack references
 
 test: $(STAMP) tools ## install what the tests need and run them (what CI runs)
 	$(PYTHON) -m pytest
@@ -73,5 +76,5 @@ bench: $(BENCH_STAMP) ## measure: redaction in Promtail (PROMTAIL=<binary> for t
 	@echo "make bench 5/5: the offline commands (about 15 seconds)"
 	@$(PYTHON) bench/offline_commands.py
 
-clean: ## remove the virtualenv, rendered/, the checkers in .tools/ and pytest's cache
-	rm -rf $(VENV) rendered .tools .pytest_cache
+clean: ## remove the virtualenv, rendered/, the checkers in .tools/, the LogQL grammar's node_modules and pytest's cache
+	rm -rf $(VENV) rendered .tools tests/logql/node_modules .pytest_cache

@@ -1,6 +1,6 @@
 """The stack's commands: render the generated files, plan what `pulumi up`
-would create, rewrite the reference rules, print the README tables (all
-offline), and verify a deployed stack (exit 1 when one of its checks fails).
+would create, rewrite the reference rules and the reference pages of docs/reference/
+(all offline), and verify a deployed stack (exit 1 when one of its checks fails).
 
 Every failure the user can cause is one message on stderr and exit code 2:
 bad settings as the settings layer words them (the same block for `render` and
@@ -147,10 +147,11 @@ def _verify(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from None
 
 
-def _tables(args: argparse.Namespace) -> None:
-    from stack.readme_tables import all_tables
+def _references(args: argparse.Namespace) -> None:
+    from stack.reference_pages import write_reference_pages
 
-    print("\n\n".join(all_tables()))
+    for path in write_reference_pages():
+        print(f"Wrote {path.relative_to(ROOT)}")
 
 
 # name -> (one-line help shown by --help, handler, whether it takes an environment)
@@ -158,9 +159,22 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int | None], bool]
     "render": ("write every generated file of an environment to a folder", _render, True),
     "plan": ("what `pulumi up` would create, with what each container gets", _plan, True),
     "rules": ("rewrite the reference rule files in alerts/", _rules, False),
-    "tables": ("print the tables the README holds (contract, alerts, panels, redaction)", _tables, False),
+    "references": ("rewrite the generated pages of docs/reference/", _references, False),
     "verify": ("ask the deployed stack whether it really works (after `make up`)", _verify, True),
 }
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse measures a command's name without the indentation it prints it
+    with (Lib/argparse.py, HelpFormatter.add_argument), so a name longer than
+    the others' column (`references`) would go on a line of its own."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction):
+            indent = self._current_indent + self._indent_increment
+            longest = max(len(name) for name in action.choices) + indent
+            self._action_max_length = max(self._action_max_length, longest)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m stack",
         description=__doc__.split("\n\n")[0],
         # A fixed width: the same help on every terminal, each command on one line.
-        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(prog, width=100),
+        formatter_class=lambda prog: _HelpFormatter(prog, width=100),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="<command>", title="commands")
     for name, (help_text, handler, takes_env) in COMMANDS.items():

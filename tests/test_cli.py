@@ -111,7 +111,7 @@ def test_help_lists_every_command_with_its_one_line_help():
     for name, (help_text, _, _) in COMMANDS.items():
         assert help_text and "\n" not in help_text
         assert sum(1 for line in lines if line.split() == [name, *help_text.split()]) == 1, (name, result.stdout)
-    assert set(COMMANDS) == {"render", "plan", "rules", "tables", "verify"}
+    assert set(COMMANDS) == {"render", "plan", "rules", "references", "verify"}
 
 
 def test_every_command_has_its_own_help():

@@ -182,13 +182,3 @@ def test_an_objective_for_an_sli_the_service_has_not_is_refused_with_the_keys_it
         "time_to_first_token, time_per_output_token); the keys it takes: availability, timeToFirstToken, "
         "timeToFirstTokenThresholdSeconds, timePerOutputToken, timePerOutputTokenThresholdSeconds"
     ) in message
-
-
-def test_readme_tables_are_generated_from_the_code():
-    from conftest import ROOT
-
-    from stack.readme_tables import all_tables
-
-    readme = (ROOT / "README.md").read_text()
-    for table in all_tables():
-        assert table in readme, "README table is stale: paste `python -m stack tables` output"

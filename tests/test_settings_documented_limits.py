@@ -1,45 +1,74 @@
-"""Every limit the README's settings table states is the one the settings
-keep, for each key it names: read from the table (`(5s–1m`, `(0.05–16)`,
-`(64Mi–64Gi`, `(at least 24h)`), each edge accepted and a value just past it
-refused with a message naming the key. A field report (issue 19) found
-`retention.traces` promised "at least 24h" with only `retention.logs` tested."""
+"""Every limit the settings reference states is the one the settings keep,
+for each key it names: read from docs/reference/settings.md ("a duration
+between 5s and 1m", "a number above 0 and at most 1", "a duration of at
+least 1d", "a memory size ..., between 64Mi and 64Gi"), each edge tested on
+both sides (an inclusive edge accepted and the value just past it refused;
+an exclusive one refused and the value just inside accepted), the refusal
+naming the key. A field report (issue 19) found `retention.traces` promised
+"at least 24h" with only `retention.logs` tested.
+
+The reference's words come from the validators' own `accepts` words and
+the fields' bounds; this test holds the validators to them."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, Optional
 
 import pytest
 from conftest import ROOT
 
 from stack.settings import SettingsError, parse_settings
 
-ROW = re.compile(r"^\| `([^`]+)` \| (.*?) \| (.*) \|$", re.M)
-RANGE = re.compile(r"\((?:at least (?P<least>[0-9.]+[a-zA-Z]*)|(?P<low>[0-9.]+[a-zA-Z]*)–(?P<high>[0-9.]+[a-zA-Z]*))[),:]")
+ROW = re.compile(r"^\| `([^`]+)` \| (.*?) \| (.*?) \| (.*) \|$", re.M)
+EDGE = r"([0-9.]+(?:[a-zA-Z]+)?)"
+BOUND = re.compile(rf"between {EDGE} and {EDGE}|(at least|above) {EDGE}|(at most|below) {EDGE}")
+# The kinds of value that have a range (the rest are text, whose limits are lengths).
+VALUE_KINDS = re.compile(r"a number|a whole number|a duration|a memory size|an objective|a mapping: .*; values a duration")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MEMORY_UNITS = {"Mi": 2**20, "Gi": 2**30}
-# What else a key's edge needs to be valid on its own (the table says it: a
-# timeout not above the interval).
-CONTEXT = {"scrapeTimeout": {"scrapeInterval": "1m"}, "scrapeInterval": {"scrapeTimeout": "1s"}}
+# Placeholders of the reference, as a stack would fill them: a service whose
+# SLIs include the key's.
+PLACEHOLDERS = {"<component>": "loki"}
+# A mapping's row states the range of its values: the key of one entry.
+MAPPING_ENTRY = {"alerting.forDurations": "GatewayServiceDown"}
+# What else a key's edge needs to be valid on its own: the keys it is checked against or needs beside it.
+CONTEXT: dict[str, dict] = {
+    "scrapeTimeout": {"scrapeInterval": "1m"},
+    "scrapeInterval": {"scrapeTimeout": "1s"},
+    "remoteWrite.queue.capacity": {"remoteWrite": {"url": "https://mimir.example.com/api/v1/push"}},
+    "remoteWrite.queue.maxSamplesPerSend": {"remoteWrite": {"url": "https://mimir.example.com/api/v1/push"}},
+}
+# A list entry's other required keys.
+LIST_ENTRY = {"logs.streamRetention[]": {"selector": '{level="debug"}', "period": "3d"}}
 
 
 @dataclass(frozen=True)
-class Limit:
+class Edge:
     key: str
-    low: str | None
-    high: str | None
+    value: str
+    inclusive: bool
+    side: int  # -1 the lower edge, +1 the upper one
+    whole: bool
 
 
-def documented_limits() -> list[Limit]:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("\n## Settings\n") :]
-    section = section[: section.index("\n## ", 1)]
-    limits = []
-    for key, _, description in ROW.findall(section):
-        found = RANGE.search(description)
-        if found:
-            limits.append(Limit(key.replace("<component>", "loki"), found["least"] or found["low"], found["high"]))
-    return limits
+def documented_edges() -> list[Edge]:
+    page = (ROOT / "docs" / "reference" / "settings.md").read_text()
+    edges = []
+    for key, accepts, _, _ in ROW.findall(page):
+        whole = accepts.startswith("a whole number")
+        if not VALUE_KINDS.match(accepts):
+            continue  # text: its "at most 42" is a length, not a value's range
+        for found in BOUND.finditer(accepts):
+            between_low, between_high, low_word, low, high_word, high = found.groups()
+            if between_low:
+                edges += [Edge(key, between_low, True, -1, whole), Edge(key, between_high, True, 1, whole)]
+            elif low:
+                edges.append(Edge(key, low, low_word == "at least", -1, whole))
+            else:
+                edges.append(Edge(key, high, high_word == "at most", 1, whole))
+    return edges
 
 
 def _unit(text: str) -> tuple[float, str]:
@@ -47,57 +76,82 @@ def _unit(text: str) -> tuple[float, str]:
     return float(number), unit
 
 
-def step(edge: str, direction: int) -> str:
-    """A value just past `edge` (direction -1 below, +1 above), in its own kind."""
-    number, unit = _unit(edge)
+def beside(edge: Edge, direction: int) -> Any:
+    """A value just past `edge.value` (direction +1 above, -1 below), in its own kind."""
+    number, unit = _unit(edge.value)
     if unit in DURATION_UNITS:
         return f"{int(number * DURATION_UNITS[unit]) + direction}s"
     if unit in MEMORY_UNITS:
         return f"{int(number * MEMORY_UNITS[unit] / 2**20) + direction}Mi"
-    return f"{number + direction * 0.01:g}"
+    if edge.whole:
+        return int(number) + direction
+    return round(number + direction * (0.0001 if number < 1 and number != 0 else 0.01), 6)
 
 
-def value(text: str):
-    number, unit = _unit(text)
-    return text if unit else number
+def at(edge: Edge) -> Any:
+    number, unit = _unit(edge.value)
+    return edge.value if unit else (int(number) if edge.whole else number)
 
 
-def nested(key: str, given) -> dict:
-    """`a.b.c: given` as the nested mapping a stack file holds."""
-    config: dict = {}
-    where = config
+def service_for(key: str) -> str:
+    return "unified-llm-api" if re.search(r"timeToFirstToken|timePerOutputToken", key) else "intelligent-router"
+
+
+def stack_config(key: str, given: Any) -> tuple[dict, str]:
+    """The stack config that sets `key` to `given`, and the environment to parse it in."""
+    key = _names(key).replace("[0]", "[]")
+    kubernetes = key.startswith("kubernetes.")
+    config: dict = {"target": "kubernetes" if kubernetes else "docker"}
+    for part, content in CONTEXT.get(key, {}).items():
+        config[part] = content
     parts = key.split(".")
-    for part in parts[:-1]:
-        where = where.setdefault(part, {})
-    where[parts[-1]] = given
-    return config
+    where: Any = config
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if part.endswith("[]"):
+            entry = dict(LIST_ENTRY[".".join(parts[: index + 1])])
+            where[part[:-2]] = [entry]
+            where = entry
+        elif last:
+            where[part] = given
+        else:
+            where = where.setdefault(part, {})
+    return config, "staging" if kubernetes else "dev"
 
 
-def settle(key: str, given) -> None:
-    config = {"target": "docker", **CONTEXT.get(key, {})}
-    for part, content in nested(key, given).items():
-        config[part] = {**config.get(part, {}), **content} if isinstance(content, dict) else content
-    parse_settings(config, "dev", "test")
+def settle(key: str, given: Any) -> None:
+    config, environment = stack_config(key, given)
+    parse_settings(config, environment, "test")
 
 
-LIMITS = documented_limits()
+def _refused(key: str, given: Any) -> list[str]:
+    with pytest.raises(SettingsError) as refused:
+        settle(key, given)
+    return refused.value.problems
 
 
-def test_the_table_states_the_limits_this_test_reads():
-    keys = {limit.key for limit in LIMITS}
+def _names(key: str) -> str:
+    """The key as a problem names it: placeholders filled, a list entry by its index."""
+    config_key = key.replace("<service>", service_for(key)).replace("[]", "[0]")
+    for placeholder, name in PLACEHOLDERS.items():
+        config_key = config_key.replace(placeholder, name)
+    return f"{config_key}.{MAPPING_ENTRY[key]}" if key in MAPPING_ENTRY else config_key
+
+
+EDGES = documented_edges()
+
+
+def test_the_reference_states_the_limits_this_test_reads():
+    keys = {edge.key for edge in EDGES}
     assert {"retention.metrics", "retention.logs", "retention.traces", "scrapeInterval", "scrapeTimeout",
-            "evaluationInterval", "resources.loki.memory", "resources.loki.cpus"} <= keys
+            "evaluationInterval", "resources.<component>.memory", "resources.<component>.cpus",
+            "alerting.forDurations", "logs.streamRetention[].period", "alerting.slos.<service>.availability",
+            "remoteWrite.queue.capacity", "kubernetes.grafanaDatabasePort"} <= keys
 
 
-@pytest.mark.parametrize("limit", LIMITS, ids=lambda limit: limit.key)
-def test_each_documented_edge_is_accepted_and_a_value_past_it_refused(limit):
-    for edge, direction in ((limit.low, -1), (limit.high, 1)):
-        if edge is None:
-            continue
-        settle(limit.key, value(edge))
-        past = step(edge, direction)
-        with pytest.raises(SettingsError) as refused:
-            settle(limit.key, value(past))
-        assert any(problem.startswith(f"gateway-observability:{limit.key}: given") for problem in refused.value.problems), (
-            limit, past, refused.value.problems
-        )
+@pytest.mark.parametrize("edge", EDGES, ids=lambda e: f"{e.key} {'≥≤'[e.side > 0] if e.inclusive else '><'[e.side > 0]} {e.value}")
+def test_each_documented_edge_holds_on_both_sides(edge):
+    outside, inside = beside(edge, edge.side), beside(edge, -edge.side)
+    settle(edge.key, at(edge) if edge.inclusive else inside)
+    refused = _refused(edge.key, outside if edge.inclusive else at(edge))
+    assert any(p.startswith(f"gateway-observability:{_names(edge.key)}: given") for p in refused), (edge, refused)
