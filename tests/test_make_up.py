@@ -279,15 +279,16 @@ def test_make_without_a_target_prints_the_help():
     assert plain.stdout == help_.stdout
 
 
-# --- the README ----------------------------------------------------------------
+# --- the docs ------------------------------------------------------------------
 
 
-def test_the_readme_sets_config_and_secrets_only_through_make():
+def test_the_docs_set_config_and_secrets_only_through_make():
     """`pulumi config set` on its own uses the user's default backend, not the
-    project's: every command the README tells a user to run goes through make."""
-    readme = (ROOT / "README.md").read_text()
-    commands = re.findall(r"`([^`\n]+)`", readme) + re.findall(r"^\s*(pulumi .*)$", readme, flags=re.MULTILINE)
+    project's: every command the README or docs/ tell a user to run goes through make."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    text = "\n".join(page.read_text() for page in pages)
+    commands = re.findall(r"`([^`\n]+)`", text) + re.findall(r"^\s*(pulumi .*)$", text, flags=re.MULTILINE)
     # A command to run has arguments; the bare name in prose only explains what make runs.
     bare = [c for c in commands if c.startswith("pulumi config set ")]
-    assert not bare, f"README tells users to run {bare}; use make secret / make config"
-    assert "make secret KEY=" in readme
+    assert not bare, f"the docs tell users to run {bare}; use make secret / make config"
+    assert "make secret ENV=prod KEY=receiverSecrets." in text

@@ -7,7 +7,7 @@ was written as under Go's YAML 1.1 (gopkg.in/yaml.v2, which Promtail's
 config loader uses: pkg/util/cfg and clients/pkg/promtail/config).
 
 The real Promtail ran every one of these files on the development machine
-(see the README's "Real programs" notes); CI holds them to the harness in
+(see "Real programs" in docs/testing-and-benchmarks.md); CI holds them to the harness in
 tests/promtail_pipeline, which is written from that source and refuses what
 it refuses.
 """

@@ -293,9 +293,10 @@ def test_an_override_of_the_same_period_changes_nothing():
 # --- documented -------------------------------------------------------------------
 
 
-def test_the_readme_documents_pending_periods_in_the_settings_table_and_under_tuning():
-    readme = (ROOT / "README.md").read_text()
-    settings_table = readme[readme.index("## Settings"):readme.index("### Adding a gateway service")]
-    tuning = readme[readme.index("### Tuning thresholds per environment"):readme.index("## Logs and traces")]
-    assert "| `alerting.forDurations` |" in settings_table
+def test_the_docs_document_pending_periods_in_the_settings_reference_and_under_tuning():
+    reference = (ROOT / "docs" / "reference" / "settings.md").read_text()
+    guide = (ROOT / "docs" / "alerts-and-routing.md").read_text()
+    tuning = guide[guide.index("## Tuning thresholds per environment"):]
+    tuning = tuning[: tuning.index("\n## ", 1)]
+    assert "| `alerting.forDurations` |" in reference
     assert "alerting.forDurations" in tuning

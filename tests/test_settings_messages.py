@@ -270,7 +270,7 @@ def test_keys_of_other_namespaces_are_accepted(tmp_path):
 
 
 def test_keys_are_read_in_camel_case_only():
-    # One spelling per key, as the README documents it: snake_case is an unknown key.
+    # One spelling per key, as the settings reference documents it: snake_case is an unknown key.
     with pytest.raises(SettingsError) as caught:
         parse_settings({"target": "docker", "scrape_interval": "30s", "retention": {"metrics": "8d"}}, "dev", "t")
     assert caught.value.problems == [

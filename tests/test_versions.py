@@ -1,4 +1,4 @@
-"""Pinned images: the versions the stack deploys and what the README says of them."""
+"""Pinned images: the versions the stack deploys and what the docs say of them."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ def test_no_comment_names_another_promtail_release():
     assert set(re.findall(r"\b3\.6\.\d+\b", text)) == {DEFAULT_IMAGE_TAGS["promtail"]}
 
 
-def test_the_readme_names_every_pinned_image_and_no_other_promtail():
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_name_every_pinned_image_and_no_other_promtail():
+    operating = (ROOT / "docs" / "operating.md").read_text()
     for component in COMPONENTS:
-        assert image_reference(component, DEFAULT_IMAGE_TAGS[component]) in readme, component
-    assert set(re.findall(r"\b3\.6\.\d+\b", readme)) == {DEFAULT_IMAGE_TAGS["promtail"]}
+        assert image_reference(component, DEFAULT_IMAGE_TAGS[component]) in operating, component
+    for page in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]:
+        assert set(re.findall(r"\b3\.6\.\d+\b", page.read_text())) <= {DEFAULT_IMAGE_TAGS["promtail"]}, page

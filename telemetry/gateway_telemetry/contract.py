@@ -1,7 +1,7 @@
 """The telemetry contract with the gateway: what each service exposes.
 
 Scrape configs, recording and alert rules, dashboards, the Promtail pipeline
-and the README read this; a test fails when any query names a metric that is
+and the generated reference pages (docs/reference/) read this; a test fails when any query names a metric that is
 not here. Names follow Kong's prometheus plugin and the OpenTelemetry HTTP and
 GenAI semantic conventions as Prometheus stores them; what the gateway needs
 beyond them uses the `gateway_` prefix in the same style.

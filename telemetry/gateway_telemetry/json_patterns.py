@@ -16,7 +16,7 @@ string's end, at every depth.
 from __future__ import annotations
 
 # Deepest JSON-in-a-string the rules read; deeper values are not masked by
-# their key (README, known limits).
+# their key (docs/known-limits.md).
 MAX_STRING_DEPTH = 2
 # Deepest array/object nesting a bare value is masked whole at.
 MAX_CONTAINER_DEPTH = 4

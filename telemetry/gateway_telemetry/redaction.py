@@ -53,7 +53,7 @@ class Redaction:
 
     kind: what the mask says (`[REDACTED:<kind>]`); several rules may share one.
     pattern: RE2; every capture group is replaced by `replacement`.
-    what: a phrase for the README.
+    what: a phrase for the redaction rules reference (docs/reference/).
     trigger: what Promtail checks before running the rule, holding on every
         line the rule can change (tests/test_redaction.py proves it): a tuple
         of literals, any of which may be present (bytes.Contains each), or
@@ -67,7 +67,7 @@ class Redaction:
         text of the shape, so a look-alike that fails the check is kept at
         source and masked again in Loki only when it passes Promtail.
     source: where the format comes from (a secret scanner's rule, a
-        standard), for the README's table.
+        standard), for the reference's table.
     """
 
     kind: str
