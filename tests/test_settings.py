@@ -211,3 +211,17 @@ def test_the_grafana_database_port_refuses_a_switch():
     with pytest.raises(SettingsError) as raised:
         parse_settings({"target": "kubernetes", "kubernetes": {"grafanaDatabasePort": True}}, "staging", "test")
     assert "kubernetes.grafanaDatabasePort: given true; expected a number, not true or false" in str(raised.value)
+
+
+def test_a_trace_cluster_for_a_backend_not_in_use_is_refused():
+    # It was accepted and ignored: a switch back to badger left Elasticsearch's block behind, silently.
+    cluster = {"serverUrls": ["https://elasticsearch:9200"]}
+    with pytest.raises(SettingsError) as raised:
+        parse_settings({"target": "docker", "traces": {"storage": "badger", "elasticsearch": cluster}}, "dev", "test")
+    assert (
+        "elasticsearch given, but storage is 'badger': remove traces.elasticsearch or set storage to match"
+        in str(raised.value)
+    )
+    both = {"storage": "opensearch", "opensearch": cluster, "elasticsearch": cluster}
+    with pytest.raises(SettingsError, match="remove traces.elasticsearch or set storage to match"):
+        parse_settings({"target": "docker", "traces": both}, "dev", "test")

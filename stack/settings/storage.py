@@ -229,6 +229,9 @@ class SearchBackend(StrictModel):
     the `traceStorePassword` secret."""
 
 
+SEARCH_BACKENDS = ("elasticsearch", "opensearch")
+
+
 class Traces(StrictModel):
     """Where Jaeger keeps spans."""
 
@@ -236,14 +239,22 @@ class Traces(StrictModel):
     """`badger` keeps spans on Jaeger's volume; `elasticsearch` or `opensearch`
     in that cluster, set in the key of the same name (then required)."""
     elasticsearch: Optional[SearchBackend] = None
-    """The Elasticsearch cluster; read only with `storage: elasticsearch`."""
+    """The Elasticsearch cluster, with `storage: elasticsearch` only."""
     opensearch: Optional[SearchBackend] = None
-    """The OpenSearch cluster; read only with `storage: opensearch`."""
+    """The OpenSearch cluster, with `storage: opensearch` only."""
 
     @model_validator(mode="after")
     def _backend_needs_its_settings(self) -> "Traces":
         if self.storage != "badger" and getattr(self, self.storage) is None:
             raise ValueError(f"storage '{self.storage}' needs traces.{self.storage} {{serverUrls, indexPrefix}}")
+        # As logs.storage does: a cluster given for a backend not in use is a
+        # mistake (a storage switch forgotten), not something to ignore.
+        unused = [backend for backend in SEARCH_BACKENDS if backend != self.storage and getattr(self, backend) is not None]
+        if unused:
+            raise ValueError(
+                f"{', '.join(unused)} given, but storage is '{self.storage}': remove "
+                f"{' and '.join(f'traces.{backend}' for backend in unused)} or set storage to match"
+            )
         return self
 
     @property
