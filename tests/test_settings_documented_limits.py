@@ -7,11 +7,14 @@ an exclusive one refused and the value just inside accepted), the refusal
 naming the key. A field report (issue 19) found `retention.traces` promised
 "at least 24h" with only `retention.logs` tested.
 
-The reference's words come from the validators' own `accepts` words and
-the fields' bounds; this test holds the validators to them."""
+The same for every length it states ("at most 42 characters", "3 to 63
+lower-case letters"): a text of that many characters accepted, one more (or
+one fewer) refused. The reference's words come from the validators' own
+`accepts` words and the fields' bounds; this test holds the validators to them."""
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -32,16 +35,41 @@ MEMORY_UNITS = {"Mi": 2**20, "Gi": 2**30}
 # SLIs include the key's.
 PLACEHOLDERS = {"<component>": "loki"}
 # A mapping's row states the range of its values: the key of one entry.
-MAPPING_ENTRY = {"alerting.forDurations": "GatewayServiceDown"}
+MAPPING_ENTRY = {"alerting.forDurations": "GatewayServiceDown", "remoteWrite.headers": "X-Scope-OrgID"}
 # What else a key's edge needs to be valid on its own: the keys it is checked against or needs beside it.
 CONTEXT: dict[str, dict] = {
     "scrapeTimeout": {"scrapeInterval": "1m"},
     "scrapeInterval": {"scrapeTimeout": "1s"},
     "remoteWrite.queue.capacity": {"remoteWrite": {"url": "https://mimir.example.com/api/v1/push"}},
     "remoteWrite.queue.maxSamplesPerSend": {"remoteWrite": {"url": "https://mimir.example.com/api/v1/push"}},
+    "remoteWrite.username": {"remoteWrite": {"url": "https://mimir.example.com/api/v1/push", "auth": "basic"}},
+    "remoteWrite.headers": {"remoteWrite": {"url": "https://mimir.example.com/api/v1/push"}},
+    "logs.storage.s3.bucket": {"logs": {"storage": {"type": "s3", "s3": {"endpoint": "s3.eu-west-1.amazonaws.com"}}}},
+    "logs.storage.gcs.bucket": {"logs": {"storage": {"type": "gcs", "gcs": {}}}},
+    "logs.storage.azure.accountName": {"logs": {"storage": {"type": "azure", "azure": {"container": "loki-chunks"}}}},
+    "logs.storage.azure.container": {"logs": {"storage": {"type": "azure", "azure": {"accountName": "gatewaylogs"}}}},
+    "traces.elasticsearch.indexPrefix": {"traces": {"storage": "elasticsearch", "elasticsearch": {"serverUrls": ["https://es:9200"]}}},
+    "traces.opensearch.indexPrefix": {"traces": {"storage": "opensearch", "opensearch": {"serverUrls": ["https://os:9200"]}}},
+    # Names that must name something defined: a receiver, or a gateway service.
+    **{
+        f"alerting.routing.{severity}": (lambda names: {"alerting": {"routing": {"receivers": [{"name": names if isinstance(names, str) else names[0], "webhook": {"url": "https://hooks.example.com/a"}}]}}})
+        for severity in ("critical", "warning", "info", "heartbeat")
+    },
+    **{
+        f"alerting.routing.teams[].{severity}": (lambda names: {"alerting": {"routing": {"receivers": [{"name": names if isinstance(names, str) else names[0], "webhook": {"url": "https://hooks.example.com/a"}}]}}})
+        for severity in ("critical", "warning", "info")
+    },
+    "alerting.routing.teams[].services": lambda names: {"gatewayServices": [{"name": names[0], "address": "svc:8000"}]},
+    "alerting.slos": lambda slos: {"gatewayServices": [{"name": next(iter(slos)), "address": "svc:8000"}]},
 }
 # A list entry's other required keys.
-LIST_ENTRY = {"logs.streamRetention[]": {"selector": '{level="debug"}', "period": "3d"}}
+LIST_ENTRY = {
+    "logs.streamRetention[]": {"selector": '{level="debug"}', "period": "3d"},
+    "gatewayServices[]": {"address": "embeddings-api:8003"},
+    "alerting.routing.receivers[]": {"name": "chat"},  # its kind is the key's (slack.channel), else:
+    "alerting.routing.receivers[].name": {"webhook": {"url": "https://hooks.example.com/alerts"}},
+    "alerting.routing.teams[]": {"team": "ml"},
+}
 
 
 @dataclass(frozen=True)
@@ -99,17 +127,18 @@ def service_for(key: str) -> str:
 
 def stack_config(key: str, given: Any) -> tuple[dict, str]:
     """The stack config that sets `key` to `given`, and the environment to parse it in."""
+    context = CONTEXT.get(key, {})
     key = _names(key).replace("[0]", "[]")
     kubernetes = key.startswith("kubernetes.")
     config: dict = {"target": "kubernetes" if kubernetes else "docker"}
-    for part, content in CONTEXT.get(key, {}).items():
+    for part, content in copy.deepcopy(context(given) if callable(context) else context).items():
         config[part] = content
     parts = key.split(".")
     where: Any = config
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
         if part.endswith("[]"):
-            entry = dict(LIST_ENTRY[".".join(parts[: index + 1])])
+            entry = copy.deepcopy({**LIST_ENTRY.get(".".join(parts[: index + 1]), {}), **LIST_ENTRY.get(key, {})})
             where[part[:-2]] = [entry]
             where = entry
         elif last:
@@ -155,3 +184,54 @@ def test_each_documented_edge_holds_on_both_sides(edge):
     settle(edge.key, at(edge) if edge.inclusive else inside)
     refused = _refused(edge.key, outside if edge.inclusive else at(edge))
     assert any(p.startswith(f"gateway-observability:{_names(edge.key)}: given") for p in refused), (edge, refused)
+
+
+# --- lengths: "at most 42 characters", "3 to 63 lower-case letters ..." --------------
+
+LENGTH = re.compile(r"at most (?P<most>[0-9]+)(?: characters|\))|\b(?P<low>[0-9]+) to (?P<high>[0-9]+) (?:characters|lower-case)")
+
+
+@dataclass(frozen=True)
+class Length:
+    key: str
+    chars: int
+    side: int  # -1 the fewest characters allowed, +1 the most
+    listed: bool  # the key holds a list of such texts
+
+
+def documented_lengths() -> list[Length]:
+    page = (ROOT / "docs" / "reference" / "settings.md").read_text()
+    lengths = []
+    for key, accepts, _, _ in ROW.findall(page):
+        listed = accepts.startswith("a list")
+        for found in LENGTH.finditer(accepts):
+            if found["most"]:
+                lengths.append(Length(key, int(found["most"]), 1, listed))
+            else:
+                lengths += [Length(key, int(found["low"]), -1, listed), Length(key, int(found["high"]), 1, listed)]
+    return lengths
+
+
+def text_of(length: Length, chars: int) -> Any:
+    """A value of `chars` characters of the key's own kind."""
+    text = ("#" if length.key.endswith("slack.channel") else "") + "a" * chars
+    if length.key == "alerting.slos":
+        return {text: {}}  # its keys are the named texts
+    return [text] if length.listed else text
+
+
+LENGTHS = documented_lengths()
+
+
+def test_the_reference_states_the_lengths_this_test_reads():
+    keys = {length.key for length in LENGTHS}
+    assert {"environment", "namePrefix", "gatewayNetwork", "alerting.routing.receivers[].slack.channel",
+            "logs.storage.s3.bucket", "kubernetes.namespace", "remoteWrite.username", "alerting.slos",
+            "alerting.routing.critical", "remoteWrite.headers"} <= keys
+
+
+@pytest.mark.parametrize("length", LENGTHS, ids=lambda n: f"{n.key} {'≥≤'[n.side > 0]} {n.chars}")
+def test_each_documented_length_holds_on_both_sides(length):
+    settle(length.key, text_of(length, length.chars))
+    refused = _refused(length.key, text_of(length, length.chars + length.side))
+    assert any(p.startswith(f"gateway-observability:{_names(length.key)}") for p in refused), (length, refused)
