@@ -9,21 +9,19 @@ without either makes `settings_page` raise, so no key goes undocumented."""
 
 from __future__ import annotations
 
-import types
 import typing
 from typing import Any, Iterator, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, PlainValidator, TypeAdapter, WrapValidator
-from pydantic.fields import FieldInfo
 
-from stack.settings.errors import unwrap_annotation
+from stack.reference_pages.markdown import cell
+from stack.settings.errors import annotation_layers, declared_bounds, range_words
 from stack.settings.kubernetes import DEFAULT_PLACEMENT, Placement
 from stack.settings.model import DEFAULT_RESOURCES, DEFAULT_SLOS, Resources, ServiceSlo, Settings
-from stack.settings.values import Accepts
 from stack.settings.secrets import RECEIVER_CREDENTIALS, RECEIVER_SECRETS, SECRET_KEYS
+from stack.settings.values import Accepts
 from stack.versions import DEFAULT_IMAGE_TAGS
-from stack.reference_pages.markdown import cell
 
 # Each shipped stack's target: what the defaults of that environment are read under.
 ENVIRONMENTS = {"dev": "docker", "staging": "kubernetes", "prod": "kubernetes"}
@@ -37,7 +35,6 @@ MAPPING_KEYS = {
     "kubernetes.placement": "component",
 }
 _BASE_TYPES = {str: "text", float: "a number", int: "a whole number", bool: "true or false"}
-_BOUND_WORDS = {"ge": "at least", "gt": "above", "le": "at most", "lt": "below"}
 
 
 class Row(typing.NamedTuple):
@@ -47,34 +44,8 @@ class Row(typing.NamedTuple):
     meaning: str
 
 
-def _layers(annotation: Any) -> tuple[Any, list[Any]]:
-    """The type under Annotated and Optional layers, and every metadata item
-    met on the way (a Field(...) inside them given as its own constraints)."""
-    metadata: list[Any] = []
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            annotation, *more = typing.get_args(annotation)
-            for item in more:
-                metadata += item.metadata if isinstance(item, FieldInfo) else [item]
-        elif origin in (typing.Union, types.UnionType):
-            rest = [a for a in typing.get_args(annotation) if a is not type(None)]
-            if len(rest) != 1:
-                return annotation, metadata
-            annotation = rest[0]
-        else:
-            return annotation, metadata
-
-
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _bounds(metadata: list[Any]) -> str:
-    found = {name: getattr(item, name) for item in metadata for name in _BOUND_WORDS if getattr(item, name, None) is not None}
-    if "ge" in found and "le" in found:
-        return f"between {_number(found['ge'])} and {_number(found['le'])}"
-    return " and ".join(f"{_BOUND_WORDS[name]} {_number(value)}" for name, value in found.items())
 
 
 def _validator_words(metadata: list[Any], where: str) -> list[str]:
@@ -95,7 +66,7 @@ def _validator_words(metadata: list[Any], where: str) -> list[str]:
 def accepts_words(annotation: Any, where: str, outer: list[Any] = ()) -> str:
     """What a value of `annotation` may be, in words; `where` names the key in
     errors; `outer` is metadata pydantic took off the annotation (FieldInfo.metadata)."""
-    inner, metadata = _layers(annotation)
+    inner, metadata = annotation_layers(annotation)
     metadata = [*outer, *metadata]
     stated = [item.words for item in metadata if isinstance(item, Accepts)]
     if stated:
@@ -117,13 +88,17 @@ def accepts_words(annotation: Any, where: str, outer: list[Any] = ()) -> str:
             return ", ".join(own)
         value_words = "the keys below" if _model(value) else accepts_words(value, where)
         return f"a mapping: keys {accepts_words(key, where)}; values {value_words}"
-    words = _validator_words(metadata, where) or [_BASE_TYPES.get(inner, getattr(inner, "__name__", str(inner)).lower())]
-    bounds = _bounds(metadata)
-    return ", ".join(words) + (f" {bounds}" if bounds else "")
+    words = _validator_words(metadata, where)
+    if not words:
+        if inner not in _BASE_TYPES:
+            raise ValueError(f"{where}: no words for a value of type {inner!r}: give its validator accepts(...) words")
+        words = [_BASE_TYPES[inner]]
+    # The words a refused number's message ends with (" between 0.05 and 16").
+    return ", ".join(words) + range_words(declared_bounds(metadata))
 
 
 def _model(annotation: Any) -> type[BaseModel] | None:
-    inner, _ = _layers(annotation)
+    inner, _ = annotation_layers(annotation)
     return inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
 
 
@@ -206,7 +181,7 @@ def _rows(model: type[BaseModel], prefix: str, defaults: dict[str, Any] | None) 
         if _model(field.annotation) and default != "unset":
             default = "see its keys"
         yield Row(key, accepts_words(field.annotation, key, field.metadata), default, " ".join(field.description.split()))
-        inner, _ = _layers(field.annotation)
+        inner, _ = annotation_layers(field.annotation)
         origin = typing.get_origin(inner)
         if _model(inner):
             nested = {env: values[alias] for env, values in defaults.items()} if defaults is not None else None

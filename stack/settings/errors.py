@@ -13,6 +13,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import yaml
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 PROJECT = "gateway-observability"
 # The attribute of a date or time read from a stack file that holds its text
@@ -161,21 +162,31 @@ def kind_of(value: Any) -> str:
 # --- where a location points in the model ------------------------------------
 
 
-def unwrap_annotation(annotation: Any) -> Any:
-    """The type inside Annotated[...] and Optional[...] layers, in any nesting:
-    Optional[Annotated[str, Field(...)]] -> str. A union of two or more types
-    besides None comes back as it is, since no one of them is the type."""
+def annotation_layers(annotation: Any) -> tuple[Any, list[Any]]:
+    """The type inside Annotated[...] and Optional[...] layers, in any nesting,
+    and every metadata item met on the way (a Field(...) among them given as
+    its own constraints): Optional[Annotated[int, Field(ge=1)]] -> (int, [Ge(1)]).
+    A union of two or more types besides None comes back as it is, since no
+    one of them is the type."""
+    metadata: list[Any] = []
     while True:
         origin = typing.get_origin(annotation)
         if origin is typing.Annotated:
-            annotation = typing.get_args(annotation)[0]
+            annotation, *more = typing.get_args(annotation)
+            for item in more:
+                metadata += item.metadata if isinstance(item, FieldInfo) else [item]
         elif origin in (typing.Union, types.UnionType):
             rest = [a for a in typing.get_args(annotation) if a is not type(None)]
             if len(rest) != 1:
-                return annotation
+                return annotation, metadata
             annotation = rest[0]
         else:
-            return annotation
+            return annotation, metadata
+
+
+def unwrap_annotation(annotation: Any) -> Any:
+    """The type inside Annotated[...] and Optional[...] layers (annotation_layers)."""
+    return annotation_layers(annotation)[0]
 
 
 def _field_by_key(model: type[BaseModel], key: Any) -> Optional[Any]:
@@ -212,11 +223,12 @@ def _bounds_at(root: type[BaseModel], location: tuple) -> dict[str, Any]:
     field = _field_by_key(parent, location[-1])
     if field is None:
         return {}
-    metadata = list(field.metadata)
-    annotation = field.annotation
-    while typing.get_origin(annotation) is typing.Annotated:
-        annotation, *more = typing.get_args(annotation)
-        metadata += more
+    return declared_bounds([*field.metadata, *annotation_layers(field.annotation)[1]])
+
+
+def declared_bounds(metadata: Sequence[Any]) -> dict[str, Any]:
+    """The numeric bounds (ge, gt, le, lt) among a field's metadata, the
+    outermost first: {"gt": 0, "le": 1}."""
     bounds: dict[str, Any] = {}
     for item in metadata:
         for name in ("ge", "gt", "le", "lt"):
@@ -226,7 +238,7 @@ def _bounds_at(root: type[BaseModel], location: tuple) -> dict[str, Any]:
     return bounds
 
 
-def _range_words(bounds: Mapping[str, Any]) -> str:
+def range_words(bounds: Mapping[str, Any]) -> str:
     """ " between 0.05 and 16", " of at least 1", ...: what a number's range
     adds to "expected a number"."""
     low = ("ge", bounds["ge"]) if "ge" in bounds else ("gt", bounds["gt"]) if "gt" in bounds else None
@@ -342,7 +354,7 @@ def describe(root: type[BaseModel], error: Mapping[str, Any]) -> str:
         return f"{key}: {_expected(error)}"  # a section's own check names its values
     expected = _expected(error)
     if error["type"] in _NUMBER_TYPE_ERRORS:
-        expected += _range_words(_bounds_at(root, location))
+        expected += range_words(_bounds_at(root, location))
     return f"{key}: given {show(given)}; {expected}"
 
 
