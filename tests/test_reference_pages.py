@@ -9,11 +9,10 @@ import re
 from typing import Annotated, Optional
 
 import pytest
-from conftest import ROOT
 from pydantic import AfterValidator, Field
 
 from stack.reference_pages import PAGES, REFERENCE_DIR, reference_pages, write_reference_pages
-from stack.reference_pages.settings import accepts_words, setting_rows
+from stack.reference_pages.settings import accepts_words, rows_of, setting_rows
 from stack.settings import SECRET_KEYS, Settings
 from stack.settings.values import StrictModel, accepts
 
@@ -69,7 +68,7 @@ def test_a_field_without_a_docstring_stops_the_generator():
         retention_days: int = 7
 
     with pytest.raises(ValueError, match="retentionDays: Undocumented.retention_days has no docstring"):
-        list(__import__("stack.reference_pages.settings", fromlist=["_rows"])._rows(Undocumented, "", None))
+        list(rows_of(Undocumented))
 
 
 def test_a_validator_that_does_not_say_what_it_accepts_stops_the_generator():

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from conftest import ROOT

@@ -162,7 +162,7 @@ def _resolved_default(key: str) -> str | None:
     return None
 
 
-def _rows(model: type[BaseModel], prefix: str, defaults: dict[str, Any] | None) -> Iterator[Row]:
+def rows_of(model: type[BaseModel], prefix: str = "", defaults: dict[str, Any] | None = None) -> Iterator[Row]:
     """One row per field of `model` under `prefix`, then the rows of its own keys.
     `defaults` is the dumped value of this model per environment, or None where
     the model sits in a list or mapping (its fields' own defaults apply)."""
@@ -187,16 +187,16 @@ def _rows(model: type[BaseModel], prefix: str, defaults: dict[str, Any] | None) 
             nested = {env: values[alias] for env, values in defaults.items()} if defaults is not None else None
             if nested is not None and any(v is None for v in nested.values()):
                 nested = None
-            yield from _rows(_model(inner), f"{key}.", nested)
+            yield from rows_of(_model(inner), f"{key}.", nested)
         elif origin in (list, tuple) and _model(typing.get_args(inner)[0]):
-            yield from _rows(_model(typing.get_args(inner)[0]), f"{key}[].", None)
+            yield from rows_of(_model(typing.get_args(inner)[0]), f"{key}[].", None)
         elif origin is dict and _model(typing.get_args(inner)[1]):
-            yield from _rows(_model(typing.get_args(inner)[1]), f"{key}.<{MAPPING_KEYS.get(key, 'key')}>.", None)
+            yield from rows_of(_model(typing.get_args(inner)[1]), f"{key}.<{MAPPING_KEYS.get(key, 'key')}>.", None)
 
 
 def setting_rows() -> list[Row]:
     """Every key of the settings model, in the model's order, nested keys after their parent."""
-    return list(_rows(Settings, "", _defaults_by_environment()))
+    return list(rows_of(Settings, "", _defaults_by_environment()))
 
 
 def _table(rows: list[Row]) -> str:
