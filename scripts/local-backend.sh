@@ -13,8 +13,7 @@ fail() { echo "$caller: $*" >&2; exit 1; }
 # A tool `make up` needs is missing: what works without it, offline.
 fail_offline() {
   echo "$caller: $*" >&2
-  echo "$caller: meanwhile, without it: make plan ENV=${stack:-dev} (what pulumi up would create), make render ENV=${stack:-dev} (every generated file, in rendered/), make demo (the demo gateway on 127.0.0.1)" >&2
-  exit 1
+  fail "meanwhile, without it: make plan ENV=${stack:-dev} (what pulumi up would create), make render ENV=${stack:-dev} (every generated file, in rendered/), make demo (the demo gateway on 127.0.0.1)"
 }
 
 require_pulumi() {

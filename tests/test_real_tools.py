@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import require_tool, tool_missing
+from conftest import PROJECT_TOOLS, require_tool, tool_missing
 
 
 def run(*command: str) -> subprocess.CompletedProcess:
@@ -41,8 +41,6 @@ def test_the_checkers_are_the_projects_own_unpacked_copies(tool):
     installing them: their install scripts would start Prometheus and
     Alertmanager as services on :9090 and :9093, the ports `make up`
     publishes. The copy there runs."""
-    from conftest import PROJECT_TOOLS
-
     if not (PROJECT_TOOLS / tool).exists():
         tool_missing(f"{tool} is not in {PROJECT_TOOLS} (run `make tools`)")
     path = Path(require_tool(tool))

@@ -235,3 +235,20 @@ def test_each_documented_length_holds_on_both_sides(length):
     settle(length.key, text_of(length, length.chars))
     refused = _refused(length.key, text_of(length, length.chars + length.side))
     assert any(p.startswith(f"gateway-observability:{_names(length.key)}") for p in refused), (length, refused)
+
+
+# --- a value of the wrong type gets the same words ---------------------------------
+
+NUMBERS = sorted({(key, accepts) for key, accepts, _, _ in ROW.findall((ROOT / "docs" / "reference" / "settings.md").read_text())
+                  if re.fullmatch(r"an? (whole )?number (between|of at least|above|at most|below) .*", accepts)})
+
+
+def test_the_numbers_this_test_reads():
+    assert {"resources.<component>.cpus", "alerting.thresholds.hourlyBudgetUsd", "kubernetes.grafanaDatabasePort",
+            "remoteWrite.queue.capacity", "logs.limits.maxQuerySeries"} <= {key for key, _ in NUMBERS}
+
+
+@pytest.mark.parametrize("key, accepts", NUMBERS, ids=[key for key, _ in NUMBERS])
+def test_a_number_given_as_words_is_refused_with_the_range_the_reference_states(key, accepts):
+    # Field report (issue 19): `cpus: given 'two'; expected a number` said no range.
+    assert f"gateway-observability:{_names(key)}: given 'lots'; expected {accepts}" in _refused(key, "lots")
