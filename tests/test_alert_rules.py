@@ -153,3 +153,69 @@ def test_promtool_fires_alerts_after_their_overridden_pending_period(tmp_path):
     result = promtool("test", "rules", str(path))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "SUCCESS" in result.stdout
+
+
+KONG_REQUESTS = 'kong_http_requests_total{job="kong", service="kong", instance="kong:8100", exported_service="unified-llm-api", route="llm-chat", workspace="default", code="200", source="service"}'
+
+
+def _decisions(model: str) -> str:
+    return f'gateway_router_decisions_total{{job="intelligent-router", service="intelligent-router", instance="intelligent-router:8001", gen_ai_request_model="{model}"}}'
+
+
+def _router_stall_test(tmp_path: Path, input_series: list[dict], silent_until: int) -> subprocess.CompletedProcess:
+    """promtool on GatewayRouterStalled with no pending period, one-minute steps:
+    silent at every minute before `silent_until`, firing at it with Kong at 1 req/s."""
+    settings = parse_settings({"target": "docker", "alerting": {"forDurations": {"GatewayRouterStalled": "0s"}}}, "prod", "test")
+    _write_rules(tmp_path, settings)
+    rule = next(r for text in rule_files(settings).values() for g in yaml.safe_load(text)["groups"] for r in g["rules"] if r.get("alert") == "GatewayRouterStalled")
+    described = {**rule, "annotations": {k: v.replace("{{ $value | humanize }}", "1") for k, v in rule["annotations"].items()}}
+    unit_test = {
+        "rule_files": ["gateway-recording.yml", "gateway-alerts.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": input_series,
+                "alert_rule_test": [
+                    *({"eval_time": f"{minute}m", "alertname": "GatewayRouterStalled", "exp_alerts": []} for minute in range(1, silent_until)),
+                    {"eval_time": f"{silent_until}m", "alertname": "GatewayRouterStalled", "exp_alerts": [_expected_alert(described, {})]},
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "router-stall.test.yml"
+    path.write_text(yaml.safe_dump(unit_test, sort_keys=False))
+    return promtool("test", "rules", str(path))
+
+
+def test_a_quiet_minute_at_low_traffic_is_no_router_stall_even_without_a_pending_period(tmp_path):
+    # Traffic was counted over 5 minutes and decisions over 1: at traffic near the floor,
+    # a minute with no request (and so no decision) looked like a stall under a short
+    # `for`. Here requests come in bursts, 15 a minute twice then a quiet minute (3m, 6m,
+    # 9m; 0.17/s over 5 minutes, above the 0.1 floor), every one routed; from 10m Kong
+    # keeps 1 req/s while the router decides nothing: that pages.
+    bursts = "0 15 30 30 45 60 60 75 90 90"
+    result = _router_stall_test(
+        tmp_path,
+        [{"series": KONG_REQUESTS, "values": f"{bursts} 150+60x5"}, {"series": _decisions("gpt-4o"), "values": f"{bursts} 90x5"}],
+        silent_until=10,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "SUCCESS" in result.stdout
+
+
+def test_decisions_that_start_new_series_are_no_router_stall(tmp_path):
+    # Game day field report ("most requests fail at 5 requests a minute"): each decision
+    # chose a model not chosen before, so each started a series at 1, which rate() cannot
+    # see, and a router deciding every 12 s paged as stalled. Here one new model a minute
+    # for three minutes, no series ever raised; at 4m nothing new: that pages.
+    result = _router_stall_test(
+        tmp_path,
+        [
+            {"series": KONG_REQUESTS, "values": "0+60x8"},
+            *({"series": _decisions(model), "values": "_ " * minute + f"1x{8 - minute}"} for minute, model in enumerate(("a", "b", "c", "d"))),
+        ],
+        silent_until=4,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "SUCCESS" in result.stdout

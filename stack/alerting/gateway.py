@@ -293,19 +293,28 @@ def router_stalled(settings: Settings) -> dict:
     """Requests arrive (at Kong, else at the Unified LLM API) but the router
     decides nothing: every LLM request waits or fails. A total failure that
     no error ratio sees while requests hang, so it pages."""
-    if has_kong(settings):
-        traffic, where = "sum(kong_service:kong_http_requests:rate5m)", "Kong"
-    else:
-        traffic, where = 'sum(service:http_server_requests:rate5m{service="unified-llm-api"})', "the Unified LLM API"
-    floor = number(settings.alerting.thresholds.min_requests_per_second)
     # A short window: a stall shows once a whole window passed without a
-    # decision, so the window is part of the time to notify.
+    # decision, so the window is part of the time to notify. Traffic is
+    # counted over the same window: over 5 minutes, traffic near the floor
+    # (a game day's 5 requests a minute) passed it while one quiet minute,
+    # no request and so no decision, looked like a stall and paged.
     window = stall_window(settings).prometheus()
-    decisions = f"sum(rate(gateway_router_decisions_total[{window}]))"
+    if has_kong(settings):
+        traffic, where = f"sum(rate(kong_http_requests_total[{window}]))", "Kong"
+    else:
+        traffic, where = f'sum(rate(http_server_request_duration_seconds_count{{service="unified-llm-api"}}[{window}]))', "the Unified LLM API"
+    floor = number(settings.alerting.thresholds.min_requests_per_second)
+    # A decision either raises a counter the window already held, or starts
+    # a series (a provider, model and reason not chosen before): rate() sees
+    # only the first, so a series new in the window counts as a decision too.
+    # Without it, a router choosing new combinations at low traffic (just
+    # started, or most calls failing over) paged as stalled (game day).
+    decisions = "gateway_router_decisions_total"
+    decided = f"(sum(rate({decisions}[{window}])) > 0) or (count({decisions} unless {decisions} offset {window}) > 0)"
     return alert(
         settings,
         names.ROUTER_STALLED,
-        f"({traffic} >= {floor}) unless on () ({decisions} > 0)",
+        f"({traffic} >= {floor}) unless on () ({decided})",
         for_="5m",
         severity="critical",
         labels={"service": "intelligent-router"},
