@@ -11,9 +11,10 @@ a drill: 5 s scrape and evaluation intervals, a 5 s group wait, a 10 s
 pending period for every alert and a 10 s heartbeat. Everything else is the
 rendered configuration.
 
-An incident runs in four steps (`Incident.play`): start, wait until the
-stack is quiet (every target scraped, every rule group evaluated since, no
-alert but the Watchdog), inject the fault, then watch for `horizon` seconds:
+An incident runs in four steps (`Incident.play`): start (the gateway
+first, then Prometheus and Alertmanager), wait until the stack is quiet
+(every target scraped, every rule group evaluated since, no alert but the
+Watchdog, no page yet), inject the fault, then watch for `horizon` seconds:
 long enough for every alert that could fire to have fired, so an extra page
 is seen as surely as a missing one.
 """
@@ -305,8 +306,16 @@ class Incident:
             write_alertmanager_files(self.settings, self.work / name, {})
         for name in self.instances("prometheus"):
             write_prometheus_files(self.settings, self.work / name, self._local_addresses)
+        self._start_gateway()
+        # Prometheus only once every target answers: a target still starting
+        # would raise GatewayServiceDown, and the page it sent would make
+        # Alertmanager hold the incident's own page back by its group_interval (5m).
         for name in (*self.instances("alertmanager"), *self.instances("prometheus")):
             self.start_process(name)
+        self.load = Load(self.demo.url("unified-llm-api"), self.setup.rate, self.setup.models, self.setup.stream, self.setup.fresh_prompts).start()
+
+    def _start_gateway(self) -> None:
+        """The demo gateway and the incident's extra replicas, each ready."""
         env = {"OTEL_TRACES_SAMPLER": "always_off", "DEMO_ENVIRONMENT": ENVIRONMENT, "DEMO_LOG_LEVEL": "WARNING"}
         self.demo = Demo(ports={s: self.ports[s] for s in DEFAULT_PORTS}, log_dir=self.work / "demo", env=env, capture=True)
         self.demo.start(ready_timeout=90)
@@ -318,7 +327,6 @@ class Incident:
                 replica = Demo(ports={service: port}, log_dir=self.work / f"demo-{port}", env={**env, **peers}, capture=True)
                 replica.start(ready_timeout=90)
                 self.replica_demos[service].append(replica)
-        self.load = Load(self.demo.url("unified-llm-api"), self.setup.rate, self.setup.models, self.setup.stream, self.setup.fresh_prompts).start()
 
     def stop(self) -> None:
         if self.load:
@@ -376,6 +384,9 @@ class Incident:
             time.sleep(2 * self.settings.scrape_interval.seconds)
             if not until(lambda: not self.noise(started), timeout=60, step=1):
                 return Outcome({}, {}, f"never quiet before the fault: {self.noise(started)}", Counter())
+            if early := self.receivers.pages(self.key):
+                # Alertmanager would hold the incident's page for that group back by its group_interval.
+                return Outcome({}, {}, f"paged before the fault: {', '.join(map(str, early))}", Counter())
             injected = time.monotonic()
             fault(self)
             time.sleep(horizon)
