@@ -46,8 +46,18 @@ rules: $(STAMP) ## rewrite the reference rule files in alerts/ from the generato
 references: $(STAMP) ## rewrite the generated pages of docs/reference/ (settings, alerts, contract, redaction, boards)
 	$(PYTHON) -m stack references
 
+# Two runs: every test but the game day spread over pytest-xdist workers, one
+# more than the cores since the live tests mostly wait on Alertmanager's
+# clocks (a file stays on one worker: its fixtures start once; files are
+# handed out in tests/conftest.py's order, longest first), then the game
+# day alone, since its pages are timed and it keeps two cores busy by itself.
+# Both always run; either failing fails the target.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+
 test: $(STAMP) tools ## install what the tests need and run them (what CI runs)
-	$(PYTHON) -m pytest
+	@$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --ignore=tests/gameday; suite=$$?; \
+	$(PYTHON) -m pytest tests/gameday; gameday=$$?; \
+	exit $$(( suite || gameday ))
 
 gameday: $(STAMP) tools ## play the incidents of tests/gameday on 127.0.0.1 and print who got paged, how soon
 	$(PYTHON) -m pytest tests/gameday -p no:cacheprovider -q -s

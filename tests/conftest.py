@@ -13,8 +13,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from examples.gateway import run as demo_run  # noqa: E402
 from stack.render import write_rendered  # noqa: E402
 from stack.settings import load_from_stack_file, parse_settings  # noqa: E402
+
+
+def _worker_port_range(worker: str, workers: int, span: tuple[int, int]) -> tuple[int, int]:
+    """[low, high) of `span` for pytest-xdist worker `worker` ("gw0", "gw1", ...)
+    of `workers`: free_ports hands a port out once per process only, so
+    workers get disjoint slices and never start two servers on one port."""
+    low, high = span
+    index, size = int(worker.removeprefix("gw")), (high - low) // workers
+    return low + index * size, low + (index + 1) * size
+
+
+if "PYTEST_XDIST_WORKER" in os.environ:
+    demo_run._UNEPHEMERAL = _worker_port_range(
+        os.environ["PYTEST_XDIST_WORKER"], int(os.environ["PYTEST_XDIST_WORKER_COUNT"]), demo_run._UNEPHEMERAL
+    )
 
 
 def tool_missing(message: str):
@@ -53,3 +69,37 @@ def rendered_dev(tmp_path_factory, dev_loaded) -> Path:
     out = tmp_path_factory.mktemp("rendered-dev")
     write_rendered(dev_loaded, out)
     return out
+
+
+# The files that take longest (per-file totals of a JUnit run on three
+# workers, December 2026), run first, those that mostly compute (promtool, the
+# CLI, kubernetes-validate) between those that mostly wait (the live tests, on
+# Alertmanager's clocks), so every worker has work while another waits.
+# pytest-xdist hands files out in this order (`make test` turns off its
+# reordering by test count): a long file handed out last keeps one worker busy
+# after the others are done. Only the order changes: a file missing here, or a
+# stale entry, costs time, never a result.
+LONGEST_FILES = (
+    "test_alert_rules.py",
+    "test_live_ha.py",
+    "test_cli_bad_input.py",
+    "test_live_gateway.py",
+    "test_settings_malformed.py",
+    "test_live_alerting.py",
+    "test_kubernetes_target.py",
+    "kit/test_workers.py",
+    "test_redaction.py",
+    "kit/test_masking.py",
+    "test_cli.py",
+    "kit/test_packaging.py",
+    "test_verify.py",
+    "test_review_path.py",
+    "test_live_links.py",
+    "test_object_storage.py",
+    "test_docker_demo.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: index for index, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.relative_to(ROOT / "tests").as_posix(), len(rank)))
