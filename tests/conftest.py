@@ -101,5 +101,6 @@ LONGEST_FILES = (
 
 
 def pytest_collection_modifyitems(items):
-    rank = {name: index for index, name in enumerate(LONGEST_FILES)}
-    items.sort(key=lambda item: rank.get(item.path.relative_to(ROOT / "tests").as_posix(), len(rank)))
+    """LONGEST_FILES first, in its order; every other file after them, as collected."""
+    rank = {f"tests/{name}": index for index, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
