@@ -14,7 +14,7 @@ rendered configuration.
 An incident runs in four steps (`Incident.play`): start (the gateway
 first, then Prometheus and Alertmanager), wait until the stack is quiet
 (every target scraped, every rule group evaluated since, no alert but the
-Watchdog, no page yet), inject the fault, then watch for `horizon` seconds:
+Watchdog, none fired or paged yet), inject the fault, then watch for `horizon` seconds:
 long enough for every alert that could fire to have fired, so an extra page
 is seen as surely as a missing one.
 """
@@ -34,7 +34,7 @@ from typing import IO, Callable
 
 import httpx
 import yaml
-from live import get_json, post_json, start_alertmanager, start_prometheus, stop, until, wait_for, write_alertmanager_files, write_prometheus_files
+from live import get_json, post_json, query, start_alertmanager, start_prometheus, stop, until, wait_for, write_alertmanager_files, write_prometheus_files
 from standins import Handler, StandIn
 from standins.exporter import ContractExporter
 
@@ -384,9 +384,13 @@ class Incident:
             time.sleep(2 * self.settings.scrape_interval.seconds)
             if not until(lambda: not self.noise(started), timeout=60, step=1):
                 return Outcome({}, {}, f"never quiet before the fault: {self.noise(started)}", Counter())
-            if early := self.receivers.pages(self.key):
-                # Alertmanager would hold the incident's page for that group back by its group_interval.
-                return Outcome({}, {}, f"paged before the fault: {', '.join(map(str, early))}", Counter())
+            # A page before the fault (or one still in its group_wait: an alert that fired at all)
+            # would have Alertmanager hold the incident's page for that group back by its group_interval.
+            early = [str(p) for p in self.receivers.pages(self.key)] + [
+                f"{a['metric']['alertname']} fired" for a in query(self.url("prometheus"), f'ALERTS{{alertstate="firing", alertname!="{WATCHDOG}"}}[1h]')
+            ]
+            if early:
+                return Outcome({}, {}, f"paged before the fault: {', '.join(early)}", Counter())
             injected = time.monotonic()
             fault(self)
             time.sleep(horizon)
