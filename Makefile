@@ -52,7 +52,8 @@ references: $(STAMP) ## rewrite the generated pages of docs/reference/ (settings
 # handed out in tests/conftest.py's order, longest first), then the game
 # day alone, since its pages are timed and it keeps two cores busy by itself.
 # Both always run; either failing fails the target.
-TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+# At most 8: each worker picks ports from its own slice of about 22,000.
+TEST_WORKERS ?= $(shell n=$$(( $$(nproc) + 1 )); echo $$(( n < 8 ? n : 8 )))
 
 test: $(STAMP) tools ## install what the tests need and run them (what CI runs)
 	@$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --ignore=tests/gameday; suite=$$?; \

@@ -21,16 +21,18 @@ from stack.settings import load_from_stack_file, parse_settings  # noqa: E402
 def _worker_port_range(worker: str, workers: int, span: tuple[int, int]) -> tuple[int, int]:
     """[low, high) of `span` for pytest-xdist worker `worker` ("gw0", "gw1", ...)
     of `workers`: free_ports hands a port out once per process only, so
-    workers get disjoint slices and never start two servers on one port."""
+    workers get disjoint slices and never start two servers on one port. A
+    worker xdist starts in place of a crashed one gets a number past the
+    count ("gw3" of 3) and shares the slice of the one it replaces."""
     low, high = span
-    index, size = int(worker.removeprefix("gw")), (high - low) // workers
+    index, size = int(worker.removeprefix("gw")) % workers, (high - low) // workers
     return low + index * size, low + (index + 1) * size
 
 
 if "PYTEST_XDIST_WORKER" in os.environ:
-    demo_run._UNEPHEMERAL = _worker_port_range(
-        os.environ["PYTEST_XDIST_WORKER"], int(os.environ["PYTEST_XDIST_WORKER_COUNT"]), demo_run._UNEPHEMERAL
-    )
+    # In the environment, so the demo processes a test starts (trace_one) pick from the slice too.
+    _low, _high = _worker_port_range(os.environ["PYTEST_XDIST_WORKER"], int(os.environ["PYTEST_XDIST_WORKER_COUNT"]), demo_run.port_range())
+    os.environ[demo_run.PORT_RANGE_VARIABLE] = f"{_low}-{_high - 1}"
 
 
 def tool_missing(message: str):

@@ -322,3 +322,10 @@ def test_the_demo_refuses_two_services_on_one_port(tmp_path):
         running.start()
     assert str(caught.value) == f"port {ports['unified-llm-api']} is given to unified-llm-api and fake-provider: each service needs its own"
     assert running.processes == {}  # refused before anything started
+
+
+def test_trace_one_with_a_malformed_port_range_says_so_in_one_line():
+    env = {**os.environ, "DEMO_PORT_RANGE": "20000"}
+    result = subprocess.run([sys.executable, "-m", "examples.gateway.trace_one"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr == "trace_one: DEMO_PORT_RANGE='20000': expected LOW-HIGH, two ports from 1024 to 65535 with LOW below HIGH (e.g. 20000-20999)\n"

@@ -137,8 +137,10 @@ def free_ports(count: int) -> list[int]:
     that range (what binding port 0 returns) can be an outgoing connection's
     by the time its server binds it, and then the server cannot. No port is
     handed out twice in one process, so callers in parallel threads never
-    share one. RuntimeError when `count` free ports cannot be found."""
-    low, high = _UNEPHEMERAL
+    share one; processes picking at once each need their own range
+    (PORT_RANGE_VARIABLE). RuntimeError when `count` free ports cannot be
+    found; DemoError (a RuntimeError) when the variable is malformed."""
+    low, high = port_range()
     with _PORTS_LOCK:
         chosen: list[int] = []
         for port in random.sample(range(low, high), high - low):
@@ -170,6 +172,25 @@ def _unephemeral_ports() -> tuple[int, int]:
     if first - 10000 >= 1000:
         return 10000, first
     return last + 1, 65536
+
+
+# LOW-HIGH (both included): where free_ports picks in this process and the
+# processes it starts, e.g. one slice per test worker, since two processes
+# picking at once could hand out the same port.
+PORT_RANGE_VARIABLE = "DEMO_PORT_RANGE"
+
+
+def port_range() -> tuple[int, int]:
+    """[low, high) free_ports picks from: $DEMO_PORT_RANGE when set, else
+    outside the kernel's ephemeral range. DemoError naming the variable when
+    it is not LOW-HIGH, two ports from 1024 to 65535 with LOW below HIGH."""
+    text = os.environ.get(PORT_RANGE_VARIABLE, "")
+    if not text:
+        return _UNEPHEMERAL
+    low, dash, high = text.partition("-")
+    if not (dash and low.isdigit() and high.isdigit() and 1024 <= int(low) < int(high) <= 65535):
+        raise DemoError(f"{PORT_RANGE_VARIABLE}={text!r}: expected LOW-HIGH, two ports from 1024 to 65535 with LOW below HIGH (e.g. 20000-20999)")
+    return int(low), int(high) + 1
 
 
 _UNEPHEMERAL = _unephemeral_ports()

@@ -2,7 +2,8 @@
 
     python -m examples.gateway.trace_one
         starts a local OTLP/HTTP receiver and the demo (run.Demo) on free
-        127.0.0.1 ports, sends one chat request, prints, and stops everything.
+        127.0.0.1 ports (from DEMO_PORT_RANGE=LOW-HIGH when set), sends one
+        chat request, prints, and stops everything.
     python -m examples.gateway.trace_one --url http://127.0.0.1:8000 --jaeger http://127.0.0.1:16686 [--log-dir DIR]
         uses a running demo whose traces go to Jaeger, reads the trace back
         through Jaeger's HTTP query API (GET /api/traces/{trace_id}), and the
@@ -148,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="gateway-trace-one-"))
         with OtlpReceiver() as receiver:
             env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": receiver.traces_endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
-            demo = Demo(ports=dict(zip(DEFAULT_PORTS, free_ports(len(DEFAULT_PORTS)))), log_dir=log_dir, env=env, capture=True)
+            try:
+                ports = free_ports(len(DEFAULT_PORTS))
+            except DemoError as exc:  # a malformed DEMO_PORT_RANGE
+                print(f"trace_one: {exc}", file=sys.stderr)
+                return 1
+            demo = Demo(ports=dict(zip(DEFAULT_PORTS, ports)), log_dir=log_dir, env=env, capture=True)
             try:
                 demo.start()
                 response = send_one(demo.url("unified-llm-api"), trace_id)
