@@ -18,14 +18,24 @@ from stack.render import write_rendered  # noqa: E402
 from stack.settings import load_from_stack_file, parse_settings  # noqa: E402
 
 
+# Ports one worker may hand out: test_demo_gateway alone takes 576 (free_ports never gives one back).
+WORKER_PORTS_NEEDED = 1000
+
+
 def _worker_port_range(worker: str, workers: int, span: tuple[int, int]) -> tuple[int, int]:
     """[low, high) of `span` for pytest-xdist worker `worker` ("gw0", "gw1", ...)
     of `workers`: free_ports hands a port out once per process only, so
     workers get disjoint slices and never start two servers on one port. A
     worker xdist starts in place of a crashed one gets a number past the
-    count ("gw3" of 3) and shares the slice of the one it replaces."""
+    count ("gw3" of 3) and shares the slice of the one it replaces.
+    ValueError when a slice would hold fewer than WORKER_PORTS_NEEDED."""
     low, high = span
     index, size = int(worker.removeprefix("gw")) % workers, (high - low) // workers
+    if size < WORKER_PORTS_NEEDED:
+        raise ValueError(
+            f"{workers} test workers leave each {size} ports of {low}-{high - 1}, under the {WORKER_PORTS_NEEDED} "
+            "one worker may take: run fewer (make test TEST_WORKERS=<n>)"
+        )
     return low + index * size, low + (index + 1) * size
 
 
